@@ -1,0 +1,414 @@
+"""Catalogue files: read, validate against the format, build `Identity` records.
+
+No numerics happen here. Every problem is a `CatalogueError` that names the
+file, the key and the line. The schema is data (`_TOP`, `_VARIABLE`, `_CLAIM`),
+checked before any expression is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gradcheck import yamlsafe
+from gradcheck.errors import CatalogueError, ExpressionError, Location, did_you_mean
+from gradcheck.expr import Expr, parse
+from gradcheck.functions import CONSTANTS, FUNCTIONS
+from gradcheck.sampling import KINDS, SQUARE_KINDS
+
+NAME_PATTERN = re.compile(r"^[a-z0-9_.-]+$")
+IDENT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MAX_DIM = 100_000
+FORMS = ("derivative", "differential", "hessian", "equals")
+LAYOUTS = ("numerator", "denominator")
+
+# key -> (required, type description); the type is checked by `_check_type`.
+_TOP: dict[str, tuple[bool, str]] = {
+    "name": (True, "str"), "title": (False, "str"), "source": (False, "str"),
+    "tags": (False, "list[str]"), "latex": (False, "str"), "notes": (False, "str"),
+    "dims": (False, "map"), "inputs": (True, "map"), "constants": (False, "map"),
+    "let": (False, "map"), "function": (True, "expr"), "claims": (True, "list"),
+}
+_VARIABLE: dict[str, tuple[bool, str]] = {
+    "shape": (True, "list"), "kind": (False, "str"), "perturb": (False, "str"),
+}
+_CLAIM: dict[str, tuple[bool, str]] = {
+    "wrt": (False, "str"), "layout": (False, "str"), "derivative": (False, "expr"),
+    "differential": (False, "expr"), "hessian": (False, "expr"), "equals": (False, "expr"),
+    "label": (False, "str"), "expect": (False, "str"), "reason": (False, "str"),
+}
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An input (differentiated) or a constant (held fixed), and how to sample it."""
+
+    name: str
+    shape: tuple[str | int, ...]
+    kind: str = "general"
+    symmetric_perturbation: bool = False
+
+    def sized(self, dims: Mapping[str, int]) -> tuple[int, ...]:
+        """The concrete shape for the given dimension sizes."""
+        return tuple(dims[d] if isinstance(d, str) else d for d in self.shape)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claimed fact about the identity's function."""
+
+    index: int  # 1-based position in the file
+    form: str  # one of FORMS
+    expr: Expr
+    wrt: str | None = None
+    layout: str | None = None
+    label: str | None = None
+    expect_fail: bool = False
+    reason: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        """The label, or form + wrt + layout."""
+        if self.label:
+            return self.label
+        text = self.form
+        if self.wrt:
+            text += f" wrt {self.wrt}"
+        if self.layout:
+            text += f" ({self.layout})"
+        return text
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A validated catalogue entry."""
+
+    name: str
+    path: str
+    inputs: tuple[Variable, ...]
+    function: Expr
+    claims: tuple[Claim, ...]
+    dims: Mapping[str, int] = field(default_factory=dict)
+    constants: tuple[Variable, ...] = ()
+    lets: tuple[tuple[str, Expr], ...] = ()
+    title: str = ""
+    source: str = ""
+    tags: tuple[str, ...] = ()
+    latex: str = ""
+    notes: str = ""
+
+    def input(self, name: str) -> Variable:
+        return next(v for v in self.inputs if v.name == name)
+
+    def sizes(self, overrides: Mapping[str, int] | None = None, size: int | None = None) -> dict[str, int]:
+        """Dimension sizes: the file's defaults, then `size` for all, then `overrides`."""
+        dims = {name: (size if size is not None else n) for name, n in self.dims.items()}
+        dims.update({k: v for k, v in (overrides or {}).items() if k in dims})
+        return dims
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A catalogue file that could not be loaded, and why."""
+
+    path: str
+    error: CatalogueError
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    identities: tuple[Identity, ...]
+    bad_files: tuple[BadFile, ...] = ()
+
+
+def bundled_catalogue() -> Path | None:
+    """The catalogue installed with the package (or the source tree's identities/)."""
+    here = Path(__file__).resolve().parent
+    for path in (here / "identities", here.parents[1] / "identities"):  # installed, source tree
+        if path.is_dir():
+            return path
+    return None
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """The identity files named by `paths` (files, or folders searched recursively)."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()))
+        else:
+            found.append(p)
+    return list(dict.fromkeys(found))
+
+
+def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
+    """Load every file under `paths`; bad files are collected, never raised."""
+    identities: list[Identity] = []
+    bad: list[BadFile] = []
+    seen: dict[str, str] = {}
+    for path in discover(paths):
+        try:
+            identity = load_file(path)
+        except CatalogueError as exc:
+            bad.append(BadFile(str(path), exc, _guess_name(path)))
+            continue
+        if identity.name in seen:
+            err = CatalogueError(f"duplicate identity name '{identity.name}' (also in {seen[identity.name]})",
+                                 Location(str(path), "name"))
+            bad.append(BadFile(str(path), err, identity.name))
+            continue
+        seen[identity.name] = str(path)
+        identities.append(identity)
+    return Catalogue(tuple(identities), tuple(bad))
+
+
+def _guess_name(path: Path) -> str:
+    return path.stem
+
+
+def load_file(path: str | Path) -> Identity:
+    """Read and validate one identity file."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise CatalogueError(f"cannot read file ({exc.strerror or exc})", Location(file)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CatalogueError("file is not UTF-8 text", Location(file)) from None
+    return load_text(text, file)
+
+
+def load_text(text: str, file: str = "<string>") -> Identity:
+    """Validate one identity given as YAML text; `file` names it in errors."""
+    return _Loader(yamlsafe.read(text, file), file).identity()
+
+
+class _Loader:
+    """Checks one parsed document against the format and builds the Identity."""
+
+    def __init__(self, doc: yamlsafe.Document, file: str) -> None:
+        self.doc = doc
+        self.file = file
+
+    def where(self, *path: str | int, key: str | None = None) -> Location:
+        label = key if key is not None else ".".join(str(p) for p in path) or "top level"
+        return Location(self.file, label, self.doc.line(tuple(path)))
+
+    def fail(self, message: str, *path: str | int, key: str | None = None, hint: str = "") -> CatalogueError:
+        return CatalogueError(message, self.where(*path, key=key), hint)
+
+    # -- structure -------------------------------------------------------
+
+    def identity(self) -> Identity:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            raise self.fail(f"expected a mapping of keys at the top level, got {_type_name(data)}")
+        self.check_keys(data, _TOP, ())
+        name = data["name"]
+        if not NAME_PATTERN.match(name):
+            raise self.fail(f"name '{name}' may use only a-z, 0-9, '_', '.' and '-'", "name")
+        dims = self.dims(data.get("dims", {}))
+        inputs = self.variables(data["inputs"], "inputs", dims)
+        if not inputs:
+            raise self.fail("at least one input is required", "inputs")
+        constants = self.variables(data.get("constants", {}), "constants", dims)
+        self.check_names(dims, inputs, constants, data.get("let", {}))
+        scope = {*dims, *(v.name for v in inputs), *(v.name for v in constants)}
+        lets = self.lets(data.get("let", {}), scope)
+        scope |= {n for n, _ in lets}
+        function = self.expression(data["function"], scope, "function")
+        claims = self.claims(data["claims"], scope, inputs)
+        return Identity(
+            name=name, path=self.file, inputs=inputs, function=function, claims=claims,
+            dims=dims, constants=constants, lets=lets, title=data.get("title", ""),
+            source=data.get("source", ""), tags=tuple(data.get("tags", ())),
+            latex=data.get("latex", ""), notes=data.get("notes", ""),
+        )
+
+    def check_keys(self, data: dict[str, Any], schema: Mapping[str, tuple[bool, str]],
+                   path: tuple[str | int, ...], what: str = "") -> None:
+        for key in data:
+            if key not in schema:
+                raise self.fail(f"unknown key '{key}'{what}", *path, key,
+                                hint=did_you_mean(key, schema) or f"expected one of {', '.join(schema)}")
+        for key, (required, _) in schema.items():
+            if required and key not in data:
+                raise self.fail(f"missing required key '{key}'{what}", *path)
+        for key, value in data.items():
+            self.check_type(value, schema[key][1], (*path, key))
+
+    def check_type(self, value: Any, kind: str, path: tuple[str | int, ...]) -> None:
+        ok = {
+            "str": isinstance(value, str),
+            "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "map": isinstance(value, dict),
+            "list": isinstance(value, list),
+            "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
+        }[kind]
+        if not ok:
+            want = {"str": "text", "list[str]": "a list of text", "map": "a mapping", "list": "a list",
+                    "expr": "an expression"}[kind]
+            raise self.fail(f"expected {want}, got {_type_name(value)}", *path)
+
+    def dims(self, raw: dict[str, Any]) -> dict[str, int]:
+        for name, size in raw.items():
+            if not IDENT_PATTERN.match(name):
+                raise self.fail(f"dimension name '{name}' is not a valid name", "dims", name)
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_DIM:
+                raise self.fail(f"dimension size must be an integer from 1 to {MAX_DIM:,}, got {size!r}",
+                                "dims", name)
+        return dict(raw)
+
+    def variables(self, raw: dict[str, Any], section: str, dims: Mapping[str, int]) -> tuple[Variable, ...]:
+        return tuple(self.variable(name, spec, section, dims) for name, spec in raw.items())
+
+    def variable(self, name: str, spec: Any, section: str, dims: Mapping[str, int]) -> Variable:
+        path = (section, name)
+        if not IDENT_PATTERN.match(name):
+            raise self.fail(f"'{name}' is not a valid variable name", *path)
+        if not isinstance(spec, dict):
+            raise self.fail(f"expected a mapping with 'shape', got {_type_name(spec)}", *path)
+        self.check_keys(spec, _VARIABLE, path)
+        shape = self.shape(spec["shape"], (*path, "shape"), dims)
+        kind = spec.get("kind", "general")
+        if kind not in KINDS:
+            raise self.fail(f"unknown kind '{kind}'", *path, "kind",
+                            hint=did_you_mean(kind, KINDS) or f"expected one of {', '.join(KINDS)}")
+        self.check_kind(kind, shape, (*path, "kind"))
+        perturb = spec.get("perturb")
+        if perturb is not None:
+            if section != "inputs":
+                raise self.fail("'perturb' applies to inputs only", *path, "perturb")
+            if perturb != "symmetric":
+                raise self.fail(f"unknown perturb '{perturb}': expected 'symmetric'", *path, "perturb")
+            if len(shape) != 2 or shape[0] != shape[1]:
+                raise self.fail("'perturb: symmetric' needs a square shape", *path, "perturb")
+        return Variable(name, shape, kind, perturb == "symmetric")
+
+    def shape(self, raw: list[Any], path: tuple[str | int, ...], dims: Mapping[str, int]) -> tuple[str | int, ...]:
+        if len(raw) > 2:
+            raise self.fail(f"shape has {len(raw)} dimensions; at most 2 are supported", *path)
+        for d in raw:
+            if isinstance(d, str):
+                if d not in dims:
+                    raise self.fail(f"dimension '{d}' is used but not declared in dims", *path,
+                                    hint=did_you_mean(d, dims) or "add it under dims:")
+            elif isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= MAX_DIM:
+                raise self.fail(f"shape entries must be dimension names or positive integers, got {d!r}", *path)
+        return tuple(raw)
+
+    def check_kind(self, kind: str, shape: tuple[str | int, ...], path: tuple[str | int, ...]) -> None:
+        if kind in SQUARE_KINDS and (len(shape) != 2 or shape[0] != shape[1]):
+            raise self.fail(f"kind '{kind}' needs a square shape [n, n], got {list(shape)}", *path)
+        if kind in ("lower", "upper", "orthogonal") and len(shape) != 2:
+            raise self.fail(f"kind '{kind}' needs a matrix shape, got {list(shape)}", *path)
+
+    def check_names(self, dims: Mapping[str, int], inputs: Sequence[Variable],
+                    constants: Sequence[Variable], lets: Mapping[str, Any]) -> None:
+        seen: dict[str, str] = {}
+        reserved = {f"d{v.name}" for v in inputs}
+        groups = [("dims", list(dims)), ("inputs", [v.name for v in inputs]),
+                  ("constants", [v.name for v in constants]), ("let", list(lets))]
+        for section, names in groups:
+            for name in names:
+                if name in FUNCTIONS or name in CONSTANTS:
+                    raise self.fail(f"'{name}' is a built-in name and cannot be redefined", section, name)
+                if name in reserved:
+                    raise self.fail(f"'{name}' is reserved for the direction of input '{name[1:]}'",
+                                    section, name)
+                if name in seen:
+                    raise self.fail(f"'{name}' is declared twice (in {seen[name]} and {section})", section, name)
+                seen[name] = section
+
+    # -- expressions -----------------------------------------------------
+
+    def expression(self, raw: Any, scope: set[str], *path: str | int, key: str | None = None,
+                   extra: Iterable[str] = ()) -> Expr:
+        try:
+            return parse(raw, scope, extra_names=extra)
+        except ExpressionError as exc:
+            raise exc.located(self.where(*path, key=key)) from None
+
+    def lets(self, raw: dict[str, Any], scope: set[str]) -> tuple[tuple[str, Expr], ...]:
+        out: list[tuple[str, Expr]] = []
+        visible = set(scope)
+        for name, source in raw.items():
+            if not IDENT_PATTERN.match(name):
+                raise self.fail(f"'{name}' is not a valid name", "let", name)
+            self.check_type(source, "expr", ("let", name))
+            out.append((name, self.expression(source, visible, "let", name, key=f"let {name}")))
+            visible.add(name)
+        return tuple(out)
+
+    def claims(self, raw: list[Any], scope: set[str], inputs: Sequence[Variable]) -> tuple[Claim, ...]:
+        if not raw:
+            raise self.fail("at least one claim is required", "claims")
+        return tuple(self.claim(i, spec, scope, inputs) for i, spec in enumerate(raw))
+
+    def claim(self, i: int, spec: Any, scope: set[str], inputs: Sequence[Variable]) -> Claim:
+        path, key = ("claims", i), f"claim {i + 1}"
+        if not isinstance(spec, dict):
+            raise self.fail(f"expected a mapping, got {_type_name(spec)}", *path, key=key)
+        for k in spec:
+            if k not in _CLAIM:
+                raise self.fail(f"unknown key '{k}'", *path, k, key=f"{key}.{k}",
+                                hint=did_you_mean(k, _CLAIM) or f"expected one of {', '.join(_CLAIM)}")
+        for k, value in spec.items():
+            self.check_type(value, _CLAIM[k][1], (*path, k))
+        forms = [f for f in FORMS if f in spec]
+        if len(forms) != 1:
+            found = " and ".join(forms) if forms else "none"
+            raise self.fail(f"a claim needs exactly one of {', '.join(FORMS)}; found {found}", *path, key=key)
+        form = forms[0]
+        wrt, layout = self.claim_target(spec, form, path, key, inputs)
+        expect_fail, reason = self.claim_expectation(spec, path, key)
+        extra = [f"d{v.name}" for v in inputs] if form == "differential" else []
+        expr = self.expression(spec[form], scope, *path, form, key=key, extra=extra)
+        return Claim(i + 1, form, expr, wrt, layout, spec.get("label"), expect_fail, reason,
+                     self.doc.line(path))
+
+    def claim_target(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
+                     inputs: Sequence[Variable]) -> tuple[str | None, str | None]:
+        wrt, layout = spec.get("wrt"), spec.get("layout")
+        names = [v.name for v in inputs]
+        if form in ("derivative", "hessian"):
+            if wrt is None:
+                raise self.fail(f"a {form} claim needs 'wrt' (one of {', '.join(names)})", *path, key=key)
+            if wrt not in names:
+                raise self.fail(f"wrt '{wrt}' is not an input", *path, "wrt", key=f"{key}.wrt",
+                                hint=did_you_mean(wrt, names) or f"inputs are {', '.join(names)}")
+        elif wrt is not None:
+            raise self.fail(f"'wrt' does not apply to a {form} claim", *path, "wrt", key=f"{key}.wrt")
+        if form == "derivative":
+            if layout is None:
+                raise self.fail("a derivative claim needs 'layout' (numerator or denominator)", *path, key=key)
+            if layout not in LAYOUTS:
+                raise self.fail(f"unknown layout '{layout}': expected numerator or denominator",
+                                *path, "layout", key=f"{key}.layout")
+        elif layout is not None:
+            raise self.fail(f"'layout' does not apply to a {form} claim", *path, "layout", key=f"{key}.layout")
+        return wrt, layout
+
+    def claim_expectation(self, spec: dict[str, Any], path: tuple[str | int, ...],
+                          key: str) -> tuple[bool, str | None]:
+        expect, reason = spec.get("expect"), spec.get("reason")
+        if expect is not None and expect not in ("fail", "pass"):
+            raise self.fail(f"unknown expect '{expect}': expected 'fail'", *path, "expect", key=f"{key}.expect")
+        if expect == "fail" and not reason:
+            raise self.fail("'expect: fail' needs a 'reason'", *path, key=key)
+        if reason and expect != "fail":
+            raise self.fail("'reason' is only for a claim with 'expect: fail'", *path, "reason", key=f"{key}.reason")
+        return expect == "fail", reason
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)

@@ -1,0 +1,223 @@
+"""The `gradcheck` command: wiring only; the work is done in `check` and `report`."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from gradcheck import __version__
+from gradcheck.catalogue import Identity, load_catalogue
+from gradcheck.check import DEFAULT_SEED, DEFAULT_TRIALS, Options, check_catalogue, check_identity, summary
+from gradcheck.errors import ExitCode, GradcheckError
+from gradcheck.verdict import DEFAULT_RTOL
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_SIZE = 20_000
+
+
+def _dim(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, int]:
+    dims: dict[str, int] = {}
+    for value in values:
+        name, sep, size = value.partition("=")
+        if not sep or not name.strip() or not size.strip().isdigit() or not 1 <= int(size) <= MAX_SIZE:
+            raise click.BadParameter(f"expected NAME=SIZE with SIZE from 1 to {MAX_SIZE}, got '{value}'")
+        dims[name.strip()] = int(size)
+    return dims
+
+
+def numeric_options(fn: F) -> F:
+    """Options shared by the commands that check claims."""
+    decorators = [
+        click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+                     help="Seed of the random points; the same seed prints the same table."),
+        click.option("--trials", type=click.IntRange(1, 1000), default=DEFAULT_TRIALS, show_default=True,
+                     help="Independent random points per identity."),
+        click.option("--size", type=click.IntRange(1, MAX_SIZE), default=None,
+                     help="Set every dimension to this size."),
+        click.option("--dim", "dims", multiple=True, callback=_dim, metavar="NAME=SIZE",
+                     help="Set one dimension, e.g. --dim n=5 (repeatable)."),
+        click.option("--rtol", type=click.FloatRange(1e-15, 1.0), default=DEFAULT_RTOL, show_default=True,
+                     help="Relative tolerance, on top of the estimated numerical error."),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def _options(seed: int, trials: int, size: int | None, dims: dict[str, int], rtol: float) -> Options:
+    return Options(seed=seed, trials=trials, rtol=rtol, size=size, dims=dims)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gradcheck")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Check matrix-calculus claims numerically.
+
+    \b
+    Examples:
+      gradcheck run identities/
+      gradcheck verify logdet --size 5
+      gradcheck list
+    """
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-k", "only", metavar="TEXT", help="Only identities whose name contains TEXT.")
+@numeric_options
+def run(paths: tuple[str, ...], only: str | None, seed: int, trials: int, size: int | None,
+        dims: dict[str, int], rtol: float) -> None:
+    """Check every claim in the identity files under PATHS and print a table.
+
+    Exit status: 0 when every claim passed (or failed as expected), 1 when any
+    claim failed, errored or passed unexpectedly, 2 on a usage error.
+
+    \b
+    Example:
+      gradcheck run identities/ -k det --size 5
+    """
+    from gradcheck.report.table import results_table, totals_line
+
+    start = time.perf_counter()
+    catalogue = load_catalogue(paths)
+    results = list(check_catalogue(catalogue, _options(seed, trials, size, dims, rtol), only))
+    console = Console()
+    if not results:
+        console.print("no identities matched")
+        raise SystemExit(ExitCode.FAILED if only is None else ExitCode.OK)
+    console.print(results_table(results))
+    counts = summary(results)
+    console.print(totals_line(counts, time.perf_counter() - start))
+    raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--catalogue", "catalogue_dir", type=click.Path(exists=True, file_okay=False),
+              help="Look for NAME here instead of ./identities.")
+@numeric_options
+def verify(name: str, catalogue_dir: str | None, seed: int, trials: int, size: int | None,
+           dims: dict[str, int], rtol: float) -> None:
+    """Check one identity in depth and explain any failure.
+
+    NAME is looked up in --catalogue DIR, else in ./identities, else in the
+    catalogue installed with gradcheck.
+
+    \b
+    Example:
+      gradcheck verify logdet --size 5 --trials 5
+    """
+    from gradcheck.report.verify import run_line, verify_report
+
+    identity = _find(name, catalogue_dir)
+    options = _options(seed, trials, size, dims, rtol)
+    results = check_identity(identity, options)
+    Console().print(verify_report(identity, results, run_line(results, seed, trials, rtol)))
+    raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+
+
+def _find(name: str, catalogue_dir: str | None) -> Identity:
+    from gradcheck.catalogue import bundled_catalogue
+
+    if catalogue_dir is not None:
+        places = [Path(catalogue_dir)]
+    else:
+        places = [p for p in (Path("identities"), bundled_catalogue()) if p is not None and p.is_dir()]
+    for place in places:
+        catalogue = load_catalogue([place])
+        match = [i for i in catalogue.identities if i.name == name]
+        if match:
+            return match[0]
+        bad = [b for b in catalogue.bad_files if b.name == name]
+        if bad:
+            raise GradcheckError(str(bad[0].error))
+    searched = ", ".join(str(p) for p in places) or "no catalogue"
+    raise click.UsageError(f"no identity named '{name}' in {searched}{_suggest(name, places)}")
+
+
+def _suggest(name: str, places: Sequence[Path]) -> str:
+    from gradcheck.errors import did_you_mean
+
+    names = [i.name for p in places for i in load_catalogue([p]).identities]
+    hint = did_you_mean(name, names)
+    return f": {hint}" if hint else ""
+
+
+@cli.command(name="list")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+def list_(paths: tuple[str, ...]) -> None:
+    """List identities: name, title, tags and number of claims.
+
+    PATHS default to ./identities, or the installed catalogue.
+
+    \b
+    Example:
+      gradcheck list identities/seed
+    """
+    from rich.table import Table
+
+    catalogue = load_catalogue(paths or _default_paths())
+    table = Table(header_style="bold")
+    for column in ("name", "title", "tags", "claims"):
+        table.add_column(column, justify="right" if column == "claims" else "left")
+    for i in catalogue.identities:
+        table.add_row(i.name, i.title, ", ".join(i.tags), str(len(i.claims)))
+    console = Console()
+    console.print(table)
+    for bad in catalogue.bad_files:
+        console.print(f"[magenta]ERROR[/] {bad.error}", highlight=False)
+    raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
+
+
+def _default_paths() -> list[Path]:
+    from gradcheck.catalogue import bundled_catalogue
+
+    local = Path("identities")
+    if local.is_dir():
+        return [local]
+    bundled = bundled_catalogue()
+    if bundled is None:
+        raise click.UsageError("no ./identities folder here and no installed catalogue; give a PATH")
+    return [bundled]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the command group and map errors to exit codes."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="gradcheck", standalone_mode=False)
+    except SystemExit as exc:
+        sys.exit(exc.code)
+    except click.exceptions.Abort:
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except GradcheckError as exc:
+        click.echo(f"gradcheck: error: {exc}", err=True)
+        sys.exit(ExitCode.FAILED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception:  # a bug: say so plainly
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo("gradcheck: internal error (a bug); run again with --debug for the traceback",
+                       err=True)
+        sys.exit(ExitCode.BUG)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,84 @@
+"""The tool's exceptions and exit codes.
+
+Every error a user can cause (a bad file, a bad expression, a bad option) is a
+`GradcheckError` and is shown as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit statuses of the `gradcheck` command."""
+
+    OK = 0  # every claim passed or failed as expected
+    FAILED = 1  # some claim failed, errored or passed unexpectedly
+    USAGE = 2  # bad command line
+    BUG = 3  # an internal error: please report it
+    INTERRUPTED = 130  # Ctrl-C
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a catalogue file something is: the file, a key path and a line."""
+
+    file: str
+    key: str = ""
+    line: int | None = None
+
+    def at(self, key: str, line: int | None = None) -> Location:
+        """The same file, another key (keeping the line unless a new one is known)."""
+        return Location(self.file, key, line if line is not None else self.line)
+
+    def __str__(self) -> str:
+        where = f"{self.key} of {self.file}" if self.key else self.file
+        return f"{where}, line {self.line}" if self.line is not None else where
+
+
+class GradcheckError(Exception):
+    """Base of every error the tool reports to a user as one line."""
+
+
+class CatalogueError(GradcheckError):
+    """A catalogue file is unreadable or breaks the format.
+
+    The message reads ``<what is wrong> in <key> of <file>, line N[: <hint>]``.
+    """
+
+    def __init__(self, message: str, location: Location | None = None, hint: str = "") -> None:
+        self.message = message
+        self.location = location
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.location is not None:
+            text += f" in {self.location}"
+        if self.hint:
+            text += f": {self.hint}"
+        return text
+
+    def located(self, location: Location) -> CatalogueError:
+        """This error, placed at `location` unless it already has a place."""
+        if self.location is not None:
+            return self
+        return type(self)(self.message, location, self.hint)
+
+
+class ExpressionError(CatalogueError):
+    """An expression cannot be parsed, is not allowed, or fails to evaluate."""
+
+
+class NonFiniteError(ExpressionError):
+    """An expression produced NaN or infinity."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A hint naming the closest of `choices` to `name`, or "" when none is close."""
+    close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,401 @@
+"""The expression language: parse, check against an allow-list, compile.
+
+An expression is Python syntax with NumPy meaning. It is parsed with `ast` and
+every node is checked against an explicit allow-list before it is turned into a
+tree of closures; user text is never given to `eval`, `exec` or `compile`.
+Allowed: numbers, names in scope, ``+ - * / ** @``, unary ``-``/``+``,
+comparisons, calls of the functions in `functions.FUNCTIONS` (keyword ``axis``
+only), and the attribute ``.T``.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradcheck.errors import ExpressionError, NonFiniteError, did_you_mean
+from gradcheck.functions import CONSTANTS, FUNCTIONS, EvalError, Value, check_size, shape_str
+
+__all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH"]
+
+MAX_LENGTH = 10_000  # characters in one expression
+MAX_DEPTH = 100  # nesting depth of the syntax tree
+
+Env = Mapping[str, Value]
+Node = Callable[[Env], Value]
+Observer = Callable[[Value, str], None]
+
+_BINOPS: dict[type[ast.operator], tuple[str, str]] = {
+    ast.Add: ("+", "add"), ast.Sub: ("-", "subtract"), ast.Mult: ("*", "multiply"),
+    ast.Div: ("/", "divide"), ast.Pow: ("**", "power"), ast.MatMult: ("@", "matmul"),
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}
+_FRIENDLY: dict[type[ast.AST], str] = {
+    ast.Lambda: "lambda", ast.ListComp: "comprehension", ast.SetComp: "comprehension",
+    ast.DictComp: "comprehension", ast.GeneratorExp: "comprehension", ast.JoinedStr: "f-string",
+    ast.NamedExpr: "assignment (:=)", ast.Subscript: "subscript", ast.Starred: "starred argument",
+    ast.IfExp: "conditional expression (use where)", ast.BoolOp: "and/or (use where)",
+    ast.Tuple: "tuple", ast.List: "list", ast.Dict: "dict", ast.Set: "set",
+    ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "slice",
+}
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A checked, compiled expression.
+
+    `names` are the variables it reads; `analytic` is False when it uses a
+    function or comparison that is not complex-analytic (abs, relu, where, ...).
+    """
+
+    source: str
+    tree: ast.Expression = field(repr=False, compare=False)
+    names: frozenset[str]
+    analytic: bool
+    fn: Node = field(repr=False, compare=False)
+
+    def __call__(self, env: Env) -> Value:
+        with np.errstate(all="ignore"):
+            return self.fn(env)
+
+    def locate_nonfinite(self, env: Env) -> NonFiniteError | None:
+        """Evaluate again, checking every node; the innermost non-finite one, if any."""
+        try:
+            self._observed(env, _raise_nonfinite)
+        except NonFiniteError as exc:
+            return exc
+        return None
+
+    def rounding_scale(self, env: Env) -> float:
+        """Sum of the norms of the results of sums and products (the steps where
+        cancellation loses digits), times the square root of the largest size: the
+        scale of the rounding error of the result."""
+        norms: list[float] = [0.0]
+        sizes: list[int] = [1]
+
+        def record(value: Value, where: str) -> None:
+            a = np.asarray(value)
+            if a.dtype.kind in "fc" and np.all(np.isfinite(a)):
+                norms.append(min(float(np.linalg.norm(a.reshape(-1))), 1e300))
+                sizes.append(a.size)
+
+        self._observed(env, record, _CANCELLING)
+        return min(float(np.sum(norms)) * float(np.sqrt(max(sizes))), 1e300)
+
+    def _observed(self, env: Env, observer: Observer, only: frozenset[str] | None = None) -> Value:
+        traced = _Compiler(self.source, observer, only).node(self.tree.body)
+        with np.errstate(all="ignore"):
+            return traced(env)
+
+
+# Operations whose rounding error is relative to their terms, not their result.
+_CANCELLING = frozenset({"+", "-", "@", "*", "trace", "tr", "sum", "mean", "kron", "outer", "diag", "vec"})
+
+
+def _node_kind(node: ast.AST) -> str:
+    if isinstance(node, ast.BinOp):
+        return _BINOPS[type(node.op)][0]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id
+    return type(node).__name__
+
+
+def _raise_nonfinite(value: Value, where: str) -> None:
+    if not np.all(np.isfinite(value)):
+        raise NonFiniteError(f"'{where}' is {_nonfinite_word(value)}")
+
+
+def parse(source: object, scope: Collection[str], *, extra_names: Collection[str] = ()) -> Expr:
+    """Parse `source` and check it against the allow-list.
+
+    `scope` holds the variable names the expression may read (inputs, constants,
+    lets and dimensions); `extra_names` adds names such as dX in a differential.
+    Raises `ExpressionError` without a location; the caller adds it.
+    """
+    if isinstance(source, bool) or not isinstance(source, (str, int, float)):
+        raise ExpressionError(f"expected an expression, got {_kind(source)}")
+    text = str(source).strip()
+    if not text:
+        raise ExpressionError("empty expression")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
+    tree = _syntax(text)
+    names = _Checker(text, frozenset(scope) | frozenset(extra_names)).check(tree)
+    analytic = all(_analytic(n) for n in ast.walk(tree))
+    return Expr(text, tree, frozenset(names), analytic, _Compiler(text).node(tree.body))
+
+
+def _kind(value: object) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def _syntax(text: str) -> ast.Expression:
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        col = f" at column {exc.offset}" if exc.offset else ""
+        raise ExpressionError(f"invalid syntax{col} in '{_short(text)}' ({exc.msg})") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError(f"expression '{_short(text)}' is too deeply nested to parse") from None
+    depth = _depth(tree)
+    if depth > MAX_DEPTH:
+        raise ExpressionError(
+            f"expression '{_short(text)}' is nested {depth} levels deep, over the limit of {MAX_DEPTH}"
+        )
+    return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth, computed without recursion (the tree may be very deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _analytic(node: ast.AST) -> bool:
+    if isinstance(node, ast.Compare):
+        return False
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        fn = FUNCTIONS.get(node.func.id)
+        return fn is None or fn.analytic
+    return True
+
+
+class _Checker:
+    """Walks a parsed tree and refuses every node not on the allow-list."""
+
+    def __init__(self, text: str, scope: frozenset[str]) -> None:
+        self.text = text
+        self.scope = scope
+        self.names: set[str] = set()
+
+    def check(self, tree: ast.Expression) -> set[str]:
+        stack: list[ast.AST] = [tree.body]
+        while stack:
+            node = stack.pop()
+            self.visit(node)
+            if isinstance(node, ast.Call):  # the callee was checked by visit_Call
+                stack.extend([*node.args, *(kw.value for kw in node.keywords)])
+            else:
+                stack.extend(ast.iter_child_nodes(node))
+        return self.names
+
+    def segment(self, node: ast.AST) -> str:
+        return _short(ast.get_source_segment(self.text, node) or ast.unparse(node))
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.operator, ast.unaryop, ast.cmpop, ast.expr_context, ast.keyword)):
+            return  # operators and contexts are checked with their parent node
+        handler = getattr(self, f"visit_{type(node).__name__}", None)
+        if handler is None:
+            what = _FRIENDLY.get(type(node), type(node).__name__)
+            raise ExpressionError(f"{what} is not allowed: '{self.segment(node)}'")
+        handler(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"only numbers are allowed as literals, not {self.segment(node)}")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        name = node.id
+        if name.startswith("_"):
+            raise ExpressionError(f"names starting with '_' are not allowed: '{name}'")
+        if name in FUNCTIONS:
+            raise ExpressionError(f"function '{name}' must be called, as in {name}(...)")
+        if name not in self.scope and name not in CONSTANTS:
+            raise ExpressionError(
+                f"unknown name '{name}'", hint=did_you_mean(name, self.scope | CONSTANTS.keys())
+            )
+        self.names.add(name)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr != "T":
+            raise ExpressionError(f"attribute '.{node.attr}' is not allowed (only .T): '{self.segment(node)}'")
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if type(node.op) not in _BINOPS:
+            raise ExpressionError(f"operator is not allowed: '{self.segment(node)}'")
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise ExpressionError(f"operator is not allowed: '{self.segment(node)}'")
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
+            raise ExpressionError(f"only single comparisons are allowed: '{self.segment(node)}'")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name):
+            raise ExpressionError(f"only named functions can be called: '{self.segment(node)}'")
+        name = node.func.id
+        fn = FUNCTIONS.get(name)
+        if fn is None:
+            kind = "variable" if name in self.scope else "function"
+            hint = "" if kind == "variable" else did_you_mean(name, FUNCTIONS)
+            raise ExpressionError(f"unknown function '{name}'" if kind == "function"
+                                  else f"'{name}' is a variable, not a function", hint=hint)
+        self._check_arguments(node, name, fn.min_args, fn.max_args, fn.keywords)
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise ExpressionError(f"starred argument is not allowed: '{self.segment(node)}'")
+
+    def _check_arguments(self, node: ast.Call, name: str, lo: int, hi: int,
+                         keywords: frozenset[str]) -> None:
+        n = len(node.args)
+        if not lo <= n <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise ExpressionError(f"{name}() takes {want} argument{'s' * (hi != 1)}, got {n}: "
+                                  f"'{self.segment(node)}'")
+        for kw in node.keywords:
+            if kw.arg is None or kw.arg not in keywords:
+                allowed = ", ".join(sorted(keywords)) or "none"
+                raise ExpressionError(f"{name}() keyword '{kw.arg or '**'}' is not allowed "
+                                      f"(allowed: {allowed}): '{self.segment(node)}'")
+            if _integer_literal(kw.value) is None:
+                raise ExpressionError(f"{name}() keyword '{kw.arg}' must be an integer: "
+                                      f"'{self.segment(node)}'")
+
+
+def _integer_literal(node: ast.AST) -> int | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _integer_literal(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return int(node.value)
+    return None
+
+
+def _int_power(a: int, b: int) -> Value:
+    # Exact integer powers only while small: 10 ** 10 ** 10 must not hang.
+    if 0 <= b <= 64 and abs(a) <= 1_000_000:
+        return a**b
+    return np.float64(a) ** np.float64(b)
+
+
+def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
+    if isinstance(a, int) and isinstance(b, int) and symbol != "/":
+        return _int_power(a, b) if symbol == "**" else _INT_OPS[symbol](a, b)
+    sa, sb = np.shape(a), np.shape(b)
+    if symbol == "@":
+        if len(sa) == 0 or len(sb) == 0:
+            raise EvalError(f"matmul needs arrays, not scalars: {shape_str(sa)} @ {shape_str(sb)}")
+        if len(sa) <= 2 and len(sb) <= 2 and sa[-1] == sb[0]:
+            check_size(sa[:-1] + sb[1:], "matmul result")
+    else:
+        try:
+            check_size(np.broadcast_shapes(sa, sb), f"'{symbol}' result")
+        except ValueError:
+            raise EvalError(f"{name} shape mismatch {shape_str(sa)} {symbol} {shape_str(sb)}") from None
+    try:
+        return getattr(np, name)(a, b)
+    except ValueError:
+        raise EvalError(f"{name} shape mismatch {shape_str(sa)} {symbol} {shape_str(sb)}") from None
+
+
+_INT_OPS: dict[str, Callable[[int, int], int]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "@": operator.mul,
+}
+
+_FAULTS = (EvalError, ValueError, TypeError, ZeroDivisionError, OverflowError, MemoryError,
+           np.linalg.LinAlgError)
+
+
+class _Compiler:
+    """Turns a checked tree into nested closures; an `observer` sees every node's value."""
+
+    def __init__(self, text: str, observer: Observer | None = None,
+                 only: frozenset[str] | None = None) -> None:
+        self.text = text
+        self.observer = observer
+        self.only = only  # observe only these node kinds (operator symbols, function names)
+
+    def segment(self, node: ast.AST) -> str:
+        return _short(ast.get_source_segment(self.text, node) or ast.unparse(node))
+
+    def node(self, node: ast.AST) -> Node:
+        fn = getattr(self, f"_{type(node).__name__}")(node)
+        if self.observer is None or (self.only is not None and _node_kind(node) not in self.only):
+            return fn
+        return self._observed(fn, node, self.observer)
+
+    def _observed(self, fn: Node, node: ast.AST, observer: Observer) -> Node:
+        where = self.segment(node)
+
+        def observed(env: Env) -> Value:
+            value = fn(env)
+            observer(value, where)
+            return value
+
+        return observed
+
+    def _guard(self, fn: Node, node: ast.AST) -> Node:
+        where = self.segment(node)
+
+        def guarded(env: Env) -> Value:
+            try:
+                return fn(env)
+            except _FAULTS as exc:
+                message = str(exc) or type(exc).__name__
+                raise ExpressionError(f"{message} in '{where}'") from None
+
+        return guarded
+
+    def _Constant(self, node: ast.Constant) -> Node:
+        value = node.value
+        return lambda env: value
+
+    def _Name(self, node: ast.Name) -> Node:
+        name = node.id
+        if name in CONSTANTS:
+            value = CONSTANTS[name]
+            return lambda env: env.get(name, value)
+        return lambda env: env[name]
+
+    def _Attribute(self, node: ast.Attribute) -> Node:
+        inner = self.node(node.value)
+        return lambda env: np.transpose(inner(env))
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> Node:
+        inner = self.node(node.operand)
+        if isinstance(node.op, ast.USub):
+            return lambda env: -inner(env)
+        return inner
+
+    def _BinOp(self, node: ast.BinOp) -> Node:
+        symbol, name = _BINOPS[type(node.op)]
+        left, right = self.node(node.left), self.node(node.right)
+        return self._guard(lambda env: _binary(symbol, name, left(env), right(env)), node)
+
+    def _Compare(self, node: ast.Compare) -> Node:
+        op = _COMPARE[type(node.ops[0])]
+        left, right = self.node(node.left), self.node(node.comparators[0])
+        return self._guard(lambda env: op(np.real(left(env)), np.real(right(env))), node)
+
+    def _Call(self, node: ast.Call) -> Node:
+        assert isinstance(node.func, ast.Name)
+        fn = FUNCTIONS[node.func.id].fn
+        args = [self.node(a) for a in node.args]
+        kwargs = {kw.arg: _integer_literal(kw.value) for kw in node.keywords if kw.arg}
+        return self._guard(lambda env: fn(*(a(env) for a in args), **kwargs), node)
+
+
+def _nonfinite_word(value: Value) -> str:
+    a = np.asarray(value)
+    if np.any(np.isnan(a)):
+        return "NaN"
+    return "infinite"

@@ -1,0 +1,343 @@
+"""The functions an expression may call, with NumPy meaning.
+
+Each entry of `FUNCTIONS` says how many positional arguments the function
+takes and which keywords; `expr.py` checks calls against this table when a file
+is loaded, so a wrong call is reported before any numerics. Implementations
+raise `EvalError` (a plain message; the caller adds the expression and file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Value = Any  # an ndarray, or a Python int/float (dimension sizes and literals)
+
+# Largest array (in entries) an expression may build; `set_max_elements` raises it.
+MAX_ELEMENTS = 25_000_000
+
+
+class EvalError(Exception):
+    """A function or operator cannot be applied to the values it was given."""
+
+
+def set_max_elements(limit: int) -> None:
+    """Set the largest number of entries an intermediate array may have."""
+    global MAX_ELEMENTS
+    MAX_ELEMENTS = int(limit)
+
+
+def check_size(shape: tuple[int, ...], what: str) -> None:
+    """Refuse to build an array of `shape` when it would exceed the size limit."""
+    size = 1
+    for n in shape:
+        size *= int(n)
+    if size > MAX_ELEMENTS:
+        raise EvalError(
+            f"{what} would have shape {shape_str(shape)} ({size:,} entries), "
+            f"over the limit of {MAX_ELEMENTS:,}"
+        )
+
+
+def shape_str(shape: tuple[int, ...]) -> str:
+    """A shape as users write it: (3,4), (3,) or ()."""
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ",".join(str(n) for n in shape) + ")"
+
+
+def shape_of(value: Value) -> tuple[int, ...]:
+    return tuple(np.shape(value))
+
+
+def _array(value: Value, name: str) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (int, float, complex, np.number, np.bool_)):
+        return np.asarray(value)
+    raise EvalError(f"{name} expects an array, got {type(value).__name__}")
+
+
+def _matrix(value: Value, name: str, square: bool = True) -> np.ndarray:
+    a = _array(value, name)
+    if a.ndim != 2 or (square and a.shape[0] != a.shape[1]):
+        kind = "a square matrix" if square else "a matrix"
+        raise EvalError(f"{name} expects {kind}, got shape {shape_str(a.shape)}")
+    return a
+
+
+def _count(value: Value, name: str) -> int:
+    """A dimension argument such as the n of eye(n)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+        raise EvalError(f"{name} expects a non-negative integer size, got {value!r}")
+    return int(value)
+
+
+def _linalg(fn: Callable[..., np.ndarray], name: str, *args: np.ndarray) -> np.ndarray:
+    try:
+        return np.asarray(fn(*args))
+    except np.linalg.LinAlgError as exc:
+        raise EvalError(f"{name}: {str(exc).lower()}") from None
+
+
+def inv(x: Value) -> np.ndarray:
+    return _linalg(np.linalg.inv, "inv", _matrix(x, "inv"))
+
+
+def det(x: Value) -> np.ndarray:
+    return np.asarray(np.linalg.det(_matrix(x, "det")))
+
+
+def logdet(x: Value) -> np.ndarray:
+    a = _matrix(x, "logdet")
+    if np.iscomplexobj(a):
+        # log|det X| is not analytic; keep det's phase out of the real part only.
+        return np.asarray(np.log(np.linalg.det(a)))
+    sign, value = np.linalg.slogdet(a)
+    return np.asarray(value if sign != 0 else -np.inf)
+
+
+def adj(x: Value) -> np.ndarray:
+    """The adjugate, computed from the SVD so that it is right for singular X too."""
+    a = _matrix(x, "adj")
+    if a.shape[0] == 1:
+        return np.ones_like(a)
+    if np.iscomplexobj(a):
+        return np.linalg.det(a) * _linalg(np.linalg.inv, "adj", a)
+    u, s, vt = np.linalg.svd(a)
+    # adj(U S V^T) = adj(V^T) adj(S) adj(U) = det(V) V adj(S) det(U) U^T
+    cof = np.array([np.prod(np.delete(s, i)) for i in range(len(s))])
+    return np.linalg.det(u) * np.linalg.det(vt) * (vt.T * cof) @ u.T
+
+
+def trace(x: Value) -> Value:
+    a = _array(x, "trace")
+    if a.size == 1 and a.ndim <= 2:
+        return a.reshape(())  # "trace of a singleton is itself"
+    return np.asarray(np.trace(_matrix(a, "trace")))
+
+
+def diag(x: Value) -> np.ndarray:
+    a = _array(x, "diag")
+    if a.ndim == 1 or (a.ndim == 2 and 1 in a.shape):
+        v = a.reshape(-1)
+        check_size((v.size, v.size), "diag")
+        return np.diag(v)
+    m = _matrix(a, "diag")
+    return np.diag(m).reshape(-1, 1).copy()
+
+
+def kron(a: Value, b: Value) -> np.ndarray:
+    x, y = _array(a, "kron"), _array(b, "kron")
+    if x.ndim > 2 or y.ndim > 2:
+        raise EvalError("kron expects vectors or matrices")
+    xs, ys = np.atleast_2d(x).shape, np.atleast_2d(y).shape
+    check_size((xs[0] * ys[0], xs[1] * ys[1]), "kron")
+    return np.kron(x, y)
+
+
+def outer(a: Value, b: Value) -> np.ndarray:
+    x, y = _array(a, "outer"), _array(b, "outer")
+    check_size((x.size, y.size), "outer")
+    return np.outer(x, y)
+
+
+def solve(a: Value, b: Value) -> np.ndarray:
+    m, rhs = _matrix(a, "solve"), _array(b, "solve")
+    if rhs.ndim not in (1, 2) or rhs.shape[0] != m.shape[0]:
+        raise EvalError(
+            f"solve shape mismatch: {shape_str(m.shape)} with right-hand side {shape_str(rhs.shape)}"
+        )
+    return _linalg(np.linalg.solve, "solve", m, rhs)
+
+
+def pinv(x: Value) -> np.ndarray:
+    return _linalg(np.linalg.pinv, "pinv", _matrix(x, "pinv", square=False))
+
+
+def norm(x: Value, order: Value = None) -> np.ndarray:
+    """Vector p-norm (any vector shape) or matrix norm (Frobenius by default)."""
+    a = _array(x, "norm")
+    if order is not None and not isinstance(order, (int, float)):
+        raise EvalError(f"norm order must be a number, got {type(order).__name__}")
+    if a.ndim <= 1 or (a.ndim == 2 and 1 in a.shape):
+        return np.asarray(np.linalg.norm(a.reshape(-1), order))
+    if a.ndim != 2:
+        raise EvalError(f"norm expects a vector or a matrix, got shape {shape_str(a.shape)}")
+    if order not in (None, 1, 2, -1, -2, np.inf, -np.inf):
+        raise EvalError(f"norm of a matrix takes order 1, 2 or none (Frobenius), got {order}")
+    return np.asarray(np.linalg.norm(a, order))
+
+
+def vec(x: Value) -> np.ndarray:
+    return _array(x, "vec").reshape(-1, 1, order="F")
+
+
+def _filled(fill: float, name: str, *dims: Value) -> np.ndarray:
+    shape = tuple(_count(d, name) for d in dims)
+    check_size(shape, name)
+    return np.full(shape, fill)
+
+
+def ones(*dims: Value) -> np.ndarray:
+    return _filled(1.0, "ones", *dims)
+
+
+def zeros(*dims: Value) -> np.ndarray:
+    return _filled(0.0, "zeros", *dims)
+
+
+def eye(n: Value, m: Value = None) -> np.ndarray:
+    rows = _count(n, "eye")
+    cols = rows if m is None else _count(m, "eye")
+    check_size((rows, cols), "eye")
+    return np.eye(rows, cols)
+
+
+def transpose(x: Value) -> Value:
+    return _array(x, "transpose").T
+
+
+def matrix_power(x: Value, k: Value) -> np.ndarray:
+    if isinstance(k, np.ndarray) and k.ndim == 0:
+        k = k.item()
+    if not isinstance(k, int) or isinstance(k, bool) or abs(k) > 10_000:
+        raise EvalError(f"matrix_power expects an integer power up to 10000, got {k!r}")
+    return _linalg(np.linalg.matrix_power, "matrix_power", _matrix(x, "matrix_power"), k)
+
+
+def sym(x: Value) -> np.ndarray:
+    a = _matrix(x, "sym")
+    return (a + a.T) / 2
+
+
+def sigmoid(x: Value) -> Value:
+    a = _array(x, "sigmoid")
+    if np.iscomplexobj(a):
+        return 1 / (1 + np.exp(-a))
+    # exp of a non-positive number only, so no overflow for large |x|
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def relu(x: Value) -> Value:
+    return np.maximum(_array(x, "relu"), 0.0)
+
+
+def softplus(x: Value) -> Value:
+    return np.logaddexp(0.0, _array(x, "softplus"))
+
+
+def step(x: Value) -> Value:
+    """Heaviside step: 1 where x > 0, else 0 (the derivative of relu)."""
+    return (np.real(_array(x, "step")) > 0).astype(float)
+
+
+def _axis(a: np.ndarray, axis: Value, name: str) -> int | None:
+    if axis is None:
+        return None
+    if not isinstance(axis, int) or not -a.ndim <= axis < max(a.ndim, 1):
+        raise EvalError(f"{name}: axis {axis!r} is out of range for shape {shape_str(a.shape)}")
+    return axis
+
+
+def total(x: Value, axis: Value = None) -> Value:
+    a = _array(x, "sum")
+    ax = _axis(a, axis, "sum")
+    return np.sum(a) if ax is None else np.sum(a, axis=ax, keepdims=True)
+
+
+def mean(x: Value, axis: Value = None) -> Value:
+    a = _array(x, "mean")
+    ax = _axis(a, axis, "mean")
+    return np.mean(a) if ax is None else np.mean(a, axis=ax, keepdims=True)
+
+
+def logsumexp(x: Value, axis: Value = None) -> Value:
+    a = _array(x, "logsumexp")
+    ax = _axis(a, axis, "logsumexp")
+    m = np.max(np.real(a), axis=ax, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = m + np.log(np.sum(np.exp(a - m), axis=ax, keepdims=True))
+    return out.reshape(()) if ax is None else out
+
+
+def softmax(x: Value, axis: Value = None) -> Value:
+    a = _array(x, "softmax")
+    return np.exp(a - logsumexp(a, axis))
+
+
+def where(cond: Value, a: Value, b: Value) -> Value:
+    return np.where(_array(cond, "where"), a, b)
+
+
+def _elementwise(fn: Callable[[Any], Any], name: str) -> Callable[[Value], Value]:
+    def apply(x: Value) -> Value:
+        return fn(_array(x, name))
+
+    apply.__name__ = name
+    return apply
+
+
+def _pairwise(fn: Callable[[Any, Any], Any], name: str) -> Callable[[Value, Value], Value]:
+    def apply(a: Value, b: Value) -> Value:
+        x, y = _array(a, name), _array(b, name)
+        try:
+            check_size(np.broadcast_shapes(x.shape, y.shape), name)
+        except ValueError:
+            raise EvalError(
+                f"{name} shape mismatch {shape_str(x.shape)} and {shape_str(y.shape)}"
+            ) from None
+        return fn(x, y)
+
+    apply.__name__ = name
+    return apply
+
+
+@dataclass(frozen=True)
+class Function:
+    """A callable of the expression language and how it may be called."""
+
+    fn: Callable[..., Value]
+    min_args: int
+    max_args: int
+    keywords: frozenset[str] = frozenset()
+    # Complex-analytic: safe to evaluate at complex points (complex-step derivatives).
+    analytic: bool = True
+
+
+def _f(fn: Callable[..., Value], lo: int, hi: int | None = None, *, axis: bool = False,
+       analytic: bool = True) -> Function:
+    kw = frozenset({"axis"}) if axis else frozenset()
+    return Function(fn, lo, lo if hi is None else hi, kw, analytic)
+
+
+FUNCTIONS: dict[str, Function] = {
+    "inv": _f(inv, 1), "det": _f(det, 1), "adj": _f(adj, 1), "logdet": _f(logdet, 1, analytic=False),
+    "trace": _f(trace, 1), "tr": _f(trace, 1), "diag": _f(diag, 1), "kron": _f(kron, 2),
+    "outer": _f(outer, 2), "solve": _f(solve, 2), "pinv": _f(pinv, 1, analytic=False),
+    "norm": _f(norm, 1, 2, analytic=False), "vec": _f(vec, 1), "eye": _f(eye, 1, 2),
+    "ones": _f(ones, 1, 2), "zeros": _f(zeros, 1, 2), "transpose": _f(transpose, 1),
+    "matrix_power": _f(matrix_power, 2), "sym": _f(sym, 1),
+    "exp": _f(_elementwise(np.exp, "exp"), 1), "log": _f(_elementwise(np.log, "log"), 1),
+    "sqrt": _f(_elementwise(np.sqrt, "sqrt"), 1), "sin": _f(_elementwise(np.sin, "sin"), 1),
+    "cos": _f(_elementwise(np.cos, "cos"), 1), "tanh": _f(_elementwise(np.tanh, "tanh"), 1),
+    "abs": _f(_elementwise(np.abs, "abs"), 1, analytic=False),
+    "sign": _f(_elementwise(np.sign, "sign"), 1, analytic=False),
+    "sigmoid": _f(sigmoid, 1), "relu": _f(relu, 1, analytic=False), "softplus": _f(softplus, 1),
+    "step": _f(step, 1, analytic=False),
+    "maximum": _f(_pairwise(np.maximum, "maximum"), 2, analytic=False),
+    "minimum": _f(_pairwise(np.minimum, "minimum"), 2, analytic=False),
+    "where": _f(where, 3, analytic=False), "sum": _f(total, 1, axis=True),
+    "mean": _f(mean, 1, axis=True), "logsumexp": _f(logsumexp, 1, axis=True),
+    "softmax": _f(softmax, 1, axis=True),
+}
+
+CONSTANTS: dict[str, float] = {"pi": float(np.pi)}

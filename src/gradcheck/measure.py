@@ -1,0 +1,360 @@
+"""Measure one claim at one point: claimed versus numerical action on probes.
+
+Every claim form is checked the same way. A *probe* is a direction for some
+inputs; the claim's *action* on it is what the claim says the change of f is
+(for a gradient G: sum(G * dX)), and the numerical action is the central
+difference of f along the probe. Small inputs are probed along every entry
+(the full gradient or Jacobian); large ones along a fixed number of random
+directions, so the cost does not grow with the number of entries. Numerical
+actions are cached per trial and shared by all claims of an identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations_with_replacement
+
+import numpy as np
+
+from gradcheck.catalogue import Claim, Identity, Variable
+from gradcheck.errors import ExpressionError
+from gradcheck.functions import shape_str
+from gradcheck.numdiff import EPS, FIRST_STEP, SECOND_STEP, Estimate, entry_scales, first_derivative, second_derivative
+from gradcheck.point import Point
+
+Direction = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How claims are measured (the numerical knobs of a run)."""
+
+    full_limit: int = 100  # inputs with at most this many entries are probed entry by entry
+    probes: int = 8  # random directions for larger inputs
+    hessian_full_limit: int = 25  # entries up to which a Hessian is checked entry by entry
+
+
+@dataclass(frozen=True)
+class Probe:
+    key: tuple[object, ...]
+    direction: Direction
+    step: float
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A claim at one point: claimed and numerical actions, flattened, with error estimates."""
+
+    trial: int
+    mode: str  # "full", "directional" or "value"
+    claimed: np.ndarray
+    numeric: np.ndarray
+    uncertainty: np.ndarray
+    nfev: int
+    # other readings of the claim (transposed, negated, ...): name -> (claimed, numeric)
+    alternatives: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # the claimed and numerical derivative in the claim's own layout, when fully known
+    display: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def is_scalar(shape: tuple[int, ...]) -> bool:
+    """Shapes (), (1,) and (1, 1) all mean a scalar."""
+    return len(shape) <= 2 and int(np.prod(shape)) == 1
+
+
+def vec(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a).reshape(-1, order="F")
+
+
+class Prober:
+    """Probe directions and cached numerical derivatives for one point."""
+
+    def __init__(self, point: Point, settings: Settings, rng: np.random.Generator) -> None:
+        self.point = point
+        self.settings = settings
+        self.rng = rng
+        self.cache: dict[tuple[object, ...], Estimate] = {}
+        self.probe_sets: dict[tuple[object, ...], list[Probe]] = {}
+        self.serial = 0  # random probes are told apart by a serial number
+
+    def value(self, name: str) -> np.ndarray:
+        return np.asarray(self.point.sample.values[name])
+
+    # -- probe sets --------------------------------------------------------
+
+    def full(self, var: Variable) -> bool:
+        return self.value(var.name).size <= self.settings.full_limit
+
+    def input_probes(self, var: Variable) -> list[Probe]:
+        key = ("input", var.name)
+        if key not in self.probe_sets:
+            self.probe_sets[key] = (self.basis(var) if self.full(var)
+                                    else [self.random([var]) for _ in range(self.settings.probes)])
+        return self.probe_sets[key]
+
+    def joint_probes(self, inputs: Sequence[Variable]) -> list[Probe]:
+        if len(inputs) == 1:
+            return self.input_probes(inputs[0])
+        if sum(self.value(v.name).size for v in inputs) <= self.settings.full_limit:
+            return [p for v in inputs for p in self.input_probes(v)]
+        key = ("joint",)
+        if key not in self.probe_sets:
+            self.probe_sets[key] = [self.random(inputs) for _ in range(self.settings.probes)]
+        return self.probe_sets[key]
+
+    def basis(self, var: Variable) -> list[Probe]:
+        x = self.value(var.name)
+        if var.symmetric_perturbation:
+            return self.symmetric_basis(var.name, x)
+        scales = vec(entry_scales(x))
+        probes = []
+        for i in range(x.size):
+            d = np.zeros(x.size)
+            d[i] = 1.0
+            direction = {var.name: d.reshape(x.shape, order="F")}
+            probes.append(Probe(("basis", var.name, i), direction, FIRST_STEP * float(scales[i])))
+        return probes
+
+    def symmetric_basis(self, name: str, x: np.ndarray) -> list[Probe]:
+        n, step = x.shape[0], FIRST_STEP * float(np.sqrt(np.mean(x**2)) or 1.0)
+        probes = []
+        for i, j in combinations_with_replacement(range(n), 2):
+            d = np.zeros((n, n))
+            d[i, j] = d[j, i] = 1.0 if i == j else np.sqrt(0.5)
+            probes.append(Probe(("sym", name, i, j), {name: d}, step))
+        return probes
+
+    def random_direction(self, var: Variable) -> np.ndarray:
+        x = self.value(var.name)
+        d = self.rng.standard_normal(x.shape) * entry_scales(x)
+        return (d + d.T) / np.sqrt(2) if var.symmetric_perturbation else d
+
+    def random(self, inputs: Sequence[Variable]) -> Probe:
+        direction = {v.name: self.random_direction(v) for v in inputs}
+        self.serial += 1
+        return Probe(("random", self.serial), direction, FIRST_STEP)
+
+    # -- numerical derivatives ---------------------------------------------
+
+    def moved(self, direction: Direction, t: float) -> dict[str, np.ndarray]:
+        return {name: self.value(name) + t * d for name, d in direction.items()}
+
+    def numeric(self, probe: Probe) -> Estimate:
+        """d/dt f(x + t d) at t = 0, cached by probe."""
+        if probe.key not in self.cache:
+            line: Callable[[float], np.ndarray] = lambda t: self.point.at(self.moved(probe.direction, t))
+            self.cache[probe.key] = first_derivative(line, probe.step)
+        return self.cache[probe.key]
+
+    def numeric_second(self, u: Probe, v: Probe) -> Estimate:
+        """d^2/ds dt f(x + s u + t v) at 0 (steps relative to the probes' own scale)."""
+        key = ("second", *sorted((u.key, v.key), key=repr))
+        if key not in self.cache:
+            su, sv = u.step / FIRST_STEP, v.step / FIRST_STEP
+
+            def plane(s: float, t: float) -> np.ndarray:
+                moved = {n: self.value(n) + s * su * d for n, d in u.direction.items()}
+                for n, d in v.direction.items():
+                    moved[n] = moved.get(n, self.value(n)) + t * sv * d
+                return self.point.at(moved)
+
+            est = second_derivative(plane, SECOND_STEP)
+            self.cache[key] = Estimate(est.value / (su * sv), est.error / (su * sv), est.nfev)
+        return self.cache[key]
+
+
+# -- claim forms ---------------------------------------------------------------
+
+def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
+    """Compare one claim with the numbers at the prober's point."""
+    before = prober.point.nfev
+    m = _FORMS[claim.form](claim, identity, prober)
+    return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
+                       prober.point.nfev - before, m.alternatives, m.display)
+
+
+def _stack(values: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([vec(v) for v in values]) if values else np.zeros(0)
+
+
+def expected_derivative_shape(f_shape: tuple[int, ...], x_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    """The shape a derivative claim must have (see the format's layout rules)."""
+    if is_scalar(f_shape):
+        if len(x_shape) <= 1:
+            return x_shape
+        return x_shape if layout == "denominator" else x_shape[::-1]
+    m, n = int(np.prod(f_shape)), int(np.prod(x_shape))
+    return (m, n) if layout == "numerator" else (n, m)
+
+
+def _check_derivative_shape(claim: Claim, c: np.ndarray, f_shape: tuple[int, ...],
+                            x_shape: tuple[int, ...]) -> None:
+    layout = claim.layout or "denominator"
+    want = expected_derivative_shape(f_shape, x_shape, layout)
+    if c.shape == want or (is_scalar(c.shape) and is_scalar(want)):
+        return
+    other = "numerator" if layout == "denominator" else "denominator"
+    fits = c.shape == expected_derivative_shape(f_shape, x_shape, other)
+    hint = f"the claimed shape fits layout {other}" if fits else "it fits neither layout"
+    raise ExpressionError(
+        f"claimed derivative has shape {shape_str(c.shape)} but layout {layout} expects "
+        f"{shape_str(want)} for f of shape {shape_str(f_shape)} and {claim.wrt} of shape "
+        f"{shape_str(x_shape)}; {hint} in claim {claim.index}"
+    )
+
+
+def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],
+                      x_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    """The linear map dX -> df that a derivative claim `c` states."""
+    if is_scalar(f_shape):
+        g = c.reshape(x_shape) if is_scalar(c.shape) else c
+        if layout == "numerator" and len(x_shape) == 2:
+            g = g.T
+        return lambda d: np.asarray(np.sum(g * d))
+    jac = c if layout == "numerator" else c.T
+    return lambda d: (jac @ vec(d)).reshape(f_shape, order="F")
+
+
+def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
+    assert claim.wrt is not None and claim.layout is not None
+    f_shape, x = prober.point.value.shape, prober.value(claim.wrt)
+    c = prober.point.claim(claim.expr, f"claim {claim.index}")
+    _check_derivative_shape(claim, c, f_shape, x.shape)
+    var = identity.input(claim.wrt)
+    probes = prober.input_probes(var)
+    estimates = [prober.numeric(p) for p in probes]
+
+    def actions(matrix: np.ndarray) -> np.ndarray:
+        act = derivative_action(matrix, claim.layout or "", f_shape, x.shape)
+        return _stack([act(p.direction[claim.wrt]) for p in probes])
+
+    numeric = _stack([e.value for e in estimates])
+    part = _Partial("full" if prober.full(var) else "directional", actions(c), numeric,
+                    _stack([e.error for e in estimates]))
+    part.alternatives = _matrix_alternatives(c, actions, numeric)
+    if part.mode == "full" and not var.symmetric_perturbation:
+        shown = _assemble(estimates, claim.layout or "", f_shape, x.shape).reshape(c.shape)
+        part.display = (c, shown)
+        if c.ndim == 2 and c.shape[0] == c.shape[1]:
+            part.alternatives["symmetric parts agree"] = (vec(_sym(c)), vec(_sym(shown)))
+    return part
+
+
+def _sym(a: np.ndarray) -> np.ndarray:
+    return (a + a.T) / 2
+
+
+def _matrix_alternatives(c: np.ndarray, actions: Callable[[np.ndarray], np.ndarray],
+                         numeric: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    alts = {"negated": (actions(-c), numeric)}
+    if c.ndim == 2 and c.shape[0] == c.shape[1] and c.shape[0] > 1:
+        alts["transposed"] = (actions(c.T), numeric)
+        alts["symmetrised"] = (actions(_sym(c)), numeric)
+    return alts
+
+
+def _assemble(estimates: Sequence[Estimate], layout: str, f_shape: tuple[int, ...],
+              x_shape: tuple[int, ...]) -> np.ndarray:
+    """The numerical derivative in a claim's layout, from entry-by-entry probes."""
+    if is_scalar(f_shape):
+        g = np.array([float(np.real(e.value).reshape(-1)[0]) for e in estimates]).reshape(x_shape, order="F")
+        return g.T if layout == "numerator" and len(x_shape) == 2 else g
+    jac = np.column_stack([vec(e.value) for e in estimates])
+    return jac if layout == "numerator" else jac.T
+
+
+def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
+    probes = prober.joint_probes(identity.inputs)
+    f_shape = prober.point.value.shape
+    claimed, estimates = [], []
+    for p in probes:
+        extra = {f"d{v.name}": p.direction.get(v.name, np.zeros_like(prober.value(v.name)))
+                 for v in identity.inputs}
+        value = prober.point.claim(claim.expr, f"claim {claim.index}", extra)
+        if value.shape != f_shape and not (is_scalar(value.shape) and is_scalar(f_shape)):
+            raise ExpressionError(f"claimed differential has shape {shape_str(value.shape)} but f has "
+                                  f"shape {shape_str(f_shape)} in claim {claim.index}")
+        claimed.append(value.reshape(f_shape) if value.size == int(np.prod(f_shape)) else value)
+        estimates.append(prober.numeric(p))
+    full = sum(prober.value(v.name).size for v in identity.inputs) <= prober.settings.full_limit
+    numeric = _stack([e.value for e in estimates])
+    part = _Partial("full" if full else "directional", _stack(claimed), numeric,
+                    _stack([e.error for e in estimates]))
+    part.alternatives = _value_alternatives(claimed, numeric)
+    worst = int(np.argmax([np.linalg.norm(vec(c) - vec(e.value)) for c, e in zip(claimed, estimates)]))
+    part.display = (claimed[worst], estimates[worst].value)
+    return part
+
+
+def _value_alternatives(values: Sequence[np.ndarray],
+                        target: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    alts = {"negated": (-_stack(values), target)}
+    if values and values[0].ndim == 2 and values[0].shape[0] == values[0].shape[1] > 1:
+        alts["transposed"] = (_stack([v.T for v in values]), target)
+    return alts
+
+
+def _hessian_pairs(var: Variable, prober: Prober) -> tuple[str, list[tuple[Probe, Probe]]]:
+    x = prober.value(var.name)
+    if x.size <= prober.settings.hessian_full_limit:
+        basis = prober.basis(var)
+        return "full", [(basis[i], basis[j]) for i in range(len(basis)) for j in range(len(basis))]
+    pairs = [(prober.random([var]), prober.random([var])) for _ in range(prober.settings.probes)]
+    return "directional", pairs
+
+
+def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
+    assert claim.wrt is not None
+    if not is_scalar(prober.point.value.shape):
+        raise ExpressionError(f"a hessian claim needs a scalar function, but f has shape "
+                              f"{shape_str(prober.point.value.shape)} in claim {claim.index}")
+    var, x = identity.input(claim.wrt), prober.value(claim.wrt)
+    h = prober.point.claim(claim.expr, f"claim {claim.index}")
+    n = x.size
+    if h.shape != (n, n) and not (n == 1 and is_scalar(h.shape)):
+        raise ExpressionError(f"claimed hessian has shape {shape_str(h.shape)} but {claim.wrt} has {n} "
+                              f"entries, so ({n},{n}) is expected in claim {claim.index}")
+    h = h.reshape(n, n)
+    mode, pairs = _hessian_pairs(var, prober)
+    estimates = [prober.numeric_second(u, v) for u, v in pairs]
+
+    def actions(m: np.ndarray) -> np.ndarray:
+        return np.array([vec(u.direction[var.name]) @ m @ vec(v.direction[var.name]) for u, v in pairs])
+
+    numeric = _stack([e.value for e in estimates])
+    part = _Partial(mode, actions(h), numeric, _stack([e.error for e in estimates]))
+    part.alternatives = _matrix_alternatives(h, actions, numeric)
+    if mode == "full" and not var.symmetric_perturbation:
+        part.display = (h, numeric.reshape(n, n))
+    return part
+
+
+def _equals(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
+    point = prober.point
+    c = point.claim(claim.expr, f"claim {claim.index}")
+    f = point.value
+    if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
+        raise ExpressionError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
+                              f"{shape_str(f.shape)} in claim {claim.index}")
+    scale = claim.expr.rounding_scale(point.env) + identity.function.rounding_scale(point.env)
+    c = c.reshape(f.shape)
+    part = _Partial("value", vec(c), vec(f), np.full(f.size, 16 * EPS * scale / np.sqrt(max(f.size, 1))))
+    part.alternatives = _value_alternatives([c], vec(f))
+    part.display = (c, f)
+    return part
+
+
+@dataclass
+class _Partial:
+    mode: str
+    claimed: np.ndarray
+    numeric: np.ndarray
+    uncertainty: np.ndarray
+    alternatives: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    display: tuple[np.ndarray, np.ndarray] | None = None
+
+
+_FORMS: dict[str, Callable[[Claim, Identity, Prober], _Partial]] = {
+    "derivative": _derivative, "differential": _differential, "hessian": _hessian, "equals": _equals,
+}

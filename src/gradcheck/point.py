@@ -1,0 +1,67 @@
+"""An identity evaluated at one sampled point, and at points moved from it.
+
+`Point` owns the environment in which expressions are evaluated: inputs,
+constants, dimension sizes and lets. Values that are not finite are turned into
+a `NonFiniteError` that names the innermost sub-expression that produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from gradcheck.catalogue import Identity
+from gradcheck.errors import ExpressionError, NonFiniteError
+from gradcheck.expr import Expr
+from gradcheck.sampling import Sample
+
+Env = dict[str, Any]
+
+
+class Point:
+    """The identity's lets and function at a sample, and at nearby points."""
+
+    def __init__(self, identity: Identity, sample: Sample) -> None:
+        self.identity = identity
+        self.sample = sample
+        self.where = f"the sampled point (trial {sample.trial + 1})"
+        base: Env = {**sample.dims, **sample.values}
+        self.env = self._with_lets(base, self.where)
+        self.value = self._function(self.env, self.where)
+        self.nfev = 1
+
+    def _with_lets(self, env: Env, where: str) -> Env:
+        for name, expr in self.identity.lets:
+            env[name] = finite(expr, env, f"let {name}", where)
+        return env
+
+    def _function(self, env: Env, where: str) -> np.ndarray:
+        return np.asarray(finite(self.identity.function, env, "function", where))
+
+    def at(self, moved: Mapping[str, np.ndarray], where: str = "a perturbed point") -> np.ndarray:
+        """f at the point whose inputs in `moved` are replaced."""
+        env: Env = {**self.sample.dims, **self.sample.values, **moved}
+        self.nfev += 1
+        return self._function(self._with_lets(env, where), where)
+
+    def claim(self, expr: Expr, what: str, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """A claim's expression at the sampled point (with directions in `extra`)."""
+        env = {**self.env, **extra} if extra else self.env
+        return np.asarray(finite(expr, env, what, self.where))
+
+
+def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:
+    """Evaluate `expr`; a value that is not finite raises, naming where it arose."""
+    try:
+        value = expr(env)
+    except NonFiniteError:
+        raise
+    except ExpressionError as exc:
+        raise ExpressionError(f"{exc.message} in {what} at {where}") from None
+    if not np.all(np.isfinite(value)):
+        found = expr.locate_nonfinite(env)
+        detail = found.message if found else f"'{expr.source}' is not finite"
+        raise NonFiniteError(f"{detail} in {what} at {where}")
+    return value

@@ -1,0 +1,100 @@
+"""The in-depth report of `gradcheck verify` (pure: results in, renderables out)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.text import Text
+
+from gradcheck.catalogue import Identity, Variable
+from gradcheck.report.table import STYLES, note, sizes_text
+from gradcheck.verdict import ClaimResult, Status
+
+SIDE_BY_SIDE_MAX = 64  # entries up to which claimed and numerical values are printed
+
+
+def identity_header(identity: Identity, sizes_line: str) -> RenderableType:
+    lines = [Text(identity.name + (f": {identity.title}" if identity.title else ""), style="bold")]
+    fields = [("file", identity.path), ("source", identity.source), ("latex", identity.latex),
+              ("function", identity.function.source)]
+    fields += [(f"let {name}", expr.source) for name, expr in identity.lets]
+    fields += [("input", _variable(v)) for v in identity.inputs]
+    fields += [("constant", _variable(v)) for v in identity.constants]
+    fields.append(("run", sizes_line))
+    for key, value in fields:
+        if value:
+            lines.append(Text.assemble((f"  {key}: ", "dim"), value))
+    return Group(*lines)
+
+
+def _variable(v: Variable) -> str:
+    shape = "[" + ", ".join(map(str, v.shape)) + "]"
+    extra = ", perturb: symmetric" if v.symmetric_perturbation else ""
+    return f"{v.name} {shape} {v.kind}{extra}"
+
+
+def claim_report(result: ClaimResult) -> RenderableType:
+    claim = result.claim
+    head = Text.assemble((f"claim {claim.index}: ", "bold"), claim.describe(), " ",
+                         (result.status.value, STYLES[result.status]))
+    body: list[RenderableType] = [Text(f"{claim.form}: {claim.expr.source}")]
+    if claim.expect_fail:
+        body.append(Text(f"expected to fail: {claim.reason}", style="yellow"))
+    body.extend(_trials(result))
+    if result.status is Status.ERROR:
+        body.append(Text(result.message, style="magenta"))
+    elif result.hint:
+        body.append(Text(f"diagnosis: {result.hint}", style="bold"))
+    body.extend(Text(d) for d in result.details)
+    body.extend(_side_by_side(result))
+    return Group(head, Padding(Group(*body), (0, 0, 1, 2)))
+
+
+def _trials(result: ClaimResult) -> Iterator[Text]:
+    for m, c in zip(result.measurements, result.comparisons):
+        mark = "ok" if c.passed else "FAIL"
+        yield Text(f"trial {m.trial + 1}: error {c.error:.2e} (tolerance {c.tolerance:.2e}, noise floor "
+                   f"{c.noise:.1e}), {m.mode}, {m.nfev} evaluations  {mark}")
+
+
+def _side_by_side(result: ClaimResult) -> Iterator[RenderableType]:
+    if not result.measurements:
+        return
+    worst = max(range(len(result.comparisons)), key=lambda i: result.comparisons[i].error)
+    display = result.measurements[worst].display
+    if display is None:
+        return
+    claimed, numeric = (np.atleast_2d(np.real(np.asarray(a, dtype=float))) for a in display)
+    if claimed.size > SIDE_BY_SIDE_MAX or numeric.size > SIDE_BY_SIDE_MAX:
+        return
+    yield Text(f"claimed vs numerical (trial {result.measurements[worst].trial + 1}):", style="dim")
+    yield Text(_columns(_matrix_lines(claimed), _matrix_lines(numeric)))
+
+
+def _matrix_lines(a: np.ndarray) -> list[str]:
+    return [" ".join(f"{x:10.5g}" for x in row) for row in a]
+
+
+def _columns(left: Sequence[str], right: Sequence[str]) -> str:
+    width = max((len(s) for s in left), default=0)
+    rows = max(len(left), len(right))
+    pad = [*left, *([""] * (rows - len(left)))]
+    other = [*right, *([""] * (rows - len(right)))]
+    return "\n".join(f"{a:<{width}}  |  {b}" for a, b in zip(pad, other))
+
+
+def verify_report(identity: Identity, results: Sequence[ClaimResult], sizes_line: str) -> RenderableType:
+    parts: list[RenderableType] = [identity_header(identity, sizes_line), Text("")]
+    parts.extend(claim_report(r) for r in results)
+    return Group(*parts)
+
+
+def run_line(results: Sequence[ClaimResult], seed: int, trials: int, rtol: float) -> str:
+    sizes = sizes_text(results[0].sizes) if results else "-"
+    return f"{sizes}; seed {seed}, {trials} trials, rtol {rtol:g}"
+
+
+__all__ = ["verify_report", "run_line", "note"]

@@ -1,0 +1,144 @@
+"""Random points at which identities are checked.
+
+Each kind of the format is drawn so that finite differences are trustworthy:
+`spd` and `invertible` matrices have condition number at most `MAX_COND`,
+`positive` entries stay in [0.5, 2], triangular and diagonal matrices keep
+their diagonal away from zero. Every draw takes an explicit generator; an
+identity's generator is derived from the run's seed and the identity's name, so
+results do not depend on the order of files or on filters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gradcheck.functions import check_size
+
+if TYPE_CHECKING:
+    from gradcheck.catalogue import Identity, Variable
+
+MAX_COND = 10.0
+
+KINDS = ("general", "positive", "symmetric", "spd", "invertible", "orthogonal", "diagonal",
+         "lower", "upper", "unit", "simplex")
+SQUARE_KINDS = frozenset({"symmetric", "spd", "invertible", "diagonal"})
+
+Draw = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One random point: a value for every input and constant of an identity."""
+
+    identity: str
+    trial: int
+    dims: Mapping[str, int]
+    values: Mapping[str, np.ndarray]
+
+
+def identity_rng(seed: int, name: str) -> np.random.Generator:
+    """The generator for one identity: a function of the run's seed and the name only."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def draw_sample(identity: Identity, dims: Mapping[str, int], rng: np.random.Generator,
+                trial: int = 0) -> Sample:
+    """Sample every input and constant of `identity` at the given sizes."""
+    values: dict[str, np.ndarray] = {}
+    for var in (*identity.inputs, *identity.constants):
+        values[var.name] = draw_variable(var, dims, rng)
+    return Sample(identity.name, trial, MappingProxyType(dict(dims)), MappingProxyType(values))
+
+
+def draw_variable(var: Variable, dims: Mapping[str, int], rng: np.random.Generator) -> np.ndarray:
+    shape = var.sized(dims)
+    check_size(shape, f"{var.name}")
+    value = np.array(_DRAWS[var.kind](rng, shape), dtype=float)
+    value.setflags(write=False)
+    return value
+
+
+def _general(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.standard_normal(shape)
+
+
+def _positive(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def _symmetric(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    a = rng.standard_normal(shape)
+    return (a + a.T) / np.sqrt(2)
+
+
+def _orthogonal_matrix(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    """Haar-distributed n-by-m matrix with orthonormal columns (or rows if n < m)."""
+    if n < m:
+        return _orthogonal_matrix(rng, m, n).T
+    q, r = np.linalg.qr(rng.standard_normal((n, m)))
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+def _spectrum(rng: np.random.Generator, n: int) -> np.ndarray:
+    # log-uniform in [1, MAX_COND]: the condition number is at most MAX_COND
+    return np.exp(rng.uniform(0.0, np.log(MAX_COND), n))
+
+
+def _spd(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    q = _orthogonal_matrix(rng, shape[0], shape[0])
+    a = (q * _spectrum(rng, shape[0])) @ q.T
+    return (a + a.T) / 2
+
+
+def _invertible(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    u = _orthogonal_matrix(rng, shape[0], shape[0])
+    v = _orthogonal_matrix(rng, shape[0], shape[0])
+    return (u * _spectrum(rng, shape[0])) @ v.T
+
+
+def _orthogonal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return _orthogonal_matrix(rng, shape[0], shape[1])
+
+
+def _away_from_zero(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice([-1.0, 1.0], n) * rng.uniform(0.5, 2.0, n)
+
+
+def _diagonal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.diag(_away_from_zero(rng, shape[0]))
+
+
+def _triangular(lower: bool) -> Draw:
+    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        # small off-diagonal entries keep random triangular matrices well conditioned
+        a = rng.standard_normal(shape) / max(shape)
+        a = np.tril(a, -1) if lower else np.triu(a, 1)
+        k = min(shape)
+        a[np.arange(k), np.arange(k)] = _away_from_zero(rng, k)
+        return a
+
+    return draw
+
+
+def _unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(rng.standard_normal(shape))
+    return a / np.linalg.norm(a)
+
+
+def _simplex(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.exp(rng.uniform(-1.0, 1.0, shape))
+    return a / a.sum()
+
+
+_DRAWS: dict[str, Draw] = {
+    "general": _general, "positive": _positive, "symmetric": _symmetric, "spd": _spd,
+    "invertible": _invertible, "orthogonal": _orthogonal, "diagonal": _diagonal,
+    "lower": _triangular(True), "upper": _triangular(False), "unit": _unit, "simplex": _simplex,
+}

@@ -1,0 +1,179 @@
+"""From measurements to a verdict, and from a failure to a diagnosis.
+
+Error measure (the format's): ``||claimed - numeric||_F / max(||numeric||_F,
+||claimed||_F)`` over all probes of a trial. A claim passes a trial when its
+error is at most ``rtol + noise``, where the noise floor ``noise = u / scale``
+is the norm ``u`` of the numerical error estimate relative to the size of the
+derivative: a relative tolerance plus the numerical uncertainty.
+
+Floor for zero derivatives: when the derivative is no larger than ``u`` it
+cannot be told from zero; the error is then measured against ``u / rtol`` and
+the claim passes when it is within ``2 u`` of the numbers (error at most
+``2 * rtol``), so that the claim 0 passes for a derivative that is exactly zero
+and any claim of a size above the noise fails. The verdict is the worst trial.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from gradcheck.catalogue import Claim
+from gradcheck.measure import Measurement
+
+DEFAULT_RTOL = 1e-7
+TINY = 1e-300
+HUGE = 1e300
+
+
+class Status(str, enum.Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    XFAIL = "XFAIL"
+    XPASS = "XPASS"
+
+    @property
+    def ok(self) -> bool:
+        """True when this status does not fail a run."""
+        return self in (Status.PASS, Status.XFAIL)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    error: float  # relative error, with the floor
+    tolerance: float  # rtol plus the numerical uncertainty, relative
+    noise: float  # numerical uncertainty relative to the size of the derivative
+
+    @property
+    def passed(self) -> bool:
+        return self.error <= self.tolerance
+
+
+def compare(claimed: np.ndarray, numeric: np.ndarray, uncertainty: np.ndarray, rtol: float) -> Comparison:
+    """Judge claimed against numeric values (see the module notes)."""
+    if not (np.all(np.isfinite(claimed)) and np.all(np.isfinite(numeric))):
+        return Comparison(float("inf"), 0.0, float("inf"))
+    diff = float(np.linalg.norm(claimed - numeric))
+    scale = max(float(np.linalg.norm(claimed)), float(np.linalg.norm(numeric)))
+    u = min(float(np.linalg.norm(uncertainty)), HUGE)
+    noise = u / max(scale, TINY)
+    if scale > u:
+        return Comparison(diff / scale, rtol + noise, noise)
+    # Below the numerical noise the derivative is indistinguishable from zero:
+    # measure against the floor u / rtol, and pass within twice the noise.
+    return Comparison(diff * rtol / max(u, TINY), 2 * rtol, noise)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The verdict on one claim of one identity, with everything needed to explain it."""
+
+    identity: str
+    path: str
+    claim: Claim
+    sizes: Mapping[str, int]
+    status: Status
+    error: float | None = None
+    noise: float | None = None
+    hint: str = ""
+    message: str = ""
+    measurements: tuple[Measurement, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    nfev: int = 0
+    seconds: float = 0.0
+    mode: str = ""
+    details: tuple[str, ...] = field(default=())
+
+    @property
+    def description(self) -> str:
+        return self.claim.describe()
+
+
+def status_of(passed: bool, expect_fail: bool) -> Status:
+    if expect_fail:
+        return Status.XPASS if passed else Status.XFAIL
+    return Status.PASS if passed else Status.FAIL
+
+
+def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
+          measurements: Sequence[Measurement], rtol: float, seconds: float = 0.0) -> ClaimResult:
+    """The verdict on a claim from its measurements over all trials."""
+    comparisons = tuple(compare(m.claimed, m.numeric, m.uncertainty, rtol) for m in measurements)
+    worst = max(range(len(comparisons)), key=lambda i: comparisons[i].error - comparisons[i].tolerance)
+    passed = all(c.passed for c in comparisons)
+    hint, details = ("", ()) if passed else diagnose(claim, measurements[worst], rtol)
+    return ClaimResult(
+        identity, path, claim, dict(sizes), status_of(passed, claim.expect_fail),
+        error=max(c.error for c in comparisons), noise=max(c.noise for c in comparisons),
+        hint=hint, measurements=tuple(measurements), comparisons=comparisons,
+        nfev=sum(m.nfev for m in measurements), seconds=seconds, mode=measurements[worst].mode,
+        details=details,
+    )
+
+
+def errored(identity: str, path: str, claim: Claim, sizes: Mapping[str, int], message: str,
+            seconds: float = 0.0) -> ClaimResult:
+    return ClaimResult(identity, path, claim, dict(sizes), Status.ERROR, message=message, seconds=seconds)
+
+
+# -- diagnosis -----------------------------------------------------------------
+
+_READINGS = {
+    "transposed": "matches the claim transposed",
+    "negated": "matches the claim negated",
+    "symmetrised": "matches the symmetric part of the claim, sym(claim)",
+    "symmetric parts agree": "matches only on its symmetric part: right for symmetric dX only",
+}
+
+
+def diagnose(claim: Claim, m: Measurement, rtol: float) -> tuple[str, tuple[str, ...]]:
+    """A short hint and detail lines explaining why a claim failed."""
+    details = list(_worst_entry(m))
+    for name, (c, n) in m.alternatives.items():
+        if compare(c, n, m.uncertainty, rtol).passed:
+            return _reading(claim, name), tuple(details)
+    factor = _factor(m, rtol)
+    if factor is not None:
+        return f"off by a factor: numerical = {factor} x claim", tuple(details)
+    size = compare(m.claimed, m.numeric, m.uncertainty, rtol).error
+    return f"no simple slip found (relative error {size:.1e})", tuple(details)
+
+
+def _reading(claim: Claim, name: str) -> str:
+    text = _READINGS[name]
+    if name == "transposed" and claim.form == "derivative":
+        other = "denominator" if claim.layout == "numerator" else "numerator"
+        return f"{text}: it holds in layout {other}"
+    return text
+
+
+def _factor(m: Measurement, rtol: float) -> str | None:
+    """A constant a with numeric = a * claimed, written as a small fraction, if there is one."""
+    cc = float(np.dot(m.claimed, m.claimed))
+    if cc <= TINY:
+        return None
+    a = float(np.dot(m.claimed, m.numeric)) / cc
+    if a == 0 or not compare(a * m.claimed, m.numeric, m.uncertainty, rtol).passed:
+        return None
+    frac = Fraction(a).limit_denominator(16)
+    if abs(float(frac) - a) <= 1e-6 * abs(a):
+        return str(frac)
+    return f"{a:.6g}"
+
+
+def _worst_entry(m: Measurement) -> tuple[str, ...]:
+    if m.display is None:
+        return ()
+    claimed, numeric = (np.atleast_1d(np.asarray(a, dtype=float)) for a in m.display)
+    if claimed.shape != numeric.shape or claimed.size == 0:
+        return ()
+    diff = np.abs(claimed - numeric)
+    index = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    where = ",".join(str(i + 1) for i in index)
+    return (f"largest difference at entry ({where}): claimed {claimed[index]:.6g}, "
+            f"numerical {numeric[index]:.6g}",)
