@@ -226,17 +226,18 @@ class _Loader:
         claims = self.claims(data["claims"], scope, inputs)
         return Identity(
             name=name, path=self.file, inputs=inputs, function=function, claims=claims,
-            dims=dims, constants=constants, lets=lets, title=data.get("title", ""),
-            source=data.get("source", ""), tags=tuple(data.get("tags", ())),
-            latex=data.get("latex", ""), notes=data.get("notes", ""),
+            dims=dims, constants=constants, lets=lets, title=_line(data.get("title", "")),
+            source=_line(data.get("source", "")), tags=tuple(data.get("tags", ())),
+            latex=data.get("latex", "").strip(), notes=_line(data.get("notes", "")),
         )
 
     def check_keys(self, data: dict[str, Any], schema: Mapping[str, tuple[bool, str]],
                    path: tuple[str | int, ...], what: str = "") -> None:
         for key in data:
             if key not in schema:
-                raise self.fail(f"unknown key '{key}'{what}", *path, key,
-                                hint=did_you_mean(key, schema) or f"expected one of {', '.join(schema)}")
+                where = Location(self.file, ".".join(map(str, path)) or "top level", self.doc.line((*path, key)))
+                raise CatalogueError(f"unknown key '{key}'{what}", where,
+                                     did_you_mean(key, schema) or f"expected one of {', '.join(schema)}")
         for key, (required, _) in schema.items():
             if required and key not in data:
                 raise self.fail(f"missing required key '{key}'{what}", *path)
@@ -357,7 +358,7 @@ class _Loader:
             raise self.fail(f"expected a mapping, got {_type_name(spec)}", *path, key=key)
         for k in spec:
             if k not in _CLAIM:
-                raise self.fail(f"unknown key '{k}'", *path, k, key=f"{key}.{k}",
+                raise self.fail(f"unknown key '{k}'", *path, k, key=key,
                                 hint=did_you_mean(k, _CLAIM) or f"expected one of {', '.join(_CLAIM)}")
         for k, value in spec.items():
             self.check_type(value, _CLAIM[k][1], (*path, k))
@@ -370,7 +371,8 @@ class _Loader:
         expect_fail, reason = self.claim_expectation(spec, path, key)
         extra = [f"d{v.name}" for v in inputs] if form == "differential" else []
         expr = self.expression(spec[form], scope, *path, form, key=key, extra=extra)
-        return Claim(i + 1, form, expr, wrt, layout, spec.get("label"), expect_fail, reason,
+        label = _line(spec["label"]) if "label" in spec else None
+        return Claim(i + 1, form, expr, wrt, layout, label, expect_fail, reason and _line(reason),
                      self.doc.line(path))
 
     def claim_target(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
@@ -405,6 +407,11 @@ class _Loader:
         if reason and expect != "fail":
             raise self.fail("'reason' is only for a claim with 'expect: fail'", *path, "reason", key=f"{key}.reason")
         return expect == "fail", reason
+
+
+def _line(text: str) -> str:
+    """Free text as one line (folded YAML scalars keep newlines)."""
+    return " ".join(text.split())
 
 
 def _type_name(value: Any) -> str:

@@ -87,11 +87,13 @@ def bad_file_result(bad: BadFile) -> ClaimResult:
 def check_catalogue(catalogue: Catalogue, options: Options = Options(),
                     only: str | None = None) -> Iterator[ClaimResult]:
     """Results for every claim in `catalogue` (bad files as ERROR rows), in file order."""
-    for bad in catalogue.bad_files:
-        if only is None or only in (bad.name or bad.path):
-            yield bad_file_result(bad)
-    for identity in select(catalogue.identities, only):
-        yield from check_identity(identity, options)
+    work: list[tuple[str, Identity | BadFile]] = [(i.path, i) for i in select(catalogue.identities, only)]
+    work += [(b.path, b) for b in catalogue.bad_files if only is None or only in (b.name or b.path)]
+    for _, item in sorted(work, key=lambda pair: pair[0]):
+        if isinstance(item, BadFile):
+            yield bad_file_result(item)
+        else:
+            yield from check_identity(item, options)
 
 
 def select(identities: Iterable[Identity], only: str | None) -> list[Identity]:

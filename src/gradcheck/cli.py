@@ -56,7 +56,18 @@ def _options(seed: int, trials: int, size: int | None, dims: dict[str, int], rto
     return Options(seed=seed, trials=trials, rtol=rtol, size=size, dims=dims)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns the tool's own errors into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GradcheckError as exc:
+            click.echo(f"gradcheck: error: {exc}", err=True)
+            ctx.exit(ExitCode.FAILED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gradcheck")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @click.pass_context
@@ -87,7 +98,7 @@ def run(paths: tuple[str, ...], only: str | None, seed: int, trials: int, size: 
     Example:
       gradcheck run identities/ -k det --size 5
     """
-    from gradcheck.report.table import results_table, totals_line
+    from gradcheck.report.table import problems, results_table, totals_line
 
     start = time.perf_counter()
     catalogue = load_catalogue(paths)
@@ -96,7 +107,8 @@ def run(paths: tuple[str, ...], only: str | None, seed: int, trials: int, size: 
     if not results:
         console.print("no identities matched")
         raise SystemExit(ExitCode.FAILED if only is None else ExitCode.OK)
-    console.print(results_table(results))
+    console.print(results_table(results, console.width))
+    console.print(problems(results), end="")
     counts = summary(results)
     console.print(totals_line(counts, time.perf_counter() - start))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
@@ -123,7 +135,8 @@ def verify(name: str, catalogue_dir: str | None, seed: int, trials: int, size: i
     identity = _find(name, catalogue_dir)
     options = _options(seed, trials, size, dims, rtol)
     results = check_identity(identity, options)
-    Console().print(verify_report(identity, results, run_line(results, seed, trials, rtol)))
+    console = Console()
+    console.print(verify_report(identity, results, run_line(results, seed, trials, rtol), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
 
 
@@ -204,9 +217,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(ExitCode.USAGE)
-    except GradcheckError as exc:
-        click.echo(f"gradcheck: error: {exc}", err=True)
-        sys.exit(ExitCode.FAILED)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)

@@ -243,6 +243,8 @@ class _Checker:
         if not isinstance(node.func, ast.Name):
             raise ExpressionError(f"only named functions can be called: '{self.segment(node)}'")
         name = node.func.id
+        if name.startswith("_"):
+            raise ExpressionError(f"names starting with '_' are not allowed: '{name}'")
         fn = FUNCTIONS.get(name)
         if fn is None:
             kind = "variable" if name in self.scope else "function"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -13,6 +14,9 @@ STYLES: dict[Status, str] = {
     Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta",
     Status.XFAIL: "yellow", Status.XPASS: "bold red",
 }
+
+
+WIDE = 110  # terminal width from which the table has a note column
 
 
 def sizes_text(sizes: Mapping[str, int]) -> str:
@@ -30,21 +34,37 @@ def note(result: ClaimResult) -> str:
     if result.status is Status.XFAIL:
         return f"expected: {result.claim.reason}"
     if result.status is Status.XPASS:
-        return f"expected to fail ({result.claim.reason}) but passed"
+        return f"passed, but expected to fail: {result.claim.reason}"
     return result.hint
 
 
-def results_table(results: Sequence[ClaimResult]) -> Table:
-    table = Table(show_lines=False, header_style="bold", expand=False)
-    table.add_column("identity", overflow="fold")
-    table.add_column("claim", overflow="fold")
-    table.add_column("sizes", overflow="fold")
-    table.add_column("error", justify="right")
-    table.add_column("status")
-    table.add_column("note", overflow="fold", ratio=1)
+def problems(results: Sequence[ClaimResult]) -> Text:
+    """Full notes of the rows that need attention (the table cuts them short)."""
+    text = Text()
     for r in results:
-        table.add_row(r.identity, r.description, sizes_text(r.sizes), error_text(r),
-                      Text(r.status.value, style=STYLES[r.status]), note(r))
+        if r.status in (Status.FAIL, Status.ERROR, Status.XPASS):
+            text.append(f"{r.status.value} ", style=STYLES[r.status])
+            text.append(f"{r.identity}: {r.description}: ", style="bold")
+            text.append(note(r) + "\n")
+    return text
+
+
+def results_table(results: Sequence[ClaimResult], width: int = 120) -> Table:
+    """One row per claim; on terminals narrower than `WIDE` the note column is left
+    out (`problems` prints the notes that matter below the table)."""
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("identity", overflow="fold")
+    table.add_column("claim", overflow="fold", ratio=2)
+    table.add_column("sizes", overflow="fold")
+    table.add_column("error", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    wide = width >= WIDE
+    if wide:
+        table.add_column("note", no_wrap=True, overflow="ellipsis", min_width=16, max_width=44)
+    for r in results:
+        cells = [r.identity, r.description, sizes_text(r.sizes), error_text(r),
+                 Text(r.status.value, style=STYLES[r.status])]
+        table.add_row(*cells, *([note(r)] if wide else []))
     return table
 
 

@@ -36,7 +36,7 @@ def _variable(v: Variable) -> str:
     return f"{v.name} {shape} {v.kind}{extra}"
 
 
-def claim_report(result: ClaimResult) -> RenderableType:
+def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     claim = result.claim
     head = Text.assemble((f"claim {claim.index}: ", "bold"), claim.describe(), " ",
                          (result.status.value, STYLES[result.status]))
@@ -49,18 +49,19 @@ def claim_report(result: ClaimResult) -> RenderableType:
     elif result.hint:
         body.append(Text(f"diagnosis: {result.hint}", style="bold"))
     body.extend(Text(d) for d in result.details)
-    body.extend(_side_by_side(result))
+    body.extend(_side_by_side(result, width - 2))
     return Group(head, Padding(Group(*body), (0, 0, 1, 2)))
 
 
 def _trials(result: ClaimResult) -> Iterator[Text]:
     for m, c in zip(result.measurements, result.comparisons):
         mark = "ok" if c.passed else "FAIL"
-        yield Text(f"trial {m.trial + 1}: error {c.error:.2e} (tolerance {c.tolerance:.2e}, noise floor "
-                   f"{c.noise:.1e}), {m.mode}, {m.nfev} evaluations  {mark}")
+        cost = f"{m.nfev} evals" if m.nfev else "shared evals"
+        yield Text(f"trial {m.trial + 1}: error {c.error:.1e}  tol {c.tolerance:.1e}  "
+                   f"noise floor {c.noise:.1e}  {m.mode}, {cost}  {mark}")
 
 
-def _side_by_side(result: ClaimResult) -> Iterator[RenderableType]:
+def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:
     if not result.measurements:
         return
     worst = max(range(len(result.comparisons)), key=lambda i: result.comparisons[i].error)
@@ -70,12 +71,20 @@ def _side_by_side(result: ClaimResult) -> Iterator[RenderableType]:
     claimed, numeric = (np.atleast_2d(np.real(np.asarray(a, dtype=float))) for a in display)
     if claimed.size > SIDE_BY_SIDE_MAX or numeric.size > SIDE_BY_SIDE_MAX:
         return
-    yield Text(f"claimed vs numerical (trial {result.measurements[worst].trial + 1}):", style="dim")
-    yield Text(_columns(_matrix_lines(claimed), _matrix_lines(numeric)))
+    trial = result.measurements[worst].trial + 1
+    left, right = _matrix_lines(claimed), _matrix_lines(numeric)
+    if max(map(len, left)) + max(map(len, right)) + 5 <= width:
+        yield Text(f"claimed | numerical (trial {trial}):", style="dim")
+        yield Text(_columns(left, right), no_wrap=True)
+    else:
+        yield Text(f"claimed (trial {trial}):", style="dim")
+        yield Text("\n".join(left), no_wrap=True)
+        yield Text("numerical:", style="dim")
+        yield Text("\n".join(right), no_wrap=True)
 
 
 def _matrix_lines(a: np.ndarray) -> list[str]:
-    return [" ".join(f"{x:10.5g}" for x in row) for row in a]
+    return [" ".join(f"{x:10.4g}" for x in row) for row in a]
 
 
 def _columns(left: Sequence[str], right: Sequence[str]) -> str:
@@ -86,9 +95,12 @@ def _columns(left: Sequence[str], right: Sequence[str]) -> str:
     return "\n".join(f"{a:<{width}}  |  {b}" for a, b in zip(pad, other))
 
 
-def verify_report(identity: Identity, results: Sequence[ClaimResult], sizes_line: str) -> RenderableType:
+def verify_report(identity: Identity, results: Sequence[ClaimResult], sizes_line: str,
+                  width: int = 100) -> RenderableType:
     parts: list[RenderableType] = [identity_header(identity, sizes_line), Text("")]
-    parts.extend(claim_report(r) for r in results)
+    parts.extend(claim_report(r, width) for r in results)
+    total = sum(r.nfev for r in results)
+    parts.append(Text(f"{total} function evaluations in {sum(r.seconds for r in results):.2f}s"))
     return Group(*parts)
 
 

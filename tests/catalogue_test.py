@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gradcheck.catalogue import discover, load_catalogue, load_file, load_text
+from gradcheck.errors import CatalogueError
+
+VALID = """\
+name: logdet
+title: Gradient of the log-determinant
+source: "Matrix Cookbook (2012) eq. 57"
+tags: [determinant]
+latex: '\\frac{\\partial \\ln|X|}{\\partial X} = X^{-T}'
+notes: free text
+dims: {n: 4, m: 3}
+inputs:
+  X: {shape: [n, n], kind: spd}
+constants:
+  A: {shape: [m, n]}
+let:
+  Xi: inv(X)
+function: log(det(X))
+claims:
+  - wrt: X
+    layout: denominator
+    derivative: Xi.T
+  - wrt: X
+    layout: numerator
+    derivative: Xi
+  - differential: trace(Xi @ dX)
+"""
+
+
+def test_the_format_page_example_loads() -> None:
+    identity = load_text(VALID, "logdet.yaml")
+    assert identity.name == "logdet"
+    assert identity.dims == {"n": 4, "m": 3}
+    assert [v.name for v in identity.inputs] == ["X"]
+    assert identity.inputs[0].kind == "spd"
+    assert [v.name for v in identity.constants] == ["A"]
+    assert [name for name, _ in identity.lets] == ["Xi"]
+    assert [c.form for c in identity.claims] == ["derivative", "derivative", "differential"]
+    assert identity.claims[1].describe() == "derivative wrt X (numerator)"
+    assert identity.claims[2].line == 22
+    assert identity.tags == ("determinant",)
+
+
+def test_every_claim_form_and_option_loads() -> None:
+    identity = load_text(
+        """\
+        name: all.forms-1
+        dims: {n: 3}
+        inputs:
+          X: {shape: [n, n], kind: symmetric, perturb: symmetric}
+          s: {shape: []}
+        function: s * trace(X @ X)
+        claims:
+          - {wrt: X, layout: denominator, derivative: 2 * s * X, label: gradient}
+          - {hessian: 0, wrt: s}
+          - {equals: s * sum(X * X.T)}
+          - {differential: 0, expect: fail, reason: not zero}
+        """.replace("        ", ""),
+        "f.yaml",
+    )
+    assert identity.inputs[0].symmetric_perturbation
+    assert identity.inputs[1].shape == ()
+    assert identity.claims[0].describe() == "gradient"
+    assert identity.claims[3].expect_fail and identity.claims[3].reason == "not zero"
+
+
+def mutate(old: str, new: str) -> str:
+    assert old in VALID
+    return VALID.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (mutate("claims:", "clams:"),
+         "unknown key 'clams' in top level of f.yaml, line 15: did you mean 'claims'?"),
+        (mutate("function: log(det(X))\n", ""), "missing required key 'function' in top level of f.yaml, line 1"),
+        (mutate("X: {shape: [n, n], kind: spd}", "X: {shape: [n, k], kind: spd}"),
+         "dimension 'k' is used but not declared in dims in inputs.X.shape of f.yaml, line 9: add it under dims:"),
+        (mutate("X: {shape: [n, n], kind: spd}", "X: {shape: [n, mm]}"),
+         "dimension 'mm' is used but not declared in dims in inputs.X.shape of f.yaml, line 9: did you mean 'm'?"),
+        (mutate("kind: spd", "kind: spdd"), "unknown kind 'spdd' in inputs.X.kind of f.yaml, line 9: did you mean 'spd'?"),
+        (mutate("X: {shape: [n, n], kind: spd}", "X: {shape: [n, m], kind: spd}"),
+         "kind 'spd' needs a square shape [n, n], got ['n', 'm'] in inputs.X.kind of f.yaml, line 9"),
+        (mutate("  - differential: trace(Xi @ dX)", "  - differential: trace(Xi @ dX)\n    derivative: Xi"),
+         "a claim needs exactly one of derivative, differential, hessian, equals; found derivative and "
+         "differential in claim 3 of f.yaml, line 22"),
+        (mutate("  - differential: trace(Xi @ dX)", "  - label: nothing"),
+         "a claim needs exactly one of derivative, differential, hessian, equals; found none in claim 3 of "
+         "f.yaml, line 22"),
+        (mutate("  - wrt: X\n    layout: numerator", "  - wrt: A\n    layout: numerator"),
+         "wrt 'A' is not an input in claim 2.wrt of f.yaml, line 19: inputs are X"),
+        (mutate("    layout: numerator\n", ""),
+         "a derivative claim needs 'layout' (numerator or denominator) in claim 2 of f.yaml, line 19"),
+        (mutate("layout: numerator", "layout: numerater"),
+         "unknown layout 'numerater': expected numerator or denominator in claim 2.layout of f.yaml, line 20"),
+        (mutate("  - differential: trace(Xi @ dX)", "  - differential: trace(Xi @ dX)\n    expect: fail"),
+         "'expect: fail' needs a 'reason' in claim 3 of f.yaml, line 22"),
+        (mutate("derivative: Xi.T", "derivative: invv(X).T"),
+         "unknown function 'invv' in claim 1 of f.yaml, line 18: did you mean 'inv'?"),
+        (mutate("  Xi: inv(X)", "  Xi: inv(Y)"), "unknown name 'Y' in let Xi of f.yaml, line 13"),
+        (mutate("  A: {shape: [m, n]}", "  dX: {shape: [m, n]}"),
+         "'dX' is reserved for the direction of input 'X' in constants.dX of f.yaml, line 11"),
+        (mutate("  A: {shape: [m, n]}", "  X: {shape: [m, n]}"),
+         "'X' is declared twice (in inputs and constants) in constants.X of f.yaml, line 11"),
+        (mutate("  Xi: inv(X)", "  A: inv(X)"),
+         "'A' is declared twice (in constants and let) in let.A of f.yaml, line 13"),
+        (mutate("  Xi: inv(X)", "  exp: inv(X)"),
+         "'exp' is a built-in name and cannot be redefined in let.exp of f.yaml, line 13"),
+        (mutate("dims: {n: 4, m: 3}", "dims: {n: 4, m: 0}"),
+         "dimension size must be an integer from 1 to 100,000, got 0 in dims.m of f.yaml, line 7"),
+        (mutate("name: logdet", "name: Log Det"),
+         "name 'Log Det' may use only a-z, 0-9, '_', '.' and '-' in name of f.yaml, line 1"),
+        (mutate("tags: [determinant]", "tags: determinant"), "expected a list of text, got text in tags of f.yaml, line 4"),
+        (mutate("claims:\n", "claims: []\nx:\n"), "unknown key 'x' in top level of f.yaml, line 16: expected one of "
+         "name, title, source, tags, latex, notes, dims, inputs, constants, let, function, claims"),
+        ("- just\n- a list\n", "expected a mapping of keys at the top level, got a list in top level of f.yaml, line 1"),
+    ],
+)
+def test_errors_name_file_key_and_line(text: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(text, "f.yaml")
+    assert str(info.value) == message
+
+
+def test_claim_keys_are_checked_too() -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(mutate("    layout: denominator", "    layot: denominator"), "f.yaml")
+    assert str(info.value) == "unknown key 'layot' in claim 1 of f.yaml, line 17: did you mean 'layout'?"
+
+
+def test_let_may_use_only_earlier_lets() -> None:
+    with pytest.raises(CatalogueError, match="unknown name 'B' in let A2 of f.yaml, line 13"):
+        load_text(mutate("  Xi: inv(X)", "  A2: B\n  B: X"), "f.yaml")
+
+
+def test_directions_are_only_in_differentials() -> None:
+    with pytest.raises(CatalogueError, match="unknown name 'dX' in claim 1"):
+        load_text(mutate("derivative: Xi.T", "derivative: dX"), "f.yaml")
+
+
+def test_catalogue_collects_bad_files_and_duplicates(write: Callable[..., Path], tmp_path: Path) -> None:
+    write(VALID, "a/logdet.yaml")
+    write(VALID, "b/logdet_again.yaml")
+    write("name: [unclosed", "c/broken.yaml")
+    write("not yaml at all: {", "c/other.yml")
+    (tmp_path / "README.md").write_text("not an identity")
+    catalogue = load_catalogue([tmp_path])
+    assert [i.name for i in catalogue.identities] == ["logdet"]
+    messages = sorted(str(b.error) for b in catalogue.bad_files)
+    assert len(messages) == 3
+    assert any(m.startswith("duplicate identity name 'logdet' (also in ") for m in messages)
+    assert any("malformed YAML" in m and "broken.yaml" in m for m in messages)
+
+
+def test_discover_accepts_files_and_folders(write: Callable[..., Path], tmp_path: Path) -> None:
+    one = write(VALID, "one.yaml")
+    write(VALID, "sub/two.yaml")
+    assert discover([one, tmp_path / "sub"]) == [one, tmp_path / "sub" / "two.yaml"]
+
+
+def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match="cannot read file"):
+        load_file(tmp_path / "missing.yaml")
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("name: caf\xe9".encode("latin-1"))
+    with pytest.raises(CatalogueError, match="file is not UTF-8 text"):
+        load_file(bad)

@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gradcheck.catalogue import load_catalogue, load_file, load_text
+from gradcheck.check import Options, check_catalogue, check_identity
+from gradcheck.verdict import ClaimResult, Status
+
+
+def run(text: str, **options: object) -> list[ClaimResult]:
+    return check_identity(load_text(text, "t.yaml"), Options(**options))  # type: ignore[arg-type]
+
+
+def statuses(text: str, **options: object) -> list[Status]:
+    return [r.status for r in run(text, **options)]
+
+
+GENERAL = """\
+name: t
+dims: {n: 4, m: 3}
+inputs:
+  X: {shape: [n, m]}
+  Y: {shape: [m, n]}
+constants:
+  A: {shape: [m, n]}
+function: trace(A @ X)
+claims:
+"""
+
+
+@pytest.mark.parametrize(
+    ("claim", "status", "hint"),
+    [
+        ("{wrt: X, layout: denominator, derivative: A.T}", Status.PASS, ""),
+        ("{wrt: X, layout: numerator, derivative: A}", Status.PASS, ""),
+        ("{wrt: X, layout: denominator, derivative: 2 * A.T}", Status.FAIL,
+         "off by a factor: numerical = 1/2 x claim"),
+        ("{wrt: X, layout: denominator, derivative: -A.T}", Status.FAIL, "matches the claim negated"),
+        ("{differential: trace(A @ dX)}", Status.PASS, ""),
+        ("{differential: trace(A @ dX) + trace(dY @ A.T)}", Status.FAIL, ""),
+        ("{equals: trace(X @ A)}", Status.PASS, ""),
+        ("{equals: trace(X.T @ A.T) + 1e-3}", Status.FAIL, ""),
+        ("{hessian: 'zeros(12, 12)', wrt: X}", Status.PASS, ""),
+        ("{hessian: eye(12), wrt: X}", Status.FAIL, ""),
+    ],
+)
+def test_each_form_passes_when_right_and_fails_when_wrong(claim: str, status: Status, hint: str) -> None:
+    [result] = run(GENERAL + f"  - {claim}\n")
+    assert result.status is status, result.message
+    if hint:
+        assert result.hint == hint
+
+
+SQUARE = """\
+name: sq
+dims: {n: 4}
+inputs:
+  X: {shape: [n, n], kind: invertible}
+function: logdet(X)
+claims:
+"""
+
+
+def test_layout_slip_is_diagnosed_as_a_transpose() -> None:
+    [result] = run(SQUARE + "  - {wrt: X, layout: numerator, derivative: inv(X).T}\n")
+    assert result.status is Status.FAIL
+    assert result.hint == "matches the claim transposed: it holds in layout denominator"
+    assert result.details[0].startswith("largest difference at entry (")
+
+
+def test_symmetrised_claim_is_diagnosed() -> None:
+    [result] = run(SQUARE + "  - {wrt: X, layout: denominator, derivative: sym(inv(X))}\n")
+    assert result.status is Status.FAIL
+    assert result.hint == "matches only on its symmetric part: right for symmetric dX only"
+
+
+def test_hessian_must_be_symmetric_and_right() -> None:
+    text = """\
+name: quad
+dims: {n: 3}
+inputs:
+  x: {shape: [n, 1]}
+constants:
+  A: {shape: [n, n]}
+function: x.T @ A @ x
+claims:
+  - {hessian: A + A.T, wrt: x}
+  - {hessian: 2 * A, wrt: x}
+"""
+    assert statuses(text) == [Status.PASS, Status.FAIL]
+    big = run(text, size=5, trials=2)
+    assert big[0].status is Status.PASS and big[0].mode == "full"
+
+
+def test_hessian_directional_mode_catches_an_unsymmetric_claim() -> None:
+    text = """\
+name: quad
+dims: {n: 30}
+inputs:
+  x: {shape: [n, 1]}
+constants:
+  A: {shape: [n, n]}
+function: x.T @ A @ x
+claims:
+  - {hessian: A + A.T, wrt: x}
+  - {hessian: 2 * A, wrt: x}
+"""
+    right, wrong = run(text)
+    assert right.mode == "directional"
+    assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
+
+
+def test_expected_failures() -> None:
+    text = SQUARE + (
+        "  - {wrt: X, layout: numerator, derivative: inv(X).T, expect: fail, reason: layout slip}\n"
+        "  - {wrt: X, layout: numerator, derivative: inv(X), expect: fail, reason: not really}\n"
+    )
+    assert statuses(text) == [Status.XFAIL, Status.XPASS]
+
+
+def test_wrong_shape_is_an_error_that_names_the_layout() -> None:
+    text = GENERAL + "  - {wrt: X, layout: numerator, derivative: A.T}\n"
+    [result] = run(text)
+    assert result.status is Status.ERROR
+    assert result.message == (
+        "claimed derivative has shape (4,3) but layout numerator expects (3,4) for f of shape () and X of "
+        "shape (4,3); the claimed shape fits layout denominator in claim 1")
+
+
+def test_nonfinite_function_is_an_error_that_says_where() -> None:
+    text = SQUARE.replace("logdet(X)", "log(det(X))").replace("invertible", "general")
+    results = run(text + "  - {wrt: X, layout: denominator, derivative: inv(X).T}\n", trials=10)
+    assert results[0].status is Status.ERROR
+    assert results[0].message.startswith("'log(det(X))' is NaN in function at the sampled point (trial ")
+
+
+def test_nonfinite_claim_is_an_error() -> None:
+    [result] = run(SQUARE + "  - {wrt: X, layout: denominator, derivative: inv(X).T / 0}\n")
+    assert result.status is Status.ERROR
+    assert result.message.startswith("'inv(X).T / 0' is infinite in claim 1 at the sampled point")
+
+
+def test_runtime_shape_error_in_a_claim_spares_the_others() -> None:
+    text = GENERAL + "  - {differential: A @ dX}\n  - {differential: trace(A @ dX)}\n"
+    first, second = run(text)
+    assert first.status is Status.ERROR and "claimed differential has shape (3,3)" in first.message
+    assert second.status is Status.PASS
+
+
+def test_zero_derivative_passes_and_nonzero_claim_fails() -> None:
+    text = GENERAL.replace("trace(A @ X)", "trace(A @ X) + 0 * sum(Y * Y)") + (
+        "  - {wrt: Y, layout: denominator, derivative: 'zeros(m, n)'}\n"
+        "  - {wrt: Y, layout: denominator, derivative: '1e-6 * ones(m, n)'}\n")
+    assert statuses(text) == [Status.PASS, Status.FAIL]
+
+
+def test_symmetric_perturbation_checks_the_symmetric_part_only() -> None:
+    text = """\
+name: sym
+dims: {n: 4}
+inputs:
+  X: {shape: [n, n], kind: symmetric, perturb: symmetric}
+constants:
+  A: {shape: [n, n]}
+function: trace(A @ X)
+claims:
+  - {wrt: X, layout: denominator, derivative: A.T, label: any gradient with the right symmetric part}
+  - {wrt: X, layout: denominator, derivative: sym(A), label: the symmetric gradient}
+  - {wrt: X, layout: denominator, derivative: A + A.T - A * eye(n), label: cookbook element-wise formula}
+"""
+    assert statuses(text) == [Status.PASS, Status.PASS, Status.FAIL]
+    assert statuses(text, size=12) == [Status.PASS, Status.PASS, Status.FAIL]
+
+
+def test_vector_function_jacobians() -> None:
+    text = """\
+name: jac
+dims: {n: 3, m: 2}
+inputs:
+  x: {shape: [n, 1]}
+constants:
+  A: {shape: [m, n]}
+function: A @ x
+claims:
+  - {wrt: x, layout: numerator, derivative: A}
+  - {wrt: x, layout: denominator, derivative: A.T}
+  - {wrt: x, layout: denominator, derivative: A}
+"""
+    results = run(text)
+    assert [r.status for r in results[:2]] == [Status.PASS, Status.PASS]
+    assert results[2].status is Status.ERROR and "fits layout numerator" in results[2].message
+
+
+def test_scalar_and_one_by_one_are_interchangeable() -> None:
+    text = """\
+name: scalars
+inputs:
+  s: {shape: []}
+  x: {shape: [3]}
+function: s ** 2 * sum(x)
+claims:
+  - {wrt: s, layout: denominator, derivative: '2 * s * sum(x) * ones(1, 1)'}
+  - {wrt: x, layout: numerator, derivative: s ** 2 * ones(3)}
+  - {equals: 'ones(1, 1) * s ** 2 * sum(x)'}
+"""
+    assert statuses(text) == [Status.PASS, Status.PASS, Status.PASS]
+
+
+def test_large_input_runs_in_directional_mode_quickly() -> None:
+    text = SQUARE + "  - {wrt: X, layout: denominator, derivative: inv(X).T}\n" \
+                    "  - {wrt: X, layout: denominator, derivative: inv(X)}\n" \
+                    "  - {differential: 'trace(solve(X, dX))'}\n"
+    start = time.perf_counter()
+    right, wrong, differential = run(text, size=500, trials=1)
+    assert time.perf_counter() - start < 30
+    assert right.mode == "directional" and right.nfev < 100
+    assert (right.status, wrong.status, differential.status) == (Status.PASS, Status.FAIL, Status.PASS)
+    assert wrong.hint == "matches the claim transposed: it holds in layout numerator"
+
+
+def test_results_do_not_depend_on_order_or_filter(write: Callable[..., Path], tmp_path: Path) -> None:
+    for name in ("aa", "bb"):
+        write(SQUARE.replace("name: sq", f"name: {name}") +
+              "  - {wrt: X, layout: denominator, derivative: inv(X).T}\n", f"{name}.yaml")
+    catalogue = load_catalogue([tmp_path])
+    every = {r.identity: r.error for r in check_catalogue(catalogue)}
+    only_b = {r.identity: r.error for r in check_catalogue(catalogue, only="bb")}
+    alone = check_identity(load_file(tmp_path / "bb.yaml"))
+    assert every["bb"] == only_b["bb"] == alone[0].error
+    assert every["aa"] != every["bb"]
+
+
+def test_seed_changes_the_points() -> None:
+    text = SQUARE + "  - {wrt: X, layout: denominator, derivative: inv(X).T}\n"
+    assert run(text, seed=1)[0].error != run(text, seed=2)[0].error
+    assert run(text, seed=1)[0].error == run(text, seed=1)[0].error
+
+
+def test_dims_options() -> None:
+    text = GENERAL + "  - {wrt: X, layout: denominator, derivative: A.T}\n"
+    assert run(text, size=2)[0].sizes == {"n": 2, "m": 2}
+    assert run(text, dims={"m": 5})[0].sizes == {"n": 4, "m": 5}

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from conftest import CATALOGUE, ROOT
+
+RIGHT = """\
+name: {name}
+dims: {{n: 3}}
+inputs:
+  X: {{shape: [n, n], kind: invertible}}
+function: logdet(X)
+claims:
+  - {{wrt: X, layout: denominator, derivative: inv(X).T}}
+"""
+WRONG = RIGHT + "  - {{wrt: X, layout: numerator, derivative: inv(X).T}}\n"
+
+
+def test_run_bundled_catalogue_passes(cli_invoke: Callable[..., Result]) -> None:
+    result = cli_invoke("run", str(CATALOGUE))
+    assert result.exit_code == 0, result.output
+    assert " 0 failed, 0 errors" in result.output
+    assert "logdet" in result.output and "XFAIL" in result.output
+
+
+def test_run_fails_on_a_wrong_claim(cli_invoke: Callable[..., Result], write: Callable[..., Path]) -> None:
+    path = write(WRONG.format(name="wrong"))
+    result = cli_invoke("run", str(path))
+    assert result.exit_code == 1
+    assert "1 passed, 1 failed, 0 errors" in result.output
+    assert "FAIL wrong: derivative wrt X (numerator): matches the claim transposed: it holds in layout" \
+           " denominator" in " ".join(result.output.split())
+
+
+def test_run_reports_a_bad_file_and_goes_on(cli_invoke: Callable[..., Result], write: Callable[..., Path],
+                                             tmp_path: Path) -> None:
+    write(RIGHT.format(name="good"), "good.yaml")
+    write(RIGHT.format(name="bad").replace("claims:", "clams:"), "bad.yaml")
+    result = cli_invoke("run", str(tmp_path))
+    assert result.exit_code == 1
+    assert "1 passed, 0 failed, 1 errors" in result.output
+    flat = " ".join(result.output.split())
+    assert f"unknown key 'clams' in top level of {tmp_path / 'bad.yaml'}, line 6: did you mean 'claims'?" in flat
+
+
+def test_run_filter_and_expected_failure_only(cli_invoke: Callable[..., Result]) -> None:
+    result = cli_invoke("run", str(CATALOGUE), "-k", "logdet")
+    assert result.exit_code == 0
+    assert "3 passed, 0 failed, 0 errors, 1 expected failures" in result.output
+    assert "trace_cyclic" not in result.output
+
+
+def test_run_with_no_match_says_so(cli_invoke: Callable[..., Result]) -> None:
+    result = cli_invoke("run", str(CATALOGUE), "-k", "no-such-identity")
+    assert result.exit_code == 0 and "no identities matched" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run"], "Missing argument 'PATHS...'"),
+        (["run", "does-not-exist"], "Path 'does-not-exist' does not exist"),
+        (["run", str(CATALOGUE), "--dim", "n5"], "expected NAME=SIZE with SIZE from 1 to 20000, got 'n5'"),
+        (["run", str(CATALOGUE), "--size", "0"], "0 is not in the range 1<=x<=20000"),
+        (["run", str(CATALOGUE), "--trials", "x"], "'x' is not a valid integer"),
+        (["verify", "nope", "--catalogue", str(CATALOGUE)], "no identity named 'nope'"),
+        (["verify", "logdett", "--catalogue", str(CATALOGUE)], "did you mean 'logdet'?"),
+    ],
+)
+def test_usage_errors_exit_2(cli_invoke: Callable[..., Result], args: list[str], message: str) -> None:
+    result = cli_invoke(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_verify_explains_a_failure(cli_invoke: Callable[..., Result], write: Callable[..., Path],
+                                   tmp_path: Path) -> None:
+    write(WRONG.format(name="slip"))
+    result = cli_invoke("verify", "slip", "--catalogue", str(tmp_path), "--size", "2", "--trials", "2")
+    assert result.exit_code == 1
+    out = result.output
+    assert "function: logdet(X)" in out
+    assert "trial 2: error" in out and "noise floor" in out
+    assert "diagnosis: matches the claim transposed: it holds in layout denominator" in out
+    assert "claimed | numerical" in out and "largest difference at entry" in out
+
+
+def test_verify_passes_on_the_bundled_logdet(cli_invoke: Callable[..., Result]) -> None:
+    result = cli_invoke("verify", "logdet", "--catalogue", str(CATALOGUE), "--size", "5")
+    assert result.exit_code == 0, result.output
+    assert "expected to fail:" in result.output and "XFAIL" in result.output
+
+
+def test_verify_finds_the_local_then_the_installed_catalogue(cli_invoke: Callable[..., Result],
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./identities here: the installed catalogue is used
+    result = cli_invoke("verify", "trace_cyclic")
+    assert result.exit_code == 0 and "tr(ABC) = tr(BCA)" in result.output
+    (tmp_path / "identities").mkdir()
+    (tmp_path / "identities" / "mine.yaml").write_text(RIGHT.format(name="mine"))
+    assert cli_invoke("verify", "mine").exit_code == 0
+
+
+def test_verify_reports_a_broken_file_by_name(cli_invoke: Callable[..., Result], write: Callable[..., Path],
+                                              tmp_path: Path) -> None:
+    write(RIGHT.format(name="broken").replace("logdet(X)", "logdett(X)"), "broken.yaml")
+    result = cli_invoke("verify", "broken", "--catalogue", str(tmp_path))
+    assert result.exit_code == 1
+    assert "unknown function 'logdett'" in result.output
+
+
+def test_list(cli_invoke: Callable[..., Result]) -> None:
+    result = cli_invoke("list", str(CATALOGUE / "seed"))
+    assert result.exit_code == 0
+    assert "logdet" in result.output and "Gradient of the log-determinant" in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "verify", "list"])
+def test_help_has_an_example(cli_invoke: Callable[..., Result], command: str) -> None:
+    result = cli_invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.output and f"gradcheck {command}" in result.output
+
+
+def gradcheck(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("gradcheck")
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_subprocess_run_and_exit_codes(tmp_path: Path) -> None:
+    ok = gradcheck("run", "identities/seed")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "0 failed, 0 errors" in ok.stdout
+    (tmp_path / "wrong.yaml").write_text(WRONG.format(name="wrong"))
+    assert gradcheck("run", str(tmp_path)).returncode == 1
+    usage = gradcheck("run", "--size", "nope", "identities")
+    assert usage.returncode == 2 and "Invalid value for '--size'" in usage.stderr
+
+
+def test_subprocess_verify_from_another_directory(tmp_path: Path) -> None:
+    result = gradcheck("verify", "logdet", "--size", "5", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "logdet: Gradient of the log-determinant" in result.stdout
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import textwrap
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from gradcheck.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE = ROOT / "identities"
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[..., Path]:
+    """Write a dedented YAML text to tmp_path/NAME and return its path."""
+
+    def _write(text: str, name: str = "identity.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def cli_invoke() -> Callable[..., Result]:
+    """Invoke the click group in-process; print the traceback of an unexpected exception."""
+
+    def _invoke(*args: str) -> Result:
+        result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, list(args), catch_exceptions=True)
+        if result.exc_info and not isinstance(result.exception, SystemExit):
+            traceback.print_exception(*result.exc_info)
+        return result
+
+    return _invoke

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck.errors import ExpressionError
+from gradcheck.expr import MAX_DEPTH, parse
+
+SCOPE = {"X", "Y", "x", "n"}
+
+
+def value(source: str, **env: object) -> np.ndarray:
+    return np.asarray(parse(source, env.keys())(env))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("__import__('os')", "names starting with '_' are not allowed: '__import__'"),
+        ("open('f')", "unknown function 'open'"),
+        ("getattr(X, 'T')", "unknown function 'getattr'"),
+        ("X.__class__", "attribute '.__class__' is not allowed (only .T): 'X.__class__'"),
+        ("X.shape", "attribute '.shape' is not allowed (only .T): 'X.shape'"),
+        ("(lambda: 1)()", "only named functions can be called: '(lambda: 1)()'"),
+        ("lambda: 1", "lambda is not allowed: 'lambda: 1'"),
+        ("[x for x in X]", "comprehension is not allowed: '[x for x in X]'"),
+        ("f'{X}'", "f-string is not allowed: 'f'{X}''"),
+        ("X[0]", "subscript is not allowed: 'X[0]'"),
+        ("(y := X)", "assignment (:=) is not allowed: 'y := X'"),
+        ("sum(*X)", "starred argument is not allowed: 'sum(*X)'"),
+        ("sum(X, keepdims=1)", "sum() keyword 'keepdims' is not allowed (allowed: axis): 'sum(X, keepdims=1)'"),
+        ("sum(X, axis=n)", "sum() keyword 'axis' must be an integer: 'sum(X, axis=n)'"),
+        ("inv(X, Y)", "inv() takes 1 argument, got 2: 'inv(X, Y)'"),
+        ("'text'", "only numbers are allowed as literals, not 'text'"),
+        ("X if x else Y", "conditional expression (use where) is not allowed: 'X if x else Y'"),
+        ("X and Y", "and/or (use where) is not allowed: 'X and Y'"),
+        ("X // Y", "operator is not allowed: 'X // Y'"),
+        ("~X", "operator is not allowed: '~X'"),
+        ("0 < X < 1", "only single comparisons are allowed: '0 < X < 1'"),
+        ("inv", "function 'inv' must be called, as in inv(...)"),
+        ("X(1)", "'X' is a variable, not a function"),
+        ("X +", "invalid syntax in 'X +' (invalid syntax)"),
+        ("", "empty expression"),
+    ],
+)
+def test_refused(source: str, message: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse(source, SCOPE)
+    assert str(info.value) == message
+
+
+def test_unknown_function_suggests_the_closest() -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse("invv(X)", SCOPE)
+    assert str(info.value) == "unknown function 'invv': did you mean 'inv'?"
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse("inv(Yy)", SCOPE)
+    assert str(info.value) == "unknown name 'Yy': did you mean 'Y'?"
+
+
+def test_extra_names_are_in_scope() -> None:
+    assert parse("trace(dX)", SCOPE, extra_names=["dX"]).names == {"dX"}
+
+
+def test_depth_limit() -> None:
+    deep = "(" * 150 + "X" + ")" * 150
+    with pytest.raises(ExpressionError, match="too deeply nested|over the limit"):
+        parse("-" * (MAX_DEPTH + 5) + "X", SCOPE)
+    with pytest.raises(ExpressionError):
+        parse(deep.replace("(", "exp(", 120), SCOPE)
+
+
+def test_length_limit() -> None:
+    with pytest.raises(ExpressionError, match="over the limit of 10,000"):
+        parse("+".join(["X"] * 6000), SCOPE)
+
+
+def test_matmul_shape_mismatch_names_the_expression() -> None:
+    expr = parse("X @ Y", SCOPE)
+    with pytest.raises(ExpressionError) as info:
+        expr({"X": np.ones((3, 4)), "Y": np.ones((3, 4))})
+    assert str(info.value) == "matmul shape mismatch (3,4) @ (3,4) in 'X @ Y'"
+
+
+def test_broadcast_mismatch() -> None:
+    with pytest.raises(ExpressionError, match=r"add shape mismatch \(3,4\) \+ \(2,\) in 'X \+ Y'"):
+        parse("X + Y", SCOPE)({"X": np.ones((3, 4)), "Y": np.ones(2)})
+
+
+def test_function_errors_name_the_call() -> None:
+    with pytest.raises(ExpressionError, match=r"inv expects a square matrix, got shape \(3,4\) in 'inv\(X\)'"):
+        parse("inv(X)", SCOPE)({"X": np.ones((3, 4))})
+    with pytest.raises(ExpressionError, match=r"inv: singular matrix in 'inv\(X\)'"):
+        parse("inv(X)", SCOPE)({"X": np.zeros((2, 2))})
+
+
+def test_size_limit_on_constructors() -> None:
+    with pytest.raises(ExpressionError, match=r"eye would have shape \(1000000000,1000000000\)"):
+        parse("eye(10 ** 9)", SCOPE)({})
+    with pytest.raises(ExpressionError, match="kron would have shape"):
+        parse("kron(kron(X, X), kron(X, X))", SCOPE)({"X": np.ones((100, 100))})
+
+
+def test_huge_integer_powers_do_not_hang() -> None:
+    assert np.isinf(value("10 ** 10 ** 10"))
+
+
+def test_nonfinite_is_located_at_the_innermost_node() -> None:
+    expr = parse("trace(log(det(X)) * X)", SCOPE)
+    env = {"X": -np.eye(3)}
+    found = expr.locate_nonfinite(env)
+    assert found is not None
+    assert found.message == "'log(det(X))' is NaN"
+
+
+def test_analytic_flag() -> None:
+    assert parse("exp(X) @ inv(X)", SCOPE).analytic
+    assert not parse("relu(X)", SCOPE).analytic
+    assert not parse("where(X > 0, X, 0)", SCOPE).analytic
+
+
+def test_semantics_of_matrix_functions() -> None:
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_allclose(value("adj(X)", X=X), [[4.0, -2.0], [-3.0, 1.0]])
+    np.testing.assert_allclose(value("adj(X)", X=np.array([[1.0, 2.0], [2.0, 4.0]])), [[4.0, -2.0], [-2.0, 1.0]])
+    np.testing.assert_allclose(value("logdet(X)", X=X), np.log(2.0))
+    np.testing.assert_allclose(value("vec(X)", X=X), [[1.0], [3.0], [2.0], [4.0]])
+    np.testing.assert_allclose(value("diag(X)", X=X), [[1.0], [4.0]])
+    np.testing.assert_allclose(value("diag(vec(X))", X=X), np.diag([1.0, 3.0, 2.0, 4.0]))
+    np.testing.assert_allclose(value("sym(X)", X=X), [[1.0, 2.5], [2.5, 4.0]])
+    np.testing.assert_allclose(value("tr(X)", X=X), 5.0)
+    np.testing.assert_allclose(value("trace(x.T @ x)", x=np.ones((3, 1))), 3.0)
+    np.testing.assert_allclose(value("matrix_power(X, -1) @ X", X=X), np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(value("solve(X, eye(2))", X=X), np.linalg.inv(X))
+    np.testing.assert_allclose(value("outer(X, X)", X=X).shape, (4, 4))
+
+
+def test_semantics_of_reductions() -> None:
+    X = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert value("sum(X)", X=X).shape == ()
+    assert value("sum(X, axis=0)", X=X).shape == (1, 3)
+    assert value("mean(X, axis=1)", X=X).shape == (2, 1)
+    np.testing.assert_allclose(value("logsumexp(X)", X=X), np.log(np.exp(X).sum()))
+    np.testing.assert_allclose(value("logsumexp(X, axis=1)", X=X), np.log(np.exp(X).sum(1, keepdims=True)))
+    np.testing.assert_allclose(value("sum(softmax(X, axis=0), axis=0)", X=X), np.ones((1, 3)))
+    np.testing.assert_allclose(value("sum(softmax(X))", X=X), 1.0)
+    assert np.isfinite(value("logsumexp(X)", X=np.array([1000.0, 1000.0])))
+
+
+def test_semantics_of_elementwise_functions() -> None:
+    x = np.array([-2.0, 0.0, 3.0])
+    np.testing.assert_allclose(value("relu(x)", x=x), [0.0, 0.0, 3.0])
+    np.testing.assert_allclose(value("step(x)", x=x), [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(value("sigmoid(x)", x=x), 1 / (1 + np.exp(-x)))
+    np.testing.assert_allclose(value("softplus(x)", x=x), np.log1p(np.exp(x)))
+    np.testing.assert_allclose(value("where(x > 0, x, -x)", x=x), np.abs(x))
+    np.testing.assert_allclose(value("maximum(x, 1)", x=x), [1.0, 1.0, 3.0])
+    np.testing.assert_allclose(value("norm(x, 1)", x=x), 5.0)
+    np.testing.assert_allclose(value("norm(x)", x=x), np.sqrt(13.0))
+    np.testing.assert_allclose(value("pi * 2"), 2 * np.pi)
+    assert value("sigmoid(x)", x=np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck.catalogue import Variable
+from gradcheck.functions import EvalError
+from gradcheck.sampling import KINDS, MAX_COND, draw_variable, identity_rng
+
+
+def draw(kind: str, shape: tuple[int | str, ...] = (5, 5), seed: int = 0) -> np.ndarray:
+    return draw_variable(Variable("X", shape, kind), {}, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kinds_have_their_structure(seed: int) -> None:
+    spd = draw("spd", seed=seed)
+    assert np.allclose(spd, spd.T) and np.linalg.eigvalsh(spd).min() > 0
+    assert np.linalg.cond(spd) <= MAX_COND * (1 + 1e-9)
+    assert np.linalg.cond(draw("invertible", seed=seed)) <= MAX_COND * (1 + 1e-9)
+    q = draw("orthogonal", seed=seed)
+    assert np.allclose(q.T @ q, np.eye(5))
+    tall = draw("orthogonal", (6, 3), seed)
+    assert np.allclose(tall.T @ tall, np.eye(3))
+    assert np.allclose(draw("symmetric", seed=seed), draw("symmetric", seed=seed).T)
+    assert np.all(draw("positive", seed=seed) >= 0.5)
+    d = draw("diagonal", seed=seed)
+    assert np.allclose(d, np.diag(np.diag(d))) and np.all(np.abs(np.diag(d)) >= 0.5)
+    lower = draw("lower", seed=seed)
+    assert np.allclose(lower, np.tril(lower)) and np.linalg.cond(lower) < 100
+    assert np.allclose(draw("upper", seed=seed), np.triu(draw("upper", seed=seed)))
+    assert np.isclose(np.linalg.norm(draw("unit", (5, 1), seed)), 1.0)
+    simplex = draw("simplex", (5, 1), seed)
+    assert np.all(simplex > 0) and np.isclose(simplex.sum(), 1.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_samples_are_read_only_float_arrays(kind: str) -> None:
+    x = draw(kind)
+    assert x.dtype == np.float64 and x.shape == (5, 5) and not x.flags.writeable
+
+
+def test_scalars() -> None:
+    x = draw("general", ())
+    assert x.shape == () and np.isfinite(x)
+
+
+def test_generator_depends_on_seed_and_name_only() -> None:
+    a = identity_rng(3, "logdet").standard_normal(4)
+    assert np.array_equal(a, identity_rng(3, "logdet").standard_normal(4))
+    assert not np.array_equal(a, identity_rng(4, "logdet").standard_normal(4))
+    assert not np.array_equal(a, identity_rng(3, "logdet2").standard_normal(4))
+
+
+def test_huge_inputs_are_refused_before_allocation() -> None:
+    with pytest.raises(EvalError, match=r"X would have shape \(100000,100000\)"):
+        draw_variable(Variable("X", ("n", "n")), {"n": 100_000}, np.random.default_rng(0))
