@@ -12,12 +12,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
-from gradcheck.errors import GradcheckError, Location
+from gradcheck.errors import ClaimError, GradcheckError, Location
 from gradcheck.functions import EvalError
 from gradcheck.measure import Measurement, Prober, Settings, measure
 from gradcheck.point import Point
 from gradcheck.sampling import draw_sample, identity_rng
-from gradcheck.verdict import DEFAULT_RTOL, ClaimResult, Status, errored, judge
+from gradcheck.verdict import DEFAULT_RTOL, ClaimResult, Status, errored, judge, refuted_result
 
 DEFAULT_SEED = 0
 DEFAULT_TRIALS = 3
@@ -42,6 +42,7 @@ def check_identity(identity: Identity, options: Options = Options()) -> list[Cla
     directions = identity_rng(options.seed, identity.name + "/directions")
     found: dict[int, list[Measurement]] = {c.index: [] for c in identity.claims}
     failed: dict[int, str] = {}
+    refuted: dict[int, str] = {}  # expected failures whose own expression fails
     seconds: dict[int, float] = {c.index: 0.0 for c in identity.claims}
     for trial in range(options.trials):
         try:
@@ -51,15 +52,18 @@ def check_identity(identity: Identity, options: Options = Options()) -> list[Cla
             break
         prober = Prober(point, options.settings, directions)
         for claim in identity.claims:
-            if claim.index in failed:
+            if claim.index in failed or claim.index in refuted:
                 continue
             start = time.perf_counter()
             try:
                 found[claim.index].append(measure(claim, identity, prober))
+            except ClaimError as exc:
+                (refuted if claim.expect_fail else failed)[claim.index] = _message(exc, identity)
             except GradcheckError as exc:
                 failed[claim.index] = _message(exc, identity)
             seconds[claim.index] += time.perf_counter() - start
-    return [_result(identity, c, sizes, found[c.index], failed.get(c.index), seconds[c.index], options)
+    return [refuted_result(identity, c, sizes, refuted[c.index], seconds[c.index]) if c.index in refuted
+            else _result(identity, c, sizes, found[c.index], failed.get(c.index), seconds[c.index], options)
             for c in identity.claims]
 
 

@@ -78,6 +78,11 @@ class NonFiniteError(ExpressionError):
     """An expression produced NaN or infinity."""
 
 
+class ClaimError(ExpressionError):
+    """A claim's own expression fails: it cannot be evaluated, is not finite, or has the
+    wrong shape. For a claim recorded with `expect: fail` this is the expected failure."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A hint naming the closest of `choices` to `name`, or "" when none is close."""
     close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)

@@ -218,6 +218,48 @@ def sym(x: Value) -> np.ndarray:
     return (a + a.T) / 2
 
 
+def _scipy_linalg() -> Any:
+    import scipy.linalg  # imported on first use: most catalogues never need it
+
+    return scipy.linalg
+
+
+def expm(x: Value) -> np.ndarray:
+    return np.asarray(_scipy_linalg().expm(_matrix(x, "expm")))
+
+
+def _principal(fn_name: str, x: Value) -> np.ndarray:
+    """logm or sqrtm; for a real matrix the result must be real (no eigenvalues on the
+    negative real axis), else the function is not defined here."""
+    a = _matrix(x, fn_name)
+    out = np.asarray(getattr(_scipy_linalg(), fn_name)(a))
+    if not np.iscomplexobj(a) and np.iscomplexobj(out):
+        if np.abs(out.imag).max(initial=0.0) > 1e-8 * max(np.abs(out.real).max(initial=0.0), 1.0):
+            raise EvalError(f"{fn_name} of a real matrix with eigenvalues on the negative real axis is not real")
+        out = out.real
+    return out
+
+
+def logm(x: Value) -> np.ndarray:
+    return _principal("logm", x)
+
+
+def sqrtm(x: Value) -> np.ndarray:
+    return _principal("sqrtm", x)
+
+
+def eigvalsh(x: Value) -> np.ndarray:
+    """Eigenvalues of sym(X), ascending, as a column [n, 1]."""
+    a = _matrix(x, "eigvalsh")
+    return np.linalg.eigvalsh((a + a.T) / 2).reshape(-1, 1)
+
+
+def chol(x: Value) -> np.ndarray:
+    """The lower-triangular L with L L^T = sym(X)."""
+    a = _matrix(x, "chol")
+    return _linalg(np.linalg.cholesky, "chol", (a + a.T) / 2)
+
+
 def sigmoid(x: Value) -> Value:
     a = _array(x, "sigmoid")
     if np.iscomplexobj(a):
@@ -338,6 +380,8 @@ FUNCTIONS: dict[str, Function] = {
     "where": _f(where, 3, analytic=False), "sum": _f(total, 1, axis=True),
     "mean": _f(mean, 1, axis=True), "logsumexp": _f(logsumexp, 1, axis=True),
     "softmax": _f(softmax, 1, axis=True),
+    "expm": _f(expm, 1), "logm": _f(logm, 1), "sqrtm": _f(sqrtm, 1),
+    "eigvalsh": _f(eigvalsh, 1, analytic=False), "chol": _f(chol, 1, analytic=False),
 }
 
 CONSTANTS: dict[str, float] = {"pi": float(np.pi)}

@@ -18,7 +18,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 
 from gradcheck.catalogue import Claim, Identity, Variable
-from gradcheck.errors import ExpressionError
+from gradcheck.errors import ClaimError, ExpressionError
 from gradcheck.functions import shape_str
 from gradcheck.numdiff import EPS, FIRST_STEP, SECOND_STEP, Estimate, entry_scales, first_derivative, second_derivative
 from gradcheck.point import Point
@@ -197,7 +197,7 @@ def _check_derivative_shape(claim: Claim, c: np.ndarray, f_shape: tuple[int, ...
     other = "numerator" if layout == "denominator" else "denominator"
     fits = c.shape == expected_derivative_shape(f_shape, x_shape, other)
     hint = f"the claimed shape fits layout {other}" if fits else "it fits neither layout"
-    raise ExpressionError(
+    raise ClaimError(
         f"claimed derivative has shape {shape_str(c.shape)} but layout {layout} expects "
         f"{shape_str(want)} for f of shape {shape_str(f_shape)} and {claim.wrt} of shape "
         f"{shape_str(x_shape)}; {hint} in claim {claim.index}"
@@ -273,7 +273,7 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
                  for v in identity.inputs}
         value = prober.point.claim(claim.expr, f"claim {claim.index}", extra)
         if value.shape != f_shape and not (is_scalar(value.shape) and is_scalar(f_shape)):
-            raise ExpressionError(f"claimed differential has shape {shape_str(value.shape)} but f has "
+            raise ClaimError(f"claimed differential has shape {shape_str(value.shape)} but f has "
                                   f"shape {shape_str(f_shape)} in claim {claim.index}")
         claimed.append(value.reshape(f_shape) if value.size == int(np.prod(f_shape)) else value)
         estimates.append(prober.numeric(p))
@@ -313,7 +313,7 @@ def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     h = prober.point.claim(claim.expr, f"claim {claim.index}")
     n = x.size
     if h.shape != (n, n) and not (n == 1 and is_scalar(h.shape)):
-        raise ExpressionError(f"claimed hessian has shape {shape_str(h.shape)} but {claim.wrt} has {n} "
+        raise ClaimError(f"claimed hessian has shape {shape_str(h.shape)} but {claim.wrt} has {n} "
                               f"entries, so ({n},{n}) is expected in claim {claim.index}")
     h = h.reshape(n, n)
     mode, pairs = _hessian_pairs(var, prober)
@@ -335,7 +335,7 @@ def _equals(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     c = point.claim(claim.expr, f"claim {claim.index}")
     f = point.value
     if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
-        raise ExpressionError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
+        raise ClaimError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
                               f"{shape_str(f.shape)} in claim {claim.index}")
     scale = claim.expr.rounding_scale(point.env) + identity.function.rounding_scale(point.env)
     c = c.reshape(f.shape)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.catalogue import Identity
-from gradcheck.errors import ExpressionError, NonFiniteError
+from gradcheck.errors import ClaimError, ExpressionError, NonFiniteError
 from gradcheck.expr import Expr
 from gradcheck.sampling import Sample
 
@@ -49,7 +49,10 @@ class Point:
     def claim(self, expr: Expr, what: str, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """A claim's expression at the sampled point (with directions in `extra`)."""
         env = {**self.env, **extra} if extra else self.env
-        return np.asarray(finite(expr, env, what, self.where))
+        try:
+            return np.asarray(finite(expr, env, what, self.where))
+        except ExpressionError as exc:
+            raise ClaimError(exc.message) from None
 
 
 def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from gradcheck.catalogue import Claim
+from gradcheck.catalogue import Claim, Identity
 from gradcheck.measure import Measurement
 
 DEFAULT_RTOL = 1e-7
@@ -119,6 +119,13 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
 def errored(identity: str, path: str, claim: Claim, sizes: Mapping[str, int], message: str,
             seconds: float = 0.0) -> ClaimResult:
     return ClaimResult(identity, path, claim, dict(sizes), Status.ERROR, message=message, seconds=seconds)
+
+
+def refuted_result(identity: Identity, claim: Claim, sizes: Mapping[str, int], message: str,
+                   seconds: float = 0.0) -> ClaimResult:
+    """An expected failure whose own expression cannot stand (wrong shape, not finite)."""
+    return ClaimResult(identity.name, identity.path, claim, dict(sizes), Status.XFAIL, hint=message,
+                       message=message, seconds=seconds)
 
 
 # -- diagnosis -----------------------------------------------------------------
