@@ -3,10 +3,15 @@
 `check_identity` is the one entry point that every front end (the command
 line, the tests) calls. It never raises for a bad identity: failures and
 errors are results.
+
+A point at which some claim cannot be judged (the numerical derivative is too
+noisy: f is not smooth there, or an inverted matrix is nearly singular) is
+replaced by a new one, up to `trials` extra points; the result says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,54 +22,106 @@ from gradcheck.functions import EvalError
 from gradcheck.measure import Measurement, Prober, Settings, measure
 from gradcheck.point import Point
 from gradcheck.sampling import draw_sample, identity_rng
-from gradcheck.verdict import DEFAULT_RTOL, ClaimResult, Status, errored, judge, refuted_result
+from gradcheck.verdict import (DEFAULT_MAX_NOISE, DEFAULT_RTOL, ClaimResult, Status, errored, judge,
+                               refuted_result, unjudgeable)
 
 DEFAULT_SEED = 0
 DEFAULT_TRIALS = 3
+METHOD_CHOICES = ("central", "richardson", "complex", "auto")
 
 
 @dataclass(frozen=True)
 class Options:
-    """What a run asks for: points, sizes and tolerance."""
+    """What a run asks for: points, sizes, method and tolerance."""
 
     seed: int = DEFAULT_SEED
     trials: int = DEFAULT_TRIALS
     rtol: float = DEFAULT_RTOL
     size: int | None = None  # every dimension
     dims: Mapping[str, int] = field(default_factory=dict)  # one dimension each
+    method: str = "central"  # one of METHOD_CHOICES
+    max_noise: float = DEFAULT_MAX_NOISE
     settings: Settings = field(default_factory=Settings)
+
+
+def choose_method(identity: Identity, requested: str) -> tuple[str, str]:
+    """The numerical method to use for `identity`, and a note when it differs from the request.
+
+    The complex step needs f to be complex-analytic; that is decided from the
+    expression trees of the function and its lets.
+    """
+    blockers = set(identity.function.nonanalytic).union(*(e.nonanalytic for _, e in identity.lets))
+    if requested == "auto":
+        return ("richardson" if blockers else "complex"), ""
+    if requested == "complex" and blockers:
+        return "central", (f"complex step not valid (f uses {', '.join(sorted(blockers))}, which is not "
+                           "complex-analytic): used central differences")
+    return requested, ""
+
+
+@dataclass
+class _Progress:
+    """What is known about each claim while points are drawn."""
+
+    claims: tuple[Claim, ...]
+    found: dict[int, list[Measurement]] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+    refuted: dict[int, str] = field(default_factory=dict)
+    seconds: dict[int, float] = field(default_factory=dict)
+
+    def pending(self) -> list[Claim]:
+        return [c for c in self.claims if c.index not in self.failed and c.index not in self.refuted]
 
 
 def check_identity(identity: Identity, options: Options = Options()) -> list[ClaimResult]:
     """Check every claim of `identity` at `options.trials` random points."""
     sizes = identity.sizes(options.dims, options.size)
+    method, method_note = choose_method(identity, options.method)
+    settings = dataclasses.replace(options.settings, method=method)
     samples = identity_rng(options.seed, identity.name)
     directions = identity_rng(options.seed, identity.name + "/directions")
-    found: dict[int, list[Measurement]] = {c.index: [] for c in identity.claims}
-    failed: dict[int, str] = {}
-    refuted: dict[int, str] = {}  # expected failures whose own expression fails
-    seconds: dict[int, float] = {c.index: 0.0 for c in identity.claims}
-    for trial in range(options.trials):
+    progress = _Progress(identity.claims, {c.index: [] for c in identity.claims}, {}, {},
+                         {c.index: 0.0 for c in identity.claims})
+    judged = drawn = 0
+    resampled: list[str] = []
+    while judged < options.trials and drawn < 2 * options.trials:
+        drawn += 1
         try:
-            point = Point(identity, draw_sample(identity, sizes, samples, trial))
+            point = Point(identity, draw_sample(identity, sizes, samples, drawn - 1))
         except (GradcheckError, EvalError) as exc:
-            failed.update({c.index: _message(exc, identity) for c in identity.claims if c.index not in failed})
+            progress.failed.update({c.index: _message(exc, identity) for c in progress.pending()})
             break
-        prober = Prober(point, options.settings, directions)
-        for claim in identity.claims:
-            if claim.index in failed or claim.index in refuted:
-                continue
-            start = time.perf_counter()
-            try:
-                found[claim.index].append(measure(claim, identity, prober))
-            except ClaimError as exc:
-                (refuted if claim.expect_fail else failed)[claim.index] = _message(exc, identity)
-            except GradcheckError as exc:
-                failed[claim.index] = _message(exc, identity)
-            seconds[claim.index] += time.perf_counter() - start
-    return [refuted_result(identity, c, sizes, refuted[c.index], seconds[c.index]) if c.index in refuted
-            else _result(identity, c, sizes, found[c.index], failed.get(c.index), seconds[c.index], options)
-            for c in identity.claims]
+        measured = _measure_point(identity, Prober(point, settings, directions), progress)
+        reason = next(filter(None, (unjudgeable(m, options.max_noise, options.rtol) for m in measured.values())), None)
+        if reason and drawn < 2 * options.trials:
+            resampled.append(reason)
+            continue
+        for index, m in measured.items():
+            progress.found[index].append(m)
+        judged += 1
+    notes = tuple(filter(None, [method_note, _resample_note(resampled)]))
+    return [_result(identity, c, sizes, progress, options, notes) for c in identity.claims]
+
+
+def _measure_point(identity: Identity, prober: Prober, progress: _Progress) -> dict[int, Measurement]:
+    measured: dict[int, Measurement] = {}
+    for claim in progress.pending():
+        start = time.perf_counter()
+        try:
+            measured[claim.index] = measure(claim, identity, prober)
+        except ClaimError as exc:
+            target = progress.refuted if claim.expect_fail else progress.failed
+            target[claim.index] = _message(exc, identity)
+        except GradcheckError as exc:
+            progress.failed[claim.index] = _message(exc, identity)
+        progress.seconds[claim.index] += time.perf_counter() - start
+    return measured
+
+
+def _resample_note(reasons: list[str]) -> str:
+    if not reasons:
+        return ""
+    return f"resampled {len(reasons)} point{'s' * (len(reasons) > 1)}: {reasons[0]}"
 
 
 def _message(exc: Exception, identity: Identity) -> str:
@@ -73,11 +130,15 @@ def _message(exc: Exception, identity: Identity) -> str:
     return str(exc)
 
 
-def _result(identity: Identity, claim: Claim, sizes: Mapping[str, int], found: list[Measurement],
-            message: str | None, seconds: float, options: Options) -> ClaimResult:
-    if message is not None:
-        return errored(identity.name, identity.path, claim, sizes, message, seconds)
-    return judge(identity.name, identity.path, claim, sizes, found, options.rtol, seconds)
+def _result(identity: Identity, claim: Claim, sizes: Mapping[str, int], progress: _Progress,
+            options: Options, notes: tuple[str, ...]) -> ClaimResult:
+    seconds = progress.seconds[claim.index]
+    if claim.index in progress.refuted:
+        return refuted_result(identity, claim, sizes, progress.refuted[claim.index], seconds)
+    if claim.index in progress.failed:
+        return errored(identity.name, identity.path, claim, sizes, progress.failed[claim.index], seconds)
+    return judge(identity.name, identity.path, claim, sizes, progress.found[claim.index], options.rtol,
+                 seconds, options.max_noise, notes)
 
 
 def bad_file_result(bad: BadFile) -> ClaimResult:

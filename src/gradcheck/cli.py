@@ -15,9 +15,10 @@ from rich.console import Console
 
 from gradcheck import __version__
 from gradcheck.catalogue import Identity, load_catalogue
-from gradcheck.check import DEFAULT_SEED, DEFAULT_TRIALS, Options, check_catalogue, check_identity, summary
+from gradcheck.check import (DEFAULT_SEED, DEFAULT_TRIALS, METHOD_CHOICES, Options, check_catalogue,
+                             check_identity, summary)
 from gradcheck.errors import ExitCode, GradcheckError
-from gradcheck.verdict import DEFAULT_RTOL
+from gradcheck.verdict import DEFAULT_MAX_NOISE, DEFAULT_RTOL
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_SIZE = 20_000
@@ -46,14 +47,22 @@ def numeric_options(fn: F) -> F:
                      help="Set one dimension, e.g. --dim n=5 (repeatable)."),
         click.option("--rtol", type=click.FloatRange(1e-15, 1.0), default=DEFAULT_RTOL, show_default=True,
                      help="Relative tolerance, on top of the estimated numerical error."),
+        click.option("--method", type=click.Choice(METHOD_CHOICES), default="central", show_default=True,
+                     help="Numerical derivative: central differences, Richardson extrapolation, complex "
+                          "step (analytic functions only; else central), or auto (complex where valid, "
+                          "else richardson)."),
+        click.option("--max-noise", type=click.FloatRange(1e-16, 1.0), default=DEFAULT_MAX_NOISE,
+                     show_default=True,
+                     help="Largest relative noise floor at which a claim is judged; noisier points are "
+                          "resampled."),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)
     return fn
 
 
-def _options(seed: int, trials: int, size: int | None, dims: dict[str, int], rtol: float) -> Options:
-    return Options(seed=seed, trials=trials, rtol=rtol, size=size, dims=dims)
+def _options(**values: Any) -> Options:
+    return Options(**values)
 
 
 class _Group(click.Group):
@@ -87,8 +96,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-k", "only", metavar="TEXT", help="Only identities whose name contains TEXT.")
 @numeric_options
-def run(paths: tuple[str, ...], only: str | None, seed: int, trials: int, size: int | None,
-        dims: dict[str, int], rtol: float) -> None:
+def run(paths: tuple[str, ...], only: str | None, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
@@ -102,7 +110,7 @@ def run(paths: tuple[str, ...], only: str | None, seed: int, trials: int, size: 
 
     start = time.perf_counter()
     catalogue = load_catalogue(paths)
-    results = list(check_catalogue(catalogue, _options(seed, trials, size, dims, rtol), only))
+    results = list(check_catalogue(catalogue, _options(**numeric), only))
     console = Console()
     if not results:
         console.print("no identities matched")
@@ -119,8 +127,7 @@ def run(paths: tuple[str, ...], only: str | None, seed: int, trials: int, size: 
 @click.option("--catalogue", "catalogue_dir", type=click.Path(exists=True, file_okay=False),
               help="Look for NAME here instead of ./identities.")
 @numeric_options
-def verify(name: str, catalogue_dir: str | None, seed: int, trials: int, size: int | None,
-           dims: dict[str, int], rtol: float) -> None:
+def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
     """Check one identity in depth and explain any failure.
 
     NAME is looked up in --catalogue DIR, else in ./identities, else in the
@@ -133,10 +140,10 @@ def verify(name: str, catalogue_dir: str | None, seed: int, trials: int, size: i
     from gradcheck.report.verify import run_line, verify_report
 
     identity = _find(name, catalogue_dir)
-    options = _options(seed, trials, size, dims, rtol)
+    options = _options(**numeric)
     results = check_identity(identity, options)
     console = Console()
-    console.print(verify_report(identity, results, run_line(results, seed, trials, rtol), console.width))
+    console.print(verify_report(identity, results, run_line(results, options), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
 
 

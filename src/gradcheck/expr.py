@@ -59,8 +59,12 @@ class Expr:
     source: str
     tree: ast.Expression = field(repr=False, compare=False)
     names: frozenset[str]
-    analytic: bool
+    nonanalytic: frozenset[str]  # what is not complex-analytic: function names, "comparison"
     fn: Node = field(repr=False, compare=False)
+
+    @property
+    def analytic(self) -> bool:
+        return not self.nonanalytic
 
     def __call__(self, env: Env) -> Value:
         with np.errstate(all="ignore"):
@@ -129,8 +133,8 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
         raise ExpressionError(f"expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
     tree = _syntax(text)
     names = _Checker(text, frozenset(scope) | frozenset(extra_names)).check(tree)
-    analytic = all(_analytic(n) for n in ast.walk(tree))
-    return Expr(text, tree, frozenset(names), analytic, _Compiler(text).node(tree.body))
+    nonanalytic = frozenset(filter(None, (_nonanalytic(n) for n in ast.walk(tree))))
+    return Expr(text, tree, frozenset(names), nonanalytic, _Compiler(text).node(tree.body))
 
 
 def _kind(value: object) -> str:
@@ -167,13 +171,14 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _analytic(node: ast.AST) -> bool:
+def _nonanalytic(node: ast.AST) -> str | None:
     if isinstance(node, ast.Compare):
-        return False
+        return "comparison"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         fn = FUNCTIONS.get(node.func.id)
-        return fn is None or fn.analytic
-    return True
+        if fn is not None and not fn.analytic:
+            return node.func.id
+    return None
 
 
 class _Checker:

@@ -98,8 +98,10 @@ def det(x: Value) -> np.ndarray:
 def logdet(x: Value) -> np.ndarray:
     a = _matrix(x, "logdet")
     if np.iscomplexobj(a):
-        # log|det X| is not analytic; keep det's phase out of the real part only.
-        return np.asarray(np.log(np.linalg.det(a)))
+        # Complex step: log(s det X) with s the sign of det at the real point is the
+        # analytic function that equals log|det X| nearby.
+        d = np.linalg.det(a)
+        return np.asarray(np.log(np.sign(d.real) * d))
     sign, value = np.linalg.slogdet(a)
     return np.asarray(value if sign != 0 else -np.inf)
 
@@ -274,7 +276,10 @@ def relu(x: Value) -> Value:
 
 
 def softplus(x: Value) -> Value:
-    return np.logaddexp(0.0, _array(x, "softplus"))
+    a = _array(x, "softplus")
+    if np.iscomplexobj(a):
+        return np.log1p(np.exp(a))
+    return np.logaddexp(0.0, a)
 
 
 def step(x: Value) -> Value:
@@ -362,7 +367,7 @@ def _f(fn: Callable[..., Value], lo: int, hi: int | None = None, *, axis: bool =
 
 
 FUNCTIONS: dict[str, Function] = {
-    "inv": _f(inv, 1), "det": _f(det, 1), "adj": _f(adj, 1), "logdet": _f(logdet, 1, analytic=False),
+    "inv": _f(inv, 1), "det": _f(det, 1), "adj": _f(adj, 1), "logdet": _f(logdet, 1),
     "trace": _f(trace, 1), "tr": _f(trace, 1), "diag": _f(diag, 1), "kron": _f(kron, 2),
     "outer": _f(outer, 2), "solve": _f(solve, 2), "pinv": _f(pinv, 1, analytic=False),
     "norm": _f(norm, 1, 2, analytic=False), "vec": _f(vec, 1), "eye": _f(eye, 1, 2),

@@ -20,7 +20,7 @@ import numpy as np
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.errors import ClaimError, ExpressionError
 from gradcheck.functions import shape_str
-from gradcheck.numdiff import EPS, FIRST_STEP, SECOND_STEP, Estimate, entry_scales, first_derivative, second_derivative
+from gradcheck.numdiff import EPS, Estimate, entry_scales, first_derivative, second_derivative
 from gradcheck.point import Point
 
 Direction = dict[str, np.ndarray]
@@ -33,13 +33,16 @@ class Settings:
     full_limit: int = 100  # inputs with at most this many entries are probed entry by entry
     probes: int = 8  # random directions for larger inputs
     hessian_full_limit: int = 25  # entries up to which a Hessian is checked entry by entry
+    method: str = "central"  # see numdiff.METHODS
 
 
 @dataclass(frozen=True)
 class Probe:
+    """A direction, and the scale of its entries (steps are a multiple of it)."""
+
     key: tuple[object, ...]
     direction: Direction
-    step: float
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Measurement:
     numeric: np.ndarray
     uncertainty: np.ndarray
     nfev: int
+    rounding: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    method: str = "central"
     # other readings of the claim (transposed, negated, ...): name -> (claimed, numeric)
     alternatives: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # the claimed and numerical derivative in the claim's own layout, when fully known
@@ -113,16 +118,16 @@ class Prober:
             d = np.zeros(x.size)
             d[i] = 1.0
             direction = {var.name: d.reshape(x.shape, order="F")}
-            probes.append(Probe(("basis", var.name, i), direction, FIRST_STEP * float(scales[i])))
+            probes.append(Probe(("basis", var.name, i), direction, float(scales[i])))
         return probes
 
     def symmetric_basis(self, name: str, x: np.ndarray) -> list[Probe]:
-        n, step = x.shape[0], FIRST_STEP * float(np.sqrt(np.mean(x**2)) or 1.0)
+        n, scale = x.shape[0], float(np.sqrt(np.mean(x**2)) or 1.0)
         probes = []
         for i, j in combinations_with_replacement(range(n), 2):
             d = np.zeros((n, n))
             d[i, j] = d[j, i] = 1.0 if i == j else np.sqrt(0.5)
-            probes.append(Probe(("sym", name, i, j), {name: d}, step))
+            probes.append(Probe(("sym", name, i, j), {name: d}, scale))
         return probes
 
     def random_direction(self, var: Variable) -> np.ndarray:
@@ -133,34 +138,32 @@ class Prober:
     def random(self, inputs: Sequence[Variable]) -> Probe:
         direction = {v.name: self.random_direction(v) for v in inputs}
         self.serial += 1
-        return Probe(("random", self.serial), direction, FIRST_STEP)
+        return Probe(("random", self.serial), direction)
 
     # -- numerical derivatives ---------------------------------------------
 
-    def moved(self, direction: Direction, t: float) -> dict[str, np.ndarray]:
+    def moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
         return {name: self.value(name) + t * d for name, d in direction.items()}
 
     def numeric(self, probe: Probe) -> Estimate:
         """d/dt f(x + t d) at t = 0, cached by probe."""
         if probe.key not in self.cache:
-            line: Callable[[float], np.ndarray] = lambda t: self.point.at(self.moved(probe.direction, t))
-            self.cache[probe.key] = first_derivative(line, probe.step)
+            line: Callable[[complex], np.ndarray] = lambda t: self.point.at(self.moved(probe.direction, t))
+            self.cache[probe.key] = first_derivative(line, probe.scale, self.settings.method)
         return self.cache[probe.key]
 
     def numeric_second(self, u: Probe, v: Probe) -> Estimate:
         """d^2/ds dt f(x + s u + t v) at 0 (steps relative to the probes' own scale)."""
         key = ("second", *sorted((u.key, v.key), key=repr))
         if key not in self.cache:
-            su, sv = u.step / FIRST_STEP, v.step / FIRST_STEP
 
-            def plane(s: float, t: float) -> np.ndarray:
-                moved = {n: self.value(n) + s * su * d for n, d in u.direction.items()}
+            def plane(s: complex, t: complex) -> np.ndarray:
+                moved = self.moved(u.direction, s)
                 for n, d in v.direction.items():
-                    moved[n] = moved.get(n, self.value(n)) + t * sv * d
+                    moved[n] = moved.get(n, self.value(n)) + t * d
                 return self.point.at(moved)
 
-            est = second_derivative(plane, SECOND_STEP)
-            self.cache[key] = Estimate(est.value / (su * sv), est.error / (su * sv), est.nfev)
+            self.cache[key] = second_derivative(plane, u.scale, v.scale, self.settings.method)
         return self.cache[key]
 
 
@@ -170,8 +173,10 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
     """Compare one claim with the numbers at the prober's point."""
     before = prober.point.nfev
     m = _FORMS[claim.form](claim, identity, prober)
+    method = "exact" if claim.form == "equals" else prober.settings.method
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
-                       prober.point.nfev - before, m.alternatives, m.display)
+                       prober.point.nfev - before, rounding=m.rounding, method=method,
+                       alternatives=m.alternatives, display=m.display)
 
 
 def _stack(values: Sequence[np.ndarray]) -> np.ndarray:
@@ -231,7 +236,7 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
 
     numeric = _stack([e.value for e in estimates])
     part = _Partial("full" if prober.full(var) else "directional", actions(c), numeric,
-                    _stack([e.error for e in estimates]))
+                    _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]))
     part.alternatives = _matrix_alternatives(c, actions, numeric)
     if part.mode == "full" and not var.symmetric_perturbation:
         shown = _assemble(estimates, claim.layout or "", f_shape, x.shape).reshape(c.shape)
@@ -280,7 +285,7 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     full = sum(prober.value(v.name).size for v in identity.inputs) <= prober.settings.full_limit
     numeric = _stack([e.value for e in estimates])
     part = _Partial("full" if full else "directional", _stack(claimed), numeric,
-                    _stack([e.error for e in estimates]))
+                    _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]))
     part.alternatives = _value_alternatives(claimed, numeric)
     worst = int(np.argmax([np.linalg.norm(vec(c) - vec(e.value)) for c, e in zip(claimed, estimates)]))
     part.display = (claimed[worst], estimates[worst].value)
@@ -323,7 +328,8 @@ def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
         return np.array([vec(u.direction[var.name]) @ m @ vec(v.direction[var.name]) for u, v in pairs])
 
     numeric = _stack([e.value for e in estimates])
-    part = _Partial(mode, actions(h), numeric, _stack([e.error for e in estimates]))
+    part = _Partial(mode, actions(h), numeric, _stack([e.error for e in estimates]),
+                    rounding=_stack([e.rounding for e in estimates]))
     part.alternatives = _matrix_alternatives(h, actions, numeric)
     if mode == "full" and not var.symmetric_perturbation:
         part.display = (h, numeric.reshape(n, n))
@@ -339,7 +345,8 @@ def _equals(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
                               f"{shape_str(f.shape)} in claim {claim.index}")
     scale = claim.expr.rounding_scale(point.env) + identity.function.rounding_scale(point.env)
     c = c.reshape(f.shape)
-    part = _Partial("value", vec(c), vec(f), np.full(f.size, 16 * EPS * scale / np.sqrt(max(f.size, 1))))
+    uncertainty = np.full(f.size, 16 * EPS * scale / np.sqrt(max(f.size, 1)))
+    part = _Partial("value", vec(c), vec(f), uncertainty, rounding=uncertainty)
     part.alternatives = _value_alternatives([c], vec(f))
     part.display = (c, f)
     return part
@@ -353,6 +360,7 @@ class _Partial:
     uncertainty: np.ndarray
     alternatives: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     display: tuple[np.ndarray, np.ndarray] | None = None
+    rounding: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 _FORMS: dict[str, Callable[[Claim, Identity, Prober], _Partial]] = {

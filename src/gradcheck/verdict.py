@@ -15,6 +15,7 @@ and any claim of a size above the noise fails. The verdict is the worst trial.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from gradcheck.catalogue import Claim, Identity
 from gradcheck.measure import Measurement
 
 DEFAULT_RTOL = 1e-7
+# A point whose numerical derivative is noisier than this (relative) cannot be judged
+# at the default tolerance: it is resampled, and a claim never judged there is an ERROR.
+DEFAULT_MAX_NOISE = 1e-6
 TINY = 1e-300
 HUGE = 1e300
 
@@ -61,7 +65,7 @@ def compare(claimed: np.ndarray, numeric: np.ndarray, uncertainty: np.ndarray, r
     diff = float(np.linalg.norm(claimed - numeric))
     scale = max(float(np.linalg.norm(claimed)), float(np.linalg.norm(numeric)))
     u = min(float(np.linalg.norm(uncertainty)), HUGE)
-    noise = u / max(scale, TINY)
+    noise = u / max(scale, u, TINY)
     if scale > u:
         return Comparison(diff / scale, rtol + noise, noise)
     # Below the numerical noise the derivative is indistinguishable from zero:
@@ -88,6 +92,8 @@ class ClaimResult:
     seconds: float = 0.0
     mode: str = ""
     details: tuple[str, ...] = field(default=())
+    method: str = ""
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def description(self) -> str:
@@ -100,9 +106,42 @@ def status_of(passed: bool, expect_fail: bool) -> Status:
     return Status.PASS if passed else Status.FAIL
 
 
+def unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
+    """Why the numbers of `m` are too noisy to judge its claim, or None.
+
+    Noise above `max_noise` (relative) matters when the numerical derivative
+    changes with the step (f is not smooth near the point: the numbers
+    themselves are unreliable), or when it would let the claim pass (a wrong
+    claim could pass too). A derivative no larger than its rounding noise is a
+    zero derivative and is judged (see `compare`), and so is a claim that is
+    wrong by more than the noise.
+    """
+    u = float(np.linalg.norm(m.uncertainty))
+    scale = max(float(np.linalg.norm(m.claimed)), float(np.linalg.norm(m.numeric)))
+    r = float(np.linalg.norm(m.rounding))
+    if u <= max_noise * scale:
+        return None
+    noise = u / max(scale, TINY)
+    if u > 10 * r:
+        return f"the numerical derivative changes with the step (noise floor {noise:.1e}): f is not smooth near the point"
+    diff = float(np.linalg.norm(m.claimed - m.numeric))
+    if scale <= u or diff > rtol * scale + u:
+        return None
+    return f"rounding noise floor {noise:.1e} is above {max_noise:g}: f is large compared with its change"
+
+
 def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
-          measurements: Sequence[Measurement], rtol: float, seconds: float = 0.0) -> ClaimResult:
+          measurements: Sequence[Measurement], rtol: float, seconds: float = 0.0,
+          max_noise: float = DEFAULT_MAX_NOISE, notes: tuple[str, ...] = ()) -> ClaimResult:
     """The verdict on a claim from its measurements over all trials."""
+    if not measurements:
+        return errored(identity, path, claim, sizes, "no point could be sampled", seconds)
+    noisy = next(filter(None, (unjudgeable(m, max_noise, rtol) for m in measurements)), None)
+    if noisy:
+        hint = " (try --method richardson or complex)" if measurements[0].method == "central" else ""
+        return dataclasses.replace(
+            errored(identity, path, claim, sizes, f"cannot judge at any point tried: {noisy}{hint}", seconds),
+            notes=notes, measurements=tuple(measurements))
     comparisons = tuple(compare(m.claimed, m.numeric, m.uncertainty, rtol) for m in measurements)
     worst = max(range(len(comparisons)), key=lambda i: comparisons[i].error - comparisons[i].tolerance)
     passed = all(c.passed for c in comparisons)
@@ -112,7 +151,7 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
         error=max(c.error for c in comparisons), noise=max(c.noise for c in comparisons),
         hint=hint, measurements=tuple(measurements), comparisons=comparisons,
         nfev=sum(m.nfev for m in measurements), seconds=seconds, mode=measurements[worst].mode,
-        details=details,
+        details=details, method=measurements[worst].method, notes=notes,
     )
 
 

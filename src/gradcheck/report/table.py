@@ -35,7 +35,7 @@ def note(result: ClaimResult) -> str:
         return f"expected: {result.claim.reason}"
     if result.status is Status.XPASS:
         return f"passed, but expected to fail: {result.claim.reason}"
-    return result.hint
+    return result.hint or "; ".join(result.notes)
 
 
 def problems(results: Sequence[ClaimResult]) -> Text:

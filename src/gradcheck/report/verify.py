@@ -10,6 +10,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from gradcheck.catalogue import Identity, Variable
+from gradcheck.check import Options
 from gradcheck.report.table import STYLES, note, sizes_text
 from gradcheck.verdict import ClaimResult, Status
 
@@ -44,6 +45,7 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     if claim.expect_fail:
         body.append(Text(f"expected to fail: {claim.reason}", style="yellow"))
     body.extend(_trials(result))
+    body.extend(Text(f"note: {n}", style="yellow") for n in result.notes)
     if result.status is Status.ERROR:
         body.append(Text(result.message, style="magenta"))
     elif result.hint:
@@ -104,9 +106,10 @@ def verify_report(identity: Identity, results: Sequence[ClaimResult], sizes_line
     return Group(*parts)
 
 
-def run_line(results: Sequence[ClaimResult], seed: int, trials: int, rtol: float) -> str:
+def run_line(results: Sequence[ClaimResult], options: Options) -> str:
     sizes = sizes_text(results[0].sizes) if results else "-"
-    return f"{sizes}; seed {seed}, {trials} trials, rtol {rtol:g}"
+    method = next((r.method for r in results if r.method and r.method != "exact"), options.method)
+    return f"{sizes}; seed {options.seed}, {options.trials} trials, rtol {options.rtol:g}, method {method}"
 
 
 __all__ = ["verify_report", "run_line", "note"]
