@@ -244,3 +244,21 @@ def test_dims_options() -> None:
     text = GENERAL + "  - {wrt: X, layout: denominator, derivative: A.T}\n"
     assert run(text, size=2)[0].sizes == {"n": 2, "m": 2}
     assert run(text, dims={"m": 5})[0].sizes == {"n": 4, "m": 5}
+
+
+def test_swapped_arguments_are_diagnosed() -> None:
+    text = """\
+name: swap
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n]}
+constants:
+  A: {shape: [n, n]}
+  B: {shape: [n, n]}
+function: trace(A @ X @ B)
+claims:
+  - {wrt: X, layout: numerator, derivative: A @ B}
+"""
+    [result] = run(text)
+    assert result.status is Status.FAIL
+    assert result.hint == "matches the claim with A and B swapped"

@@ -91,6 +91,10 @@ def check_identity(identity: Identity, options: Options = Options()) -> list[Cla
         except (GradcheckError, EvalError) as exc:
             progress.failed.update({c.index: _message(exc, identity) for c in progress.pending()})
             break
+        reason = point.ill_conditioned()
+        if reason and drawn < 2 * options.trials:
+            resampled.append(reason)
+            continue
         measured = _measure_point(identity, Prober(point, settings, directions), progress)
         reason = next(filter(None, (unjudgeable(m, options.max_noise, options.rtol) for m in measured.values())), None)
         if reason and drawn < 2 * options.trials:

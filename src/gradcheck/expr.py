@@ -61,6 +61,7 @@ class Expr:
     names: frozenset[str]
     nonanalytic: frozenset[str]  # what is not complex-analytic: function names, "comparison"
     fn: Node = field(repr=False, compare=False)
+    calls: frozenset[str] = frozenset()  # the functions it calls
 
     @property
     def analytic(self) -> bool:
@@ -134,7 +135,8 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
     tree = _syntax(text)
     names = _Checker(text, frozenset(scope) | frozenset(extra_names)).check(tree)
     nonanalytic = frozenset(filter(None, (_nonanalytic(n) for n in ast.walk(tree))))
-    return Expr(text, tree, frozenset(names), nonanalytic, _Compiler(text).node(tree.body))
+    calls = frozenset(n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name))
+    return Expr(text, tree, frozenset(names), nonanalytic, _Compiler(text).node(tree.body), calls)
 
 
 def _kind(value: object) -> str:

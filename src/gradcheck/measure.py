@@ -57,6 +57,7 @@ class Measurement:
     nfev: int
     rounding: np.ndarray = field(default_factory=lambda: np.zeros(0))
     method: str = "central"
+    conditions: dict[str, float] = field(default_factory=dict)  # of the sampled matrices
     # other readings of the claim (transposed, negated, ...): name -> (claimed, numeric)
     alternatives: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # the claimed and numerical derivative in the claim's own layout, when fully known
@@ -176,7 +177,7 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
     method = "exact" if claim.form == "equals" else prober.settings.method
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
                        prober.point.nfev - before, rounding=m.rounding, method=method,
-                       alternatives=m.alternatives, display=m.display)
+                       alternatives=m.alternatives, display=m.display, conditions=prober.point.conditions)
 
 
 def _stack(values: Sequence[np.ndarray]) -> np.ndarray:
@@ -238,6 +239,7 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     part = _Partial("full" if prober.full(var) else "directional", actions(c), numeric,
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]))
     part.alternatives = _matrix_alternatives(c, actions, numeric)
+    part.alternatives.update(_swapped(claim, identity, prober, actions, numeric, c.shape))
     if part.mode == "full" and not var.symmetric_perturbation:
         shown = _assemble(estimates, claim.layout or "", f_shape, x.shape).reshape(c.shape)
         part.display = (c, shown)
@@ -257,6 +259,25 @@ def _matrix_alternatives(c: np.ndarray, actions: Callable[[np.ndarray], np.ndarr
         alts["transposed"] = (actions(c.T), numeric)
         alts["symmetrised"] = (actions(_sym(c)), numeric)
     return alts
+
+
+def _swapped(claim: Claim, identity: Identity, prober: Prober, actions: Callable[[np.ndarray], np.ndarray],
+             numeric: np.ndarray, shape: tuple[int, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The claim with two of its variables of the same shape exchanged (a common slip)."""
+    values = prober.point.sample.values
+    names = sorted(n for n in claim.expr.names if n in values)
+    out = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if values[a].shape != values[b].shape:
+                continue
+            try:
+                c = prober.point.claim(claim.expr, "", {a: values[b], b: values[a]})
+            except ExpressionError:
+                continue
+            if c.shape == shape:
+                out[f"{a} and {b} swapped"] = (actions(c), numeric)
+    return out
 
 
 def _assemble(estimates: Sequence[Estimate], layout: str, f_shape: tuple[int, ...],

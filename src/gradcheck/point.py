@@ -19,6 +19,11 @@ from gradcheck.sampling import Sample
 
 Env = dict[str, Any]
 
+# Functions whose result depends on how close their argument is to singular.
+INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol"})
+MAX_COND = 1e6  # samples of inverted matrices worse than this are drawn again
+COND_SIZE_LIMIT = 200  # larger matrices: the condition number is not computed (it costs an SVD)
+
 
 class Point:
     """The identity's lets and function at a sample, and at nearby points."""
@@ -31,6 +36,26 @@ class Point:
         self.env = self._with_lets(base, self.where)
         self.value = self._function(self.env, self.where)
         self.nfev = 1
+        self.conditions = self._conditions()
+
+    def _conditions(self) -> dict[str, float]:
+        """Condition numbers of the square matrices of an identity that inverts something."""
+        exprs = [self.identity.function, *(e for _, e in self.identity.lets),
+                 *(c.expr for c in self.identity.claims)]
+        if not any(INVERTING & e.calls for e in exprs):
+            return {}
+        out = {}
+        for name, value in self.sample.values.items():
+            if value.ndim == 2 and value.shape[0] == value.shape[1] > 1 and value.shape[0] <= COND_SIZE_LIMIT:
+                out[name] = float(np.linalg.cond(value))
+        return out
+
+    def ill_conditioned(self) -> str | None:
+        """Why this point is too close to singular to judge, or None."""
+        for name, cond in self.conditions.items():
+            if not cond < MAX_COND:
+                return f"cond({name}) = {cond:.1e} is above {MAX_COND:.0e}"
+        return None
 
     def _with_lets(self, env: Env, where: str) -> Env:
         for name, expr in self.identity.lets:

@@ -191,6 +191,8 @@ def diagnose(claim: Claim, m: Measurement, rtol: float) -> tuple[str, tuple[str,
 
 
 def _reading(claim: Claim, name: str) -> str:
+    if name.endswith(" swapped"):
+        return f"matches the claim with {name}"
     text = _READINGS[name]
     if name == "transposed" and claim.form == "derivative":
         other = "denominator" if claim.layout == "numerator" else "numerator"

@@ -59,8 +59,9 @@ def _trials(result: ClaimResult) -> Iterator[Text]:
     for m, c in zip(result.measurements, result.comparisons):
         mark = "ok" if c.passed else "FAIL"
         cost = f"{m.nfev} evals" if m.nfev else "shared evals"
+        conds = "".join(f"  cond({k}) {v:.1f}" for k, v in m.conditions.items())
         yield Text(f"trial {m.trial + 1}: error {c.error:.1e}  tol {c.tolerance:.1e}  "
-                   f"noise floor {c.noise:.1e}  {m.mode}, {cost}  {mark}")
+                   f"noise {c.noise:.1e}  {m.mode}, {cost}{conds}  {mark}")
 
 
 def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:
