@@ -11,7 +11,7 @@ actions are cached per trial and shared by all claims of an identity.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations_with_replacement
 
@@ -22,6 +22,7 @@ from gradcheck.errors import ClaimError, ExpressionError
 from gradcheck.functions import shape_str
 from gradcheck.numdiff import EPS, Estimate, entry_scales, first_derivative, second_derivative
 from gradcheck.point import Point
+from gradcheck.sampling import identity_rng
 
 Direction = dict[str, np.ndarray]
 
@@ -34,6 +35,9 @@ class Settings:
     probes: int = 8  # random directions for larger inputs
     hessian_full_limit: int = 25  # entries up to which a Hessian is checked entry by entry
     method: str = "central"  # see numdiff.METHODS
+    # For sensitivity benchmarks: add a random error of this relative size to every
+    # claim's value, claim + plant * ||claim|| * E / ||E|| (0: claims as written).
+    plant: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,17 @@ class Prober:
         self.serial += 1
         return Probe(("random", self.serial), direction)
 
+    def claim_value(self, claim: Claim, extra: Mapping[str, np.ndarray] | None = None,
+                    probe: int = 0) -> np.ndarray:
+        """The claim's value at the point (with a planted error if the settings ask)."""
+        value = self.point.claim(claim.expr, f"claim {claim.index}", extra)
+        if not self.settings.plant:
+            return value
+        key = f"{self.point.identity.name}/{claim.index}/{self.point.sample.trial}/{probe}"
+        noise = identity_rng(0, key).standard_normal(value.shape)
+        size = float(np.linalg.norm(noise)) or 1.0
+        return value + self.settings.plant * float(np.linalg.norm(value)) * noise / size
+
     # -- numerical derivatives ---------------------------------------------
 
     def moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
@@ -225,7 +240,7 @@ def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],
 def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     assert claim.wrt is not None and claim.layout is not None
     f_shape, x = prober.point.value.shape, prober.value(claim.wrt)
-    c = prober.point.claim(claim.expr, f"claim {claim.index}")
+    c = prober.claim_value(claim)
     _check_derivative_shape(claim, c, f_shape, x.shape)
     var = identity.input(claim.wrt)
     probes = prober.input_probes(var)
@@ -294,10 +309,10 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     probes = prober.joint_probes(identity.inputs)
     f_shape = prober.point.value.shape
     claimed, estimates = [], []
-    for p in probes:
+    for k, p in enumerate(probes):
         extra = {f"d{v.name}": p.direction.get(v.name, np.zeros_like(prober.value(v.name)))
                  for v in identity.inputs}
-        value = prober.point.claim(claim.expr, f"claim {claim.index}", extra)
+        value = prober.claim_value(claim, extra, k)
         if value.shape != f_shape and not (is_scalar(value.shape) and is_scalar(f_shape)):
             raise ClaimError(f"claimed differential has shape {shape_str(value.shape)} but f has "
                                   f"shape {shape_str(f_shape)} in claim {claim.index}")
@@ -336,7 +351,7 @@ def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
         raise ExpressionError(f"a hessian claim needs a scalar function, but f has shape "
                               f"{shape_str(prober.point.value.shape)} in claim {claim.index}")
     var, x = identity.input(claim.wrt), prober.value(claim.wrt)
-    h = prober.point.claim(claim.expr, f"claim {claim.index}")
+    h = prober.claim_value(claim)
     n = x.size
     if h.shape != (n, n) and not (n == 1 and is_scalar(h.shape)):
         raise ClaimError(f"claimed hessian has shape {shape_str(h.shape)} but {claim.wrt} has {n} "
@@ -359,7 +374,7 @@ def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
 
 def _equals(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     point = prober.point
-    c = point.claim(claim.expr, f"claim {claim.index}")
+    c = prober.claim_value(claim)
     f = point.value
     if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
         raise ClaimError(f"claimed value has shape {shape_str(c.shape)} but f has shape "

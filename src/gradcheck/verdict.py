@@ -26,7 +26,9 @@ import numpy as np
 from gradcheck.catalogue import Claim, Identity
 from gradcheck.measure import Measurement
 
-DEFAULT_RTOL = 1e-7
+# The tolerance is the numerical error estimate plus this floor, which stands for the
+# rounding error of evaluating the claim itself.
+DEFAULT_RTOL = 1e-11
 # A point whose numerical derivative is noisier than this (relative) cannot be judged
 # at the default tolerance: it is resampled, and a claim never judged there is an ERROR.
 DEFAULT_MAX_NOISE = 1e-6

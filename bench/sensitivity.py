@@ -1,0 +1,156 @@
+"""How small an error in a claim does gradcheck catch, and does it ever reject a right one?
+
+Plants a relative error delta (claim + delta ||claim|| E / ||E||, E random) into every
+claim of the catalogue that passes as written, for delta = 1e-1 ... 1e-12, and prints
+the detection rate per numerical method. Then counts the claims of the unmodified
+catalogue that do not get their expected verdict over many seeds and sizes (false
+failures, and errors). Where PyTorch is installed, `torch.autograd.gradcheck` at its
+defaults is run on the same planted errors of the derivative claims, for comparison.
+
+    python bench/sensitivity.py                   # full sweep (50 seeds x sizes 2..10)
+    python bench/sensitivity.py --seeds 5 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from gradcheck.catalogue import Identity, load_catalogue
+from gradcheck.check import Options, check_identity, choose_method
+from gradcheck.measure import Settings
+from gradcheck.verdict import DEFAULT_RTOL, Status
+
+DELTAS = [10.0**-k for k in range(1, 13)]
+METHODS = ("central", "richardson", "complex")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+RTOL = DEFAULT_RTOL
+
+
+def options(method: str, plant: float = 0.0, seed: int = 0, size: int | None = None) -> Options:
+    return Options(seed=seed, size=size, method=method, rtol=RTOL, settings=replace(Settings(), plant=plant))
+
+
+def applicable(identity: Identity, method: str) -> bool:
+    """Complex step counts only where it is valid (else the checker falls back)."""
+    return choose_method(identity, method)[0] == method
+
+
+def baseline(identities: Sequence[Identity], method: str) -> dict[tuple[str, int], bool]:
+    """Which claims pass as written (the ones errors are planted into)."""
+    out = {}
+    for identity in identities:
+        if applicable(identity, method):
+            for r in check_identity(identity, options(method)):
+                # a claim that is zero (to rounding) cannot carry a relative error
+                nonzero = all(np.linalg.norm(m.claimed) > 10 * np.linalg.norm(m.uncertainty)
+                              for m in r.measurements)
+                out[(identity.name, r.claim.index)] = r.status is Status.PASS and nonzero
+    return out
+
+
+def detection(identities: Sequence[Identity], method: str, delta: float,
+              right: dict[tuple[str, int], bool]) -> tuple[int, int]:
+    caught = total = 0
+    for identity in identities:
+        if not applicable(identity, method):
+            continue
+        for r in check_identity(identity, options(method, plant=delta)):
+            if right.get((identity.name, r.claim.index)):
+                total += 1
+                caught += r.status is not Status.PASS
+    return caught, total
+
+
+def _false_verdicts(args: tuple[str, str, int, int, float]) -> list[str]:
+    catalogue_dir, method, seed, size, rtol = args
+    global RTOL
+    RTOL = rtol
+    found = []
+    for identity in load_catalogue([catalogue_dir]).identities:
+        for r in check_identity(identity, options(method, seed=seed, size=size)):
+            expected = Status.XFAIL if r.claim.expect_fail else Status.PASS
+            if r.status is not expected and "over the limit" not in r.message:
+                found.append(f"{method} seed {seed} size {size}: {identity.name} claim {r.claim.index} "
+                             f"{r.status.value} {r.message or r.hint}")
+    return found
+
+
+def false_verdicts(catalogue_dir: str, method: str, seeds: int, sizes: Iterable[int], jobs: int) -> list[str]:
+    work = [(catalogue_dir, method, seed, size, RTOL) for seed in range(seeds) for size in sizes]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return [line for lines in pool.map(_false_verdicts, work) for line in lines]
+
+
+def torch_detection(identities: Sequence[Identity], delta: float) -> tuple[int, int] | None:
+    try:
+        import torch_compare  # noqa: PLC0415 (optional, only with PyTorch installed)
+    except ImportError:
+        return None
+    return torch_compare.detection(identities, delta)
+
+
+def print_table(rows: dict[str, list[str]], header: Sequence[str]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows.values())) for i, h in enumerate(header)]
+    name_width = max(len("method"), *map(len, rows))
+    print("method".ljust(name_width), *(h.rjust(w) for h, w in zip(header, widths)))
+    for name, cells in rows.items():
+        print(name.ljust(name_width), *(c.rjust(w) for c, w in zip(cells, widths)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("catalogue", nargs="?", default=str(ROOT / "identities"))
+    parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--sizes", default="2-10", help="range of --size values, e.g. 2-10")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
+    args = parser.parse_args(argv)
+    global RTOL
+    RTOL = args.rtol
+    lo, hi = (int(x) for x in args.sizes.split("-"))
+    methods = args.methods.split(",")
+    identities = load_catalogue([args.catalogue]).identities
+    start = time.perf_counter()
+    rows: dict[str, list[str]] = {}
+    for method in methods:
+        right = baseline(identities, method)
+        cells = []
+        for delta in DELTAS:
+            caught, total = detection(identities, method, delta, right)
+            cells.append(f"{100 * caught / max(total, 1):.0f}%")
+        rows[f"{method} ({sum(right.values())} claims)"] = cells
+    if (probe := torch_detection(identities, DELTAS[0])) is not None:
+        cells = []
+        for delta in DELTAS:
+            caught, total = torch_detection(identities, delta) or (0, 1)
+            cells.append(f"{100 * caught / max(total, 1):.0f}%")
+        rows[f"torch.autograd.gradcheck ({probe[1]} claims)"] = cells
+    print(f"Detection rate of planted relative errors (catalogue {args.catalogue}):")
+    print_table(rows, [f"{d:.0e}" for d in DELTAS])
+    planted = time.perf_counter() - start
+    print(f"\nplanted-error sweep: {planted:.1f}s")
+    print(f"\nFalse verdicts of the unmodified catalogue, seeds 0-{args.seeds - 1}, sizes {lo}-{hi}:")
+    for method in methods:
+        t0 = time.perf_counter()
+        bad = false_verdicts(args.catalogue, method, args.seeds, range(lo, hi + 1), args.jobs)
+        print(f"  {method}: {len(bad)} false verdicts ({time.perf_counter() - t0:.1f}s)")
+        for line in bad[:20]:
+            print("    " + line)
+    print(f"\ntotal wall time: {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
