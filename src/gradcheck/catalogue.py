@@ -7,6 +7,7 @@ checked before any expression is parsed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class Identity:
+class Identity:  # noqa: PLR0902 (a record)
     """A validated catalogue entry."""
 
     name: str
@@ -102,6 +103,16 @@ class Identity:
 
     def input(self, name: str) -> Variable:
         return next(v for v in self.inputs if v.name == name)
+
+    @functools.cached_property
+    def function_lets(self) -> tuple[tuple[str, Expr], ...]:
+        """The lets the function depends on (directly or through other lets), in order:
+        the only ones that must be evaluated again at a perturbed point."""
+        needed = set(self.function.names)
+        for name, expr in reversed(self.lets):
+            if name in needed:
+                needed |= expr.names
+        return tuple((name, expr) for name, expr in self.lets if name in needed)
 
     def sizes(self, overrides: Mapping[str, int] | None = None, size: int | None = None) -> dict[str, int]:
         """Dimension sizes: the file's defaults, then `size` for all, then `overrides`."""

@@ -297,25 +297,28 @@ def _int_power(a: int, b: int) -> Value:
 
 
 def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
-    if isinstance(a, int) and isinstance(b, int) and symbol != "/":
+    if type(a) is int and type(b) is int and symbol != "/":
         return _int_power(a, b) if symbol == "**" else _INT_OPS[symbol](a, b)
-    sa, sb = np.shape(a), np.shape(b)
+    sa, sb = getattr(a, "shape", ()), getattr(b, "shape", ())
     if symbol == "@":
         if len(sa) == 0 or len(sb) == 0:
             raise EvalError(f"matmul needs arrays, not scalars: {shape_str(sa)} @ {shape_str(sb)}")
-        if len(sa) <= 2 and len(sb) <= 2 and sa[-1] == sb[0]:
-            check_size(sa[:-1] + sb[1:], "matmul result")
-    else:
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]:
+            check_size((sa[0], sb[1]), "matmul result")
+    elif sa != sb and sa and sb:  # broadcasting may build a larger array: check its size
         try:
             check_size(np.broadcast_shapes(sa, sb), f"'{symbol}' result")
         except ValueError:
             raise EvalError(f"{name} shape mismatch {shape_str(sa)} {symbol} {shape_str(sb)}") from None
     try:
-        return getattr(np, name)(a, b)
+        return _UFUNCS[symbol](a, b)
     except ValueError:
         raise EvalError(f"{name} shape mismatch {shape_str(sa)} {symbol} {shape_str(sb)}") from None
 
 
+_UFUNCS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "@": np.matmul,
+}
 _INT_OPS: dict[str, Callable[[int, int], int]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "@": operator.mul,
 }

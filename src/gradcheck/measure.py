@@ -33,7 +33,7 @@ class Settings:
 
     full_limit: int = 100  # inputs with at most this many entries are probed entry by entry
     probes: int = 8  # random directions for larger inputs
-    hessian_full_limit: int = 25  # entries up to which a Hessian is checked entry by entry
+    hessian_full_limit: int = 9  # entries up to which a Hessian is checked entry by entry
     method: str = "central"  # see numdiff.METHODS
     # For sensitivity benchmarks: add a random error of this relative size to every
     # claim's value, claim + plant * ||claim|| * E / ||E|| (0: claims as written).

@@ -57,8 +57,8 @@ class Point:
                 return f"cond({name}) = {cond:.1e} is above {MAX_COND:.0e}"
         return None
 
-    def _with_lets(self, env: Env, where: str) -> Env:
-        for name, expr in self.identity.lets:
+    def _with_lets(self, env: Env, where: str, lets: tuple[tuple[str, Expr], ...] | None = None) -> Env:
+        for name, expr in self.identity.lets if lets is None else lets:
             env[name] = finite(expr, env, f"let {name}", where)
         return env
 
@@ -69,7 +69,7 @@ class Point:
         """f at the point whose inputs in `moved` are replaced."""
         env: Env = {**self.sample.dims, **self.sample.values, **moved}
         self.nfev += 1
-        return self._function(self._with_lets(env, where), where)
+        return self._function(self._with_lets(env, where, self.identity.function_lets), where)
 
     def claim(self, expr: Expr, what: str, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """A claim's expression at the sampled point (with directions in `extra`)."""
