@@ -227,8 +227,10 @@ def test_results_do_not_depend_on_order_or_filter(write: Callable[..., Path], tm
         write(SQUARE.replace("name: sq", f"name: {name}") +
               "  - {wrt: X, layout: denominator, derivative: inv(X).T}\n", f"{name}.yaml")
     catalogue = load_catalogue([tmp_path])
-    every = {r.identity: r.error for r in check_catalogue(catalogue)}
-    only_b = {r.identity: r.error for r in check_catalogue(catalogue, only="bb")}
+    every = {r.identity: r.error for rs in check_catalogue(catalogue) for r in rs}
+    only_b = {r.identity: r.error for rs in check_catalogue(catalogue, only="bb") for r in rs}
+    parallel = {r.identity: r.error for rs in check_catalogue(catalogue, jobs=2) for r in rs}
+    assert parallel == every
     alone = check_identity(load_file(tmp_path / "bb.yaml"))
     assert every["bb"] == only_b["bb"] == alone[0].error
     assert every["aa"] != every["bb"]

@@ -153,16 +153,30 @@ def bad_file_result(bad: BadFile) -> ClaimResult:
     return errored(bad.name or bad.path, bad.path, placeholder, {}, str(bad.error))
 
 
-def check_catalogue(catalogue: Catalogue, options: Options = Options(),
-                    only: str | None = None) -> Iterator[ClaimResult]:
-    """Results for every claim in `catalogue` (bad files as ERROR rows), in file order."""
+def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: str | None = None,
+                    jobs: int = 1) -> Iterator[list[ClaimResult]]:
+    """Results for every identity in `catalogue` (a bad file as one ERROR row), in file order.
+
+    With `jobs` > 1 identities are checked in that many processes; each identity's
+    generator depends only on the seed and its name, so the results are the same.
+    """
     work: list[tuple[str, Identity | BadFile]] = [(i.path, i) for i in select(catalogue.identities, only)]
     work += [(b.path, b) for b in catalogue.bad_files if only is None or only in (b.name or b.path)]
-    for _, item in sorted(work, key=lambda pair: pair[0]):
-        if isinstance(item, BadFile):
-            yield bad_file_result(item)
-        else:
-            yield from check_identity(item, options)
+    items = [item for _, item in sorted(work, key=lambda pair: pair[0])]
+    if jobs > 1 and len(items) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+            yield from pool.map(_check_item, items, [options] * len(items), chunksize=1)
+    else:
+        for item in items:
+            yield _check_item(item, options)
+
+
+def _check_item(item: Identity | BadFile, options: Options) -> list[ClaimResult]:
+    if isinstance(item, BadFile):
+        return [bad_file_result(item)]
+    return check_identity(item, options)
 
 
 def select(identities: Iterable[Identity], only: str | None) -> list[Identity]:

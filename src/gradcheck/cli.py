@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 import traceback
@@ -95,8 +96,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-k", "only", metavar="TEXT", help="Only identities whose name contains TEXT.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Processes to check identities in (default: all cores). Results do not depend on it.")
 @numeric_options
-def run(paths: tuple[str, ...], only: str | None, **numeric: Any) -> None:
+def run(paths: tuple[str, ...], only: str | None, jobs: int | None, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
@@ -110,7 +113,8 @@ def run(paths: tuple[str, ...], only: str | None, **numeric: Any) -> None:
 
     start = time.perf_counter()
     catalogue = load_catalogue(paths)
-    results = list(check_catalogue(catalogue, _options(**numeric), only))
+    jobs = jobs or os.cpu_count() or 1
+    results = [r for rs in check_catalogue(catalogue, _options(**numeric), only, jobs) for r in rs]
     console = Console()
     if not results:
         console.print("no identities matched")

@@ -67,6 +67,10 @@ class Expr:
     def analytic(self) -> bool:
         return not self.nonanalytic
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Closures do not pickle: a copy (for a worker process) is compiled again.
+        return (parse, (self.source, self.names))
+
     def __call__(self, env: Env) -> Value:
         with np.errstate(all="ignore"):
             return self.fn(env)
