@@ -150,3 +150,9 @@ def test_subprocess_verify_from_another_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "logdet: Gradient of the log-determinant" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_labels_are_not_read_as_markup(cli_invoke: Callable[..., Result], write: Callable[..., Path]) -> None:
+    path = write(RIGHT.format(name="markup").replace("inv(X).T}", "inv(X).T, label: '[bold]x'}"))
+    result = cli_invoke("run", str(path))
+    assert "[bold]x" in result.output

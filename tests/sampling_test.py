@@ -55,3 +55,11 @@ def test_generator_depends_on_seed_and_name_only() -> None:
 def test_huge_inputs_are_refused_before_allocation() -> None:
     with pytest.raises(EvalError, match=r"X would have shape \(100000,100000\)"):
         draw_variable(Variable("X", ("n", "n")), {"n": 100_000}, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kind", ["spd", "invertible"])
+def test_large_samples_are_well_conditioned_too(kind: str) -> None:
+    x = draw_variable(Variable("X", ("n", "n"), kind), {"n": 400}, np.random.default_rng(1))
+    assert np.linalg.cond(x) <= MAX_COND
+    if kind == "spd":
+        assert np.allclose(x, x.T) and np.linalg.eigvalsh(x).min() >= 1.0 - 1e-9

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from gradcheck import __version__
 from gradcheck.catalogue import Identity, load_catalogue
@@ -196,11 +197,11 @@ def list_(paths: tuple[str, ...]) -> None:
     for column in ("name", "title", "tags", "claims"):
         table.add_column(column, justify="right" if column == "claims" else "left")
     for i in catalogue.identities:
-        table.add_row(i.name, i.title, ", ".join(i.tags), str(len(i.claims)))
+        table.add_row(Text(i.name), Text(i.title), Text(", ".join(i.tags)), str(len(i.claims)))
     console = Console()
     console.print(table)
     for bad in catalogue.bad_files:
-        console.print(f"[magenta]ERROR[/] {bad.error}", highlight=False)
+        console.print(Text.assemble(("ERROR ", "magenta"), str(bad.error)))
     raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
 
 

@@ -165,7 +165,8 @@ class Prober:
         """d/dt f(x + t d) at t = 0, cached by probe."""
         if probe.key not in self.cache:
             line: Callable[[complex], np.ndarray] = lambda t: self.point.at(self.moved(probe.direction, t))
-            self.cache[probe.key] = first_derivative(line, probe.scale, self.settings.method)
+            self.cache[probe.key] = first_derivative(line, probe.scale, self.settings.method,
+                                                     self.point.rounding_noise)
         return self.cache[probe.key]
 
     def numeric_second(self, u: Probe, v: Probe) -> Estimate:
@@ -179,7 +180,8 @@ class Prober:
                     moved[n] = moved.get(n, self.value(n)) + t * d
                 return self.point.at(moved)
 
-            self.cache[key] = second_derivative(plane, u.scale, v.scale, self.settings.method)
+            self.cache[key] = second_derivative(plane, u.scale, v.scale, self.settings.method,
+                                                self.point.rounding_noise)
         return self.cache[key]
 
 

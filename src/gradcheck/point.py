@@ -7,6 +7,7 @@ a `NonFiniteError` that names the innermost sub-expression that produced them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,8 @@ import numpy as np
 from gradcheck.catalogue import Identity
 from gradcheck.errors import ClaimError, ExpressionError, NonFiniteError
 from gradcheck.expr import Expr
-from gradcheck.sampling import Sample
+from gradcheck.numdiff import EPS, entry_scales
+from gradcheck.sampling import Sample, identity_rng
 
 Env = dict[str, Any]
 
@@ -49,6 +51,22 @@ class Point:
             if value.ndim == 2 and value.shape[0] == value.shape[1] > 1 and value.shape[0] <= COND_SIZE_LIMIT:
                 out[name] = float(np.linalg.cond(value))
         return out
+
+    @functools.cached_property
+    def rounding_noise(self) -> np.ndarray:
+        """How much f changes under perturbations of the inputs at the level of rounding
+        (4 eps relative): an empirical measure of the rounding error of evaluating f,
+        which can be far above eps |f| when f is computed with cancellation."""
+        rng = identity_rng(self.sample.trial, self.identity.name + "/rounding")
+        noise = np.zeros(self.value.shape)
+        for _ in range(2):
+            moved = {v.name: self._jiggle(self.sample.values[v.name], rng) for v in self.identity.inputs}
+            noise = np.maximum(noise, np.abs(self.at(moved, "a point within rounding of the sample") - self.value))
+        return noise
+
+    @staticmethod
+    def _jiggle(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return x + 4 * EPS * entry_scales(x) * rng.choice([-1.0, 1.0], x.shape)
 
     def ill_conditioned(self) -> str | None:
         """Why this point is too close to singular to judge, or None."""

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from gradcheck.catalogue import Identity, Variable
 
 MAX_COND = 10.0
+# Above this size a Haar-orthogonal factor (a QR of an n-by-n matrix) costs seconds;
+# larger spd and invertible samples are built from one Gaussian matrix instead.
+HAAR_LIMIT = 200
 
 KINDS = ("general", "positive", "symmetric", "spd", "invertible", "orthogonal", "diagonal",
          "lower", "upper", "unit", "simplex")
@@ -92,15 +95,27 @@ def _spectrum(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _spd(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    q = _orthogonal_matrix(rng, shape[0], shape[0])
-    a = (q * _spectrum(rng, shape[0])) @ q.T
+    n = shape[0]
+    if n > HAAR_LIMIT:
+        # I + G G^T / (2n): eigenvalues in [1, 1 + (1 + sqrt(1))^2 / 2] = [1, 3] as n grows
+        g = rng.standard_normal((n, n))
+        a = np.eye(n) + (g @ g.T) / (2 * n)
+    else:
+        q = _orthogonal_matrix(rng, n, n)
+        a = (q * _spectrum(rng, n)) @ q.T
     return (a + a.T) / 2
 
 
 def _invertible(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    u = _orthogonal_matrix(rng, shape[0], shape[0])
-    v = _orthogonal_matrix(rng, shape[0], shape[0])
-    return (u * _spectrum(rng, shape[0])) @ v.T
+    n = shape[0]
+    if n > HAAR_LIMIT:
+        # (I + 0.35 G / sqrt(n)) D: ||G / sqrt(n)||_2 is about 2, so the singular values lie
+        # in about [0.3, 1.7] (condition number below 6); D = diag(+-1) gives either sign of det.
+        a = np.eye(n) + 0.35 * rng.standard_normal((n, n)) / np.sqrt(n)
+        return a * rng.choice([-1.0, 1.0], n)
+    u = _orthogonal_matrix(rng, n, n)
+    v = _orthogonal_matrix(rng, n, n)
+    return (u * _spectrum(rng, n)) @ v.T
 
 
 def _orthogonal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

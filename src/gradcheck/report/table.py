@@ -62,9 +62,10 @@ def results_table(results: Sequence[ClaimResult], width: int = 120) -> Table:
     if wide:
         table.add_column("note", no_wrap=True, overflow="ellipsis", min_width=16, max_width=44)
     for r in results:
-        cells = [r.identity, r.description, sizes_text(r.sizes), error_text(r),
+        # Text, not str: user text such as "[vec(X)]" must not be read as rich markup
+        cells = [Text(r.identity), Text(r.description), Text(sizes_text(r.sizes)), Text(error_text(r)),
                  Text(r.status.value, style=STYLES[r.status])]
-        table.add_row(*cells, *([note(r)] if wide else []))
+        table.add_row(*cells, *([Text(note(r))] if wide else []))
     return table
 
 
