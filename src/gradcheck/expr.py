@@ -83,38 +83,10 @@ class Expr:
             return exc
         return None
 
-    def rounding_scale(self, env: Env) -> float:
-        """Sum of the norms of the results of sums and products (the steps where
-        cancellation loses digits), times the square root of the largest size: the
-        scale of the rounding error of the result."""
-        norms: list[float] = [0.0]
-        sizes: list[int] = [1]
-
-        def record(value: Value, where: str) -> None:
-            a = np.asarray(value)
-            if a.dtype.kind in "fc" and np.all(np.isfinite(a)):
-                norms.append(min(float(np.linalg.norm(a.reshape(-1))), 1e300))
-                sizes.append(a.size)
-
-        self._observed(env, record, _CANCELLING)
-        return min(float(np.sum(norms)) * float(np.sqrt(max(sizes))), 1e300)
-
-    def _observed(self, env: Env, observer: Observer, only: frozenset[str] | None = None) -> Value:
-        traced = _Compiler(self.source, observer, only).node(self.tree.body)
+    def _observed(self, env: Env, observer: Observer) -> Value:
+        traced = _Compiler(self.source, observer).node(self.tree.body)
         with np.errstate(all="ignore"):
             return traced(env)
-
-
-# Operations whose rounding error is relative to their terms, not their result.
-_CANCELLING = frozenset({"+", "-", "@", "*", "trace", "tr", "sum", "mean", "kron", "outer", "diag", "vec"})
-
-
-def _node_kind(node: ast.AST) -> str:
-    if isinstance(node, ast.BinOp):
-        return _BINOPS[type(node.op)][0]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        return node.func.id
-    return type(node).__name__
 
 
 def _raise_nonfinite(value: Value, where: str) -> None:
@@ -334,18 +306,16 @@ _FAULTS = (EvalError, ValueError, TypeError, ZeroDivisionError, OverflowError, M
 class _Compiler:
     """Turns a checked tree into nested closures; an `observer` sees every node's value."""
 
-    def __init__(self, text: str, observer: Observer | None = None,
-                 only: frozenset[str] | None = None) -> None:
+    def __init__(self, text: str, observer: Observer | None = None) -> None:
         self.text = text
         self.observer = observer
-        self.only = only  # observe only these node kinds (operator symbols, function names)
 
     def segment(self, node: ast.AST) -> str:
         return _short(ast.get_source_segment(self.text, node) or ast.unparse(node))
 
     def node(self, node: ast.AST) -> Node:
         fn = getattr(self, f"_{type(node).__name__}")(node)
-        if self.observer is None or (self.only is not None and _node_kind(node) not in self.only):
+        if self.observer is None:
             return fn
         return self._observed(fn, node, self.observer)
 

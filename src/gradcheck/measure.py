@@ -275,6 +275,7 @@ def _matrix_alternatives(c: np.ndarray, actions: Callable[[np.ndarray], np.ndarr
     if c.ndim == 2 and c.shape[0] == c.shape[1] and c.shape[0] > 1:
         alts["transposed"] = (actions(c.T), numeric)
         alts["symmetrised"] = (actions(_sym(c)), numeric)
+        alts["independent entries"] = (actions((c + c * np.eye(c.shape[0])) / 2), numeric)
     return alts
 
 
@@ -381,9 +382,11 @@ def _equals(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
         raise ClaimError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
                               f"{shape_str(f.shape)} in claim {claim.index}")
-    scale = claim.expr.rounding_scale(point.env) + identity.function.rounding_scale(point.env)
     c = c.reshape(f.shape)
-    uncertainty = np.full(f.size, 16 * EPS * scale / np.sqrt(max(f.size, 1)))
+    # Both sides are the same function if the claim holds, so between points within
+    # rounding of each other their difference changes by rounding noise alone.
+    noise = point.rounding_noise + point.claim_noise(claim.expr, f"claim {claim.index}").reshape(f.shape)
+    uncertainty = vec(4 * noise + 4 * EPS * np.maximum(np.abs(c), np.abs(f)))
     part = _Partial("value", vec(c), vec(f), uncertainty, rounding=uncertainty)
     part.alternatives = _value_alternatives([c], vec(f))
     part.display = (c, f)

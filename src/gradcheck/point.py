@@ -53,16 +53,31 @@ class Point:
         return out
 
     @functools.cached_property
-    def rounding_noise(self) -> np.ndarray:
-        """How much f changes under perturbations of the inputs at the level of rounding
-        (4 eps relative): an empirical measure of the rounding error of evaluating f,
-        which can be far above eps |f| when f is computed with cancellation."""
+    def jiggles(self) -> list[dict[str, np.ndarray]]:
+        """Two points within rounding of the sample (inputs moved by 4 eps, relative)."""
         rng = identity_rng(self.sample.trial, self.identity.name + "/rounding")
-        noise = np.zeros(self.value.shape)
-        for _ in range(2):
-            moved = {v.name: self._jiggle(self.sample.values[v.name], rng) for v in self.identity.inputs}
-            noise = np.maximum(noise, np.abs(self.at(moved, "a point within rounding of the sample") - self.value))
-        return noise
+        return [{v.name: self._jiggle(self.sample.values[v.name], rng) for v in self.identity.inputs}
+                for _ in range(2)]
+
+    @functools.cached_property
+    def rounding_noise(self) -> np.ndarray:
+        """How much f changes between points within rounding of each other: an empirical
+        measure of the rounding error of evaluating f, which can be far above eps |f|
+        when f is computed with cancellation."""
+        where = "a point within rounding of the sample"
+        return np.max([np.abs(self.at(moved, where) - self.value) for moved in self.jiggles], axis=0)
+
+    def claim_noise(self, expr: Expr, what: str) -> np.ndarray:
+        """Like `rounding_noise`, for a claim's own value."""
+        base = self.claim(expr, what)
+        changes = []
+        for moved in self.jiggles:
+            env = self._with_lets({**self.sample.dims, **self.sample.values, **moved}, self.where)
+            try:
+                changes.append(np.abs(np.asarray(finite(expr, env, what, self.where)) - base))
+            except ExpressionError as exc:
+                raise ClaimError(exc.message) from None
+        return np.max(changes, axis=0)
 
     @staticmethod
     def _jiggle(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -176,6 +176,8 @@ _READINGS = {
     "negated": "matches the claim negated",
     "symmetrised": "matches the symmetric part of the claim, sym(claim)",
     "symmetric parts agree": "matches only on its symmetric part: right for symmetric dX only",
+    "independent entries": ("is the derivative w.r.t. the independent entries of a symmetric X "
+                            "(off-diagonal counted twice); the gradient is (claim + claim∘I)/2"),
 }
 
 

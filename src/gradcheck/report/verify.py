@@ -65,7 +65,7 @@ def _trials(result: ClaimResult) -> Iterator[Text]:
 
 
 def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:
-    if not result.measurements:
+    if not result.measurements or not result.comparisons:
         return
     worst = max(range(len(result.comparisons)), key=lambda i: result.comparisons[i].error)
     display = result.measurements[worst].display
