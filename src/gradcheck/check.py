@@ -15,6 +15,7 @@ import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
 from gradcheck.errors import ClaimError, GradcheckError, Location
@@ -22,7 +23,7 @@ from gradcheck.functions import EvalError
 from gradcheck.measure import Measurement, Prober, Settings, measure
 from gradcheck.point import Point
 from gradcheck.sampling import draw_sample, identity_rng
-from gradcheck.verdict import (DEFAULT_MAX_NOISE, DEFAULT_RTOL, ClaimResult, Status, errored, judge,
+from gradcheck.verdict import (DEFAULT_MAX_NOISE, DEFAULT_RTOL, KINK, ClaimResult, Status, errored, judge,
                                refuted_result, unjudgeable)
 
 DEFAULT_SEED = 0
@@ -77,13 +78,13 @@ def check_identity(identity: Identity, options: Options = Options()) -> list[Cla
     """Check every claim of `identity` at `options.trials` random points."""
     sizes = identity.sizes(options.dims, options.size)
     method, method_note = choose_method(identity, options.method)
-    settings = dataclasses.replace(options.settings, method=method)
     samples = identity_rng(options.seed, identity.name)
     directions = identity_rng(options.seed, identity.name + "/directions")
     progress = _Progress(identity.claims, {c.index: [] for c in identity.claims}, {}, {},
                          {c.index: 0.0 for c in identity.claims})
     judged = drawn = 0
     resampled: list[str] = []
+    escalated: set[str] = set()
     while judged < options.trials and drawn < 2 * options.trials:
         drawn += 1
         try:
@@ -91,25 +92,64 @@ def check_identity(identity: Identity, options: Options = Options()) -> list[Cla
         except (GradcheckError, EvalError) as exc:
             progress.failed.update({c.index: _message(exc, identity) for c in progress.pending()})
             break
+        last_chance = drawn == 2 * options.trials
         reason = point.ill_conditioned()
-        if reason and drawn < 2 * options.trials:
+        if reason and not last_chance:
             resampled.append(reason)
             continue
-        measured = _measure_point(identity, Prober(point, settings, directions), progress)
-        reason = next(filter(None, (unjudgeable(m, options.max_noise, options.rtol) for m in measured.values())), None)
-        if reason and drawn < 2 * options.trials:
+        methods = [method, *_escalations(identity, method)]
+        measured, reason = _judgeable_measurements(identity, point, methods, directions, options, progress)
+        escalated |= {m.method for m in measured.values() if m.method not in (method, "exact")}
+        if reason and not last_chance:
             resampled.append(reason)
             continue
         for index, m in measured.items():
             progress.found[index].append(m)
         judged += 1
-    notes = tuple(filter(None, [method_note, _resample_note(resampled)]))
+    notes = tuple(filter(None, [method_note, _escalation_note(method, escalated), _resample_note(resampled)]))
     return [_result(identity, c, sizes, progress, options, notes) for c in identity.claims]
 
 
-def _measure_point(identity: Identity, prober: Prober, progress: _Progress) -> dict[int, Measurement]:
+def _escalations(identity: Identity, method: str) -> list[str]:
+    """More precise methods to try, in order, when `method` is too noisy at a point."""
+    better = [m for m in ("complex", "richardson") if m != method]
+    return [m for m in better if choose_method(identity, m)[0] == m]
+
+
+def _judgeable_measurements(identity: Identity, point: Point, methods: list[str], directions: Any,
+                            options: Options, progress: _Progress) -> tuple[dict[int, Measurement], str | None]:
+    """Measure the pending claims at `point`; claims too noisy to judge are measured again
+    with the next method of `methods`. Returns the measurements and, if some claim still
+    cannot be judged here, why."""
+    claims = progress.pending()
     measured: dict[int, Measurement] = {}
-    for claim in progress.pending():
+    reason: str | None = None
+    for method in methods:
+        prober = Prober(point, dataclasses.replace(options.settings, method=method), directions)
+        measured.update(_measure_point(identity, prober, progress, claims))
+        noisy = {i: unjudgeable(m, options.max_noise, options.rtol) for i, m in measured.items()}
+        noisy = {i: r for i, r in noisy.items() if r}
+        if not noisy:
+            return measured, None
+        reason = next(iter(noisy.values()))
+        if any(r.startswith(KINK) for r in noisy.values()):
+            break  # a kink: no method helps, the point must change
+        claims = [c for c in claims if c.index in noisy]
+    return measured, reason
+
+
+def _escalation_note(method: str, used: set[str]) -> str:
+    if not used:
+        return ""
+    return f"{method} differences were too noisy at some points; used {', '.join(sorted(used))} there"
+
+
+def _measure_point(identity: Identity, prober: Prober, progress: _Progress,
+                   claims: list[Claim]) -> dict[int, Measurement]:
+    measured: dict[int, Measurement] = {}
+    for claim in claims:
+        if claim.index in progress.failed or claim.index in progress.refuted:
+            continue
         start = time.perf_counter()
         try:
             measured[claim.index] = measure(claim, identity, prober)

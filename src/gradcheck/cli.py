@@ -205,6 +205,40 @@ def list_(paths: tuple[str, ...]) -> None:
     raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
 
 
+@cli.command()
+@click.argument("catalogue_dir", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="docs/catalogue.md", show_default=True,
+              help="Where to write the page.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the page is out of date.")
+def docs(catalogue_dir: str | None, output: str, check: bool) -> None:
+    """Generate the Markdown page of a catalogue (one section per topic folder).
+
+    CATALOGUE_DIR defaults to ./identities.
+
+    \b
+    Example:
+      gradcheck docs identities --output docs/catalogue.md
+      gradcheck docs --check        # in CI: fail when the page is stale
+    """
+    from gradcheck.report.catalogue_page import catalogue_page
+
+    root = Path(catalogue_dir or "identities")
+    catalogue = load_catalogue([root])
+    if catalogue.bad_files:
+        raise GradcheckError(f"cannot document a catalogue with bad files: {catalogue.bad_files[0].error}")
+    page = catalogue_page(catalogue.identities, root)
+    target = Path(output)
+    if check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != page:
+            raise GradcheckError(f"{target} is out of date: run `gradcheck docs {root} --output {target}`")
+        click.echo(f"{target} is up to date")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    click.echo(f"wrote {target} ({len(catalogue.identities)} identities)")
+
+
 def _default_paths() -> list[Path]:
     from gradcheck.catalogue import bundled_catalogue
 

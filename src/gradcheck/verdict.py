@@ -32,6 +32,7 @@ DEFAULT_RTOL = 1e-11
 # A point whose numerical derivative is noisier than this (relative) cannot be judged
 # at the default tolerance: it is resampled, and a claim never judged there is an ERROR.
 DEFAULT_MAX_NOISE = 1e-6
+KINK = "the numerical derivative changes with the step"
 TINY = 1e-300
 HUGE = 1e300
 
@@ -125,7 +126,7 @@ def unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) ->
         return None
     noise = u / max(scale, TINY)
     if u > 10 * r:
-        return f"the numerical derivative changes with the step (noise floor {noise:.1e}): f is not smooth near the point"
+        return f"{KINK} (noise floor {noise:.1e}): f is not smooth near the point"
     diff = float(np.linalg.norm(m.claimed - m.numeric))
     if scale <= u or diff > rtol * scale + u:
         return None

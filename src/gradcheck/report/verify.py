@@ -61,7 +61,7 @@ def _trials(result: ClaimResult) -> Iterator[Text]:
         cost = f"{m.nfev} evals" if m.nfev else "shared evals"
         conds = "".join(f"  cond({k}) {v:.1f}" for k, v in m.conditions.items())
         yield Text(f"trial {m.trial + 1}: error {c.error:.1e}  tol {c.tolerance:.1e}  "
-                   f"noise {c.noise:.1e}  {m.mode}, {cost}{conds}  {mark}")
+                   f"noise {c.noise:.1e}  {m.mode} {m.method}, {cost}{conds}  {mark}")
 
 
 def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:

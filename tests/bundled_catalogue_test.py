@@ -1,0 +1,74 @@
+"""The bundled catalogue: complete entries, expected verdicts at many seeds and sizes,
+and a generated page that is up to date."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import CATALOGUE, ROOT
+from gradcheck.catalogue import load_catalogue
+from gradcheck.check import Options, check_catalogue
+from gradcheck.report.catalogue_page import catalogue_page
+from gradcheck.verdict import Status
+
+LOADED = load_catalogue([CATALOGUE])
+IDENTITIES = LOADED.identities
+
+
+def test_every_file_loads() -> None:
+    assert [str(b.error) for b in LOADED.bad_files] == []
+
+
+def test_size_of_the_catalogue() -> None:
+    assert len(IDENTITIES) >= 150
+    assert sum(len(i.claims) for i in IDENTITIES) >= 300
+
+
+@pytest.mark.parametrize("identity", IDENTITIES, ids=lambda i: i.name)
+def test_entry_is_complete(identity) -> None:  # type: ignore[no-untyped-def]
+    assert identity.name == Path(identity.path).stem
+    assert identity.title and identity.source and identity.tags and identity.latex
+    sizes = list(identity.dims.values())
+    # dimensions of different names get different sizes: a transposed claim cannot pass by accident
+    assert len(sizes) == len(set(sizes)), identity.dims
+    for claim in identity.claims:
+        assert not claim.expect_fail or claim.reason
+
+
+def test_expected_failures_have_a_corrected_claim_beside_them() -> None:
+    for identity in IDENTITIES:
+        if any(c.expect_fail for c in identity.claims):
+            assert any(not c.expect_fail for c in identity.claims), identity.name
+
+
+def test_generated_page_is_up_to_date() -> None:
+    page = (ROOT / "docs" / "catalogue.md").read_text(encoding="utf-8")
+    assert page == catalogue_page(IDENTITIES, CATALOGUE), "run: gradcheck docs identities"
+
+
+def unexpected(options: Options) -> list[str]:
+    found = []
+    for results in check_catalogue(LOADED, options, jobs=os.cpu_count() or 1):
+        for r in results:
+            expected = Status.XFAIL if r.claim.expect_fail else Status.PASS
+            if r.status is not expected:
+                found.append(f"{r.identity} claim {r.claim.index}: {r.status.value} {r.message or r.hint}")
+    return found
+
+
+SIZES = [None, 2, 3, 5, 8]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_expected_verdicts(seed: int, size: int | None) -> None:
+    assert unexpected(Options(seed=seed, size=size)) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("seed", range(2, 20))
+def test_expected_verdicts_full_sweep(seed: int, size: int | None) -> None:
+    assert unexpected(Options(seed=seed, size=size)) == []
