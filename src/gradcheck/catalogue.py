@@ -185,6 +185,10 @@ def load_file(path: str | Path) -> Identity:
     """Read and validate one identity file."""
     file = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > yamlsafe.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
+            raise CatalogueError(f"file is {size:,} bytes, over the limit of {yamlsafe.MAX_FILE_BYTES:,}",
+                                 Location(file))
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise CatalogueError(f"cannot read file ({exc.strerror or exc})", Location(file)) from None

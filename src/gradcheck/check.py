@@ -11,7 +11,10 @@ replaced by a new one, up to `trials` extra points; the result says so.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from gradcheck.verdict import (DEFAULT_MAX_NOISE, DEFAULT_RTOL, KINK, ClaimResul
 
 DEFAULT_SEED = 0
 DEFAULT_TRIALS = 3
+DEFAULT_TIMEOUT = 120.0
 METHOD_CHOICES = ("central", "richardson", "complex", "auto")
 
 
@@ -42,6 +46,7 @@ class Options:
     dims: Mapping[str, int] = field(default_factory=dict)  # one dimension each
     method: str = "central"  # one of METHOD_CHOICES
     max_noise: float = DEFAULT_MAX_NOISE
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds per identity
     settings: Settings = field(default_factory=Settings)
 
 
@@ -204,19 +209,68 @@ def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: st
     work += [(b.path, b) for b in catalogue.bad_files if only is None or only in (b.name or b.path)]
     items = [item for _, item in sorted(work, key=lambda pair: pair[0])]
     if jobs > 1 and len(items) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
-            yield from pool.map(_check_item, items, [options] * len(items), chunksize=1)
+        yield from _in_processes(items, options, min(jobs, len(items)))
     else:
         for item in items:
             yield _check_item(item, options)
 
 
+def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) -> Iterator[list[ClaimResult]]:
+    """Check `items` in a pool of processes, in order. Workers ignore Ctrl-C; the caller's
+    KeyboardInterrupt stops the pool at once (results finished so far were yielded)."""
+    import multiprocessing
+    from functools import partial
+
+    pool = multiprocessing.Pool(jobs, initializer=_ignore_sigint)
+    try:
+        yield from pool.imap(partial(_check_item, options=options), items, chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Timeout(BaseException):
+    """Raised by the alarm when an identity runs past `Options.timeout` (a BaseException,
+    so that no handler of ordinary errors catches it on the way out)."""
+
+
 def _check_item(item: Identity | BadFile, options: Options) -> list[ClaimResult]:
     if isinstance(item, BadFile):
         return [bad_file_result(item)]
-    return check_identity(item, options)
+    with _alarm(options.timeout):
+        try:
+            return check_identity(item, options)
+        except Timeout:
+            message = f"stopped after {options.timeout:g} s (--timeout)"
+            return [errored(item.name, item.path, c, item.sizes(options.dims, options.size), message)
+                    for c in item.claims]
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float | None) -> Iterator[None]:
+    """Raise Timeout in this thread after `seconds` (POSIX main thread only; else no limit).
+    A single long NumPy call finishes before the alarm is seen; the size limits bound those."""
+    usable = (seconds and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def ring(signum: int, frame: object) -> None:
+        raise Timeout
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def select(identities: Iterable[Identity], only: str | None) -> list[Identity]:

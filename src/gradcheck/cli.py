@@ -15,12 +15,12 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from gradcheck import __version__
-from gradcheck.catalogue import Identity, load_catalogue
-from gradcheck.check import (DEFAULT_SEED, DEFAULT_TRIALS, METHOD_CHOICES, Options, check_catalogue,
-                             check_identity, summary)
+from gradcheck import __version__, functions, yamlsafe
+from gradcheck.catalogue import Catalogue, Identity, load_catalogue
+from gradcheck.check import (DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_TRIALS, METHOD_CHOICES, Options,
+                             check_catalogue, check_identity, select, summary)
 from gradcheck.errors import ExitCode, GradcheckError
-from gradcheck.verdict import DEFAULT_MAX_NOISE, DEFAULT_RTOL
+from gradcheck.verdict import DEFAULT_MAX_NOISE, DEFAULT_RTOL, ClaimResult, Status
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_SIZE = 20_000
@@ -34,6 +34,16 @@ def _dim(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> d
             raise click.BadParameter(f"expected NAME=SIZE with SIZE from 1 to {MAX_SIZE}, got '{value}'")
         dims[name.strip()] = int(size)
     return dims
+
+
+def _set_limit(module: Any, name: str) -> Callable[[click.Context, click.Parameter, int], int]:
+    """A callback that sets a module-level limit (inherited by worker processes)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: int) -> int:
+        setattr(module, name, value)
+        return value
+
+    return callback
 
 
 def numeric_options(fn: F) -> F:
@@ -57,6 +67,12 @@ def numeric_options(fn: F) -> F:
                      show_default=True,
                      help="Largest relative noise floor at which a claim is judged; noisier points are "
                           "resampled."),
+        click.option("--max-elements", type=click.IntRange(1, None), default=functions.MAX_ELEMENTS,
+                     show_default=True, callback=_set_limit(functions, "MAX_ELEMENTS"), expose_value=False,
+                     help="Largest array (entries) a sample or an expression may build."),
+        click.option("--max-file-size", type=click.IntRange(1, None), default=yamlsafe.MAX_FILE_BYTES,
+                     show_default=True, callback=_set_limit(yamlsafe, "MAX_FILE_BYTES"), expose_value=False,
+                     help="Largest identity file, in bytes."),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)
@@ -94,37 +110,110 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+FORMATS = ("table", "json", "junit", "markdown")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-k", "only", metavar="TEXT", help="Only identities whose name contains TEXT.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Processes to check identities in (default: all cores). Results do not depend on it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Report format. With --output the table is still printed to the terminal.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file (atomically: never a truncated file).")
+@click.option("--timeout", type=click.FloatRange(0.1, None), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Stop an identity that runs longer than this many seconds and report it as ERROR.")
 @numeric_options
-def run(paths: tuple[str, ...], only: str | None, jobs: int | None, **numeric: Any) -> None:
+def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, output: str | None,
+        timeout: float, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
-    claim failed, errored or passed unexpectedly, 2 on a usage error.
+    claim failed, errored or passed unexpectedly, 2 on a usage error, 130 when
+    interrupted (what finished so far is reported).
 
     \b
     Example:
       gradcheck run identities/ -k det --size 5
+      gradcheck run identities/ --format junit --output report.xml
     """
-    from gradcheck.report.table import problems, results_table, totals_line
-
     start = time.perf_counter()
+    options = _options(timeout=timeout, **numeric)
     catalogue = load_catalogue(paths)
-    jobs = jobs or os.cpu_count() or 1
-    results = [r for rs in check_catalogue(catalogue, _options(**numeric), only, jobs) for r in rs]
     console = Console()
-    if not results:
+    results, interrupted = _collect(catalogue, options, only, jobs or os.cpu_count() or 1, console)
+    if not results and not interrupted:
         console.print("no identities matched")
         raise SystemExit(ExitCode.FAILED if only is None else ExitCode.OK)
+    _report(results, fmt, output, options, time.perf_counter() - start, console)
+    if interrupted:
+        console.print(f"interrupted: {len({r.identity for r in results})} identities were checked")
+        raise SystemExit(ExitCode.INTERRUPTED)
+    raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+
+
+def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int,
+             console: Console) -> tuple[list[ClaimResult], bool]:
+    """Check the catalogue, with a progress bar on a terminal; on Ctrl-C keep what finished."""
+    from rich.progress import Progress
+
+    results: list[ClaimResult] = []
+    total = len(select(catalogue.identities, only)) + len(catalogue.bad_files)
+    show = console.is_terminal and not os.environ.get("CI")
+    try:
+        with Progress(console=console, transient=True, disable=not show) as progress:
+            task = progress.add_task("checking", total=total)
+            for batch in check_catalogue(catalogue, options, only, jobs):
+                results.extend(batch)
+                progress.advance(task)
+    except KeyboardInterrupt:
+        return results, True
+    return results, False
+
+
+def _report(results: list[ClaimResult], fmt: str, output: str | None, options: Options, seconds: float,
+            console: Console) -> None:
+    from gradcheck.report.output import write_atomic
+    from gradcheck.report.table import problems, results_table, totals_line
+
+    counts = summary(results)
+    if fmt != "table" or output:
+        text = _render(fmt, results, counts, seconds, options)
+        if output:
+            write_atomic(output, text)
+        else:
+            click.echo(text, nl=False)
+            return
     console.print(results_table(results, console.width))
     console.print(problems(results), end="")
-    counts = summary(results)
-    console.print(totals_line(counts, time.perf_counter() - start))
-    raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+    console.print(totals_line(counts, seconds))
+
+
+def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], seconds: float,
+            options: Options) -> str:
+    if fmt == "json":
+        from gradcheck.report.json_report import json_report
+
+        return json_report(results, counts, seconds, options)
+    if fmt == "junit":
+        from gradcheck.report.junit import junit_report
+
+        return junit_report(results, counts, seconds)
+    if fmt == "markdown":
+        from gradcheck.report.markdown import markdown_report
+
+        return markdown_report(results, counts, seconds)
+    from io import StringIO
+
+    from gradcheck.report.table import problems, results_table, totals_line
+
+    buffer = StringIO()
+    plain = Console(file=buffer, width=160, color_system=None, force_terminal=False)
+    plain.print(results_table(results, 160))
+    plain.print(problems(results), end="")
+    plain.print(totals_line(counts, seconds))
+    return buffer.getvalue()
 
 
 @cli.command()

@@ -1,0 +1,69 @@
+"""The JSON report of `gradcheck run --format json` (schema: schemas/report.schema.json).
+
+Versioned: `version` changes only when a field is removed or changes meaning; new fields
+may be added within a version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gradcheck import __version__
+from gradcheck.check import Options
+from gradcheck.verdict import ClaimResult, Status
+
+SCHEMA_VERSION = 1
+
+
+def _number(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def claim_record(r: ClaimResult, options: Options) -> dict[str, Any]:
+    c = r.claim
+    return {
+        "identity": r.identity,
+        "file": r.path,
+        "claim": {
+            "index": c.index, "form": c.form, "label": c.label, "wrt": c.wrt, "layout": c.layout,
+            "expression": c.expr.source, "expect_fail": c.expect_fail, "reason": c.reason,
+        },
+        "description": r.description,
+        "sizes": dict(r.sizes),
+        "seed": options.seed,
+        "method": r.method or options.method,
+        "error": _number(r.error),
+        "error_estimate": _number(r.noise),
+        "status": r.status.value,
+        "hint": r.hint,
+        "message": r.message,
+        "notes": list(r.notes),
+        "evaluations": r.nfev,
+        "seconds": round(r.seconds, 6),
+    }
+
+
+def summary_record(counts: Mapping[Status, int], seconds: float) -> dict[str, Any]:
+    return {
+        "passed": counts[Status.PASS], "failed": counts[Status.FAIL], "errors": counts[Status.ERROR],
+        "xfailed": counts[Status.XFAIL], "xpassed": counts[Status.XPASS], "seconds": round(seconds, 3),
+    }
+
+
+def json_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], seconds: float,
+                options: Options) -> str:
+    document = {
+        "schema": "gradcheck-report",
+        "version": SCHEMA_VERSION,
+        "gradcheck": __version__,
+        "options": {
+            "seed": options.seed, "trials": options.trials, "rtol": options.rtol, "method": options.method,
+            "max_noise": options.max_noise, "size": options.size, "dims": dict(options.dims),
+        },
+        "summary": summary_record(counts, seconds),
+        "results": [claim_record(r, options) for r in results],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,32 @@
+"""JUnit XML for CI dashboards: one testcase per claim, failures with their diagnosis."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+
+from gradcheck.report.table import note, sizes_text
+from gradcheck.verdict import ClaimResult, Status
+
+
+def junit_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], seconds: float) -> str:
+    suites = ET.Element("testsuites", name="gradcheck", time=f"{seconds:.3f}")
+    suite = ET.SubElement(suites, "testsuite", name="gradcheck", tests=str(len(results)),
+                          failures=str(counts[Status.FAIL] + counts[Status.XPASS]),
+                          errors=str(counts[Status.ERROR]), skipped=str(counts[Status.XFAIL]),
+                          time=f"{seconds:.3f}")
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname=r.identity,
+                             name=f"claim {r.claim.index}: {r.description}", file=r.path,
+                             time=f"{r.seconds:.6f}")
+        detail = f"{note(r)}\nerror {r.error if r.error is not None else '-'}; sizes {sizes_text(r.sizes)}"
+        if r.details:
+            detail += "\n" + "\n".join(r.details)
+        if r.status in (Status.FAIL, Status.XPASS):
+            ET.SubElement(case, "failure", message=note(r) or r.status.value, type=r.status.value).text = detail
+        elif r.status is Status.ERROR:
+            ET.SubElement(case, "error", message=r.message, type="ERROR").text = detail
+        elif r.status is Status.XFAIL:
+            ET.SubElement(case, "skipped", message=f"expected failure: {r.claim.reason}")
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,86 @@
+"""Machine-readable reports: JSON against its schema, JUnit as XML, Markdown, atomic files."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import Result
+
+from conftest import CATALOGUE, ROOT
+
+SCHEMA = json.loads((ROOT / "src" / "gradcheck" / "schemas" / "report.schema.json").read_text())
+MIXED = """\
+name: mixed
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n], kind: invertible}
+function: logdet(X)
+claims:
+  - {wrt: X, layout: denominator, derivative: inv(X).T}
+  - {wrt: X, layout: numerator, derivative: inv(X).T}
+  - {wrt: X, layout: numerator, derivative: inv(X).T, expect: fail, reason: layout slip}
+  - {wrt: X, layout: numerator, derivative: inv(X) / 0}
+"""
+
+
+@pytest.fixture
+def mixed(write: Callable[..., Path]) -> Path:
+    return write(MIXED, "mixed.yaml")
+
+
+def test_json_report_follows_its_schema(cli_invoke: Callable[..., Result], mixed: Path) -> None:
+    result = cli_invoke("run", str(mixed), "--format", "json")
+    assert result.exit_code == 1
+    document = json.loads(result.output)
+    jsonschema.validate(document, SCHEMA)
+    assert [r["status"] for r in document["results"]] == ["PASS", "FAIL", "XFAIL", "ERROR"]
+    assert document["summary"] == {**document["summary"], "passed": 1, "failed": 1, "errors": 1, "xfailed": 1}
+    assert document["results"][1]["hint"] == "matches the claim transposed: it holds in layout denominator"
+
+
+def test_json_report_of_the_bundled_catalogue_follows_the_schema(cli_invoke: Callable[..., Result],
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = cli_invoke("run", str(CATALOGUE / "seed"), "--format", "json", "--output", str(out))
+    assert result.exit_code == 0
+    assert "passed" in result.output  # the table still goes to the terminal
+    jsonschema.validate(json.loads(out.read_text()), SCHEMA)
+
+
+def test_junit_report_parses_as_xml(cli_invoke: Callable[..., Result], mixed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "junit.xml"
+    assert cli_invoke("run", str(mixed), "--format", "junit", "--output", str(out)).exit_code == 1
+    suite = ET.parse(out).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("4", "1", "1", "1")
+    cases = suite.findall("testcase")
+    failure = cases[1].find("failure")
+    assert failure is not None and "it holds in layout denominator" in (failure.get("message") or "")
+    assert cases[3].find("error") is not None and cases[2].find("skipped") is not None
+
+
+def test_markdown_report(cli_invoke: Callable[..., Result], mixed: Path) -> None:
+    text = cli_invoke("run", str(mixed), "--format", "markdown").output
+    assert text.startswith("## gradcheck")
+    assert "**1 passed, 1 failed, 1 errors**" in text
+    assert "### Needs attention" in text and "| mixed | derivative wrt X (numerator) | ❌ FAIL |" in text
+
+
+def test_output_is_written_atomically(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from gradcheck.report import output
+
+    target = tmp_path / "report.json"
+    target.write_text("previous report")
+
+    def boom(src: str, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        output.write_atomic(target, "new report")
+    assert target.read_text() == "previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left

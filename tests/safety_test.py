@@ -1,0 +1,195 @@
+"""Hostile and broken catalogues: nothing runs, nothing crashes, nothing is lost."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from gradcheck.catalogue import load_text
+from gradcheck.check import Options, check_identity
+from gradcheck.errors import CatalogueError
+from gradcheck.verdict import Status
+
+GRADCHECK = str(Path(sys.executable).with_name("gradcheck"))
+
+TEMPLATE = """\
+name: {name}
+dims: {{n: 3}}
+inputs:
+  X: {{shape: [n, n], kind: invertible}}
+function: {function}
+claims:
+  - differential: {claim}
+"""
+
+ATTACKS = {
+    "import": "__import__('os').system('touch {sentinel}')",
+    "open": "open('{sentinel}', 'w')",
+    "getattr": "getattr(X, '__class__')",
+    "dunder": "X.__class__.__mro__",
+    "lambda": "(lambda: __import__('os'))()",
+    "comprehension": "[c for c in ().__class__.__base__.__subclasses__()]",
+    "fstring": "f'{{X}}'",
+    "starred": "sum(*X)",
+    "keyword": "sum(X, **{{'axis': 0}})",
+    "walrus": "(y := X)",
+    "subscript": "X[0]",
+    "call_attribute": "X.T.__getattribute__('T')",
+    "string": "'touch {sentinel}'",
+}
+
+
+def hostile_catalogue(folder: Path, sentinel: Path) -> None:
+    for name, attack in ATTACKS.items():
+        text = TEMPLATE.format(name=name, function=f'"{attack.format(sentinel=sentinel)}"', claim="trace(dX)")
+        (folder / f"{name}.yaml").write_text(text)
+    (folder / "yaml_tag.yaml").write_text(f"!!python/object/apply:os.system ['touch {sentinel}']\n")
+    (folder / "yaml_tag_nested.yaml").write_text(
+        TEMPLATE.format(name="tag", function=f"!!python/object/apply:os.system ['touch {sentinel}']",
+                        claim="trace(dX)"))
+    (folder / "good.yaml").write_text(TEMPLATE.format(name="good", function="logdet(X)",
+                                                      claim="trace(inv(X) @ dX)"))
+
+
+def test_no_code_runs_from_a_file(tmp_path: Path) -> None:
+    sentinel = tmp_path / "sentinel"
+    catalogue = tmp_path / "catalogue"
+    catalogue.mkdir()
+    hostile_catalogue(catalogue, sentinel)
+    result = subprocess.run([GRADCHECK, "run", str(catalogue)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "250"})
+    assert not sentinel.exists()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "1 passed, 0 failed, 15 errors" in result.stdout
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR ")]
+    assert len(errors) == 15
+    assert all(len(line) < 300 for line in errors)  # one line each
+    assert any("YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed" in e for e in errors)
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ("(" * 100_000 + "X" + ")" * 100_000, "over the limit of 10,000"),
+    ("-" * 5_000 + "X", "too deeply nested"),
+    ("eye(10**9)", "eye would have shape (1000000000,1000000000)"),
+    ("kron(kron(kron(X, X), kron(X, X)), kron(X, X))", "kron would have shape"),
+])
+def test_resource_limits_on_expressions(expression: str, message: str) -> None:
+    text = TEMPLATE.format(name="bomb", function=f'"{expression}"', claim="0").replace("n: 3", "n: 30")
+    try:
+        identity = load_text(text, "bomb.yaml")
+    except CatalogueError as exc:
+        assert message in str(exc)
+        return
+    [result] = check_identity(identity, Options(trials=1))
+    assert result.status is Status.ERROR and message in result.message
+
+
+def test_huge_power_is_a_nonfinite_error_not_a_hang() -> None:
+    identity = load_text(TEMPLATE.format(name="power", function="sum(X ** 10**10)", claim="0"), "p.yaml")
+    start = time.perf_counter()
+    [result] = check_identity(identity, Options(trials=1))
+    assert time.perf_counter() - start < 5
+    assert result.status is Status.ERROR and "is infinite" in result.message
+
+
+def test_alias_bomb_and_huge_file(tmp_path: Path, cli_invoke: Callable[..., Result]) -> None:
+    bomb = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    bomb += [f"{c}: &{c} [" + ", ".join([f"*{p}"] * 10) + "]" for p, c in zip("abcdefgh", "bcdefghi")]
+    (tmp_path / "bomb.yaml").write_text("\n".join(bomb))
+    with open(tmp_path / "huge.yaml", "wb") as handle:
+        handle.seek(50 * 2**20)
+        handle.write(b"\n")
+    result = cli_invoke("run", str(tmp_path))
+    assert result.exit_code == 1
+    assert "document has more than 100,000 nodes (alias expansion?)" in result.output
+    assert "file is 52,428,801 bytes, over the limit of 1,000,000" in result.output
+    raised = cli_invoke("run", str(tmp_path / "huge.yaml"), "--max-file-size", "60000000")
+    assert "over the limit" not in raised.output
+
+
+def test_huge_sizes(cli_invoke: Callable[..., Result], write: Callable[..., Path]) -> None:
+    path = write(TEMPLATE.format(name="big", function="logdet(X)", claim="trace(inv(X) @ dX)"))
+    assert cli_invoke("run", str(path), "--size", "100000").exit_code == 2
+    result = cli_invoke("run", str(path), "--size", "10000", "--max-elements", "1000000")
+    assert result.exit_code == 1
+    assert "X would have shape (10000,10000) (100,000,000 entries), over the limit of 1,000,000" in result.output
+
+
+@pytest.mark.parametrize(("function", "claim", "message"), [
+    ("logdet(X - X)", "trace(dX)", "'logdet(X - X)' is infinite in function"),
+    ("sum(exp(1000 * X))", "sum(exp(1000 * X) * 1000 * dX)", "is infinite in function"),
+    ("logdet(X)", "trace(inv(X - X) @ dX)", "inv: singular matrix in 'inv(X - X)' in claim 1"),
+    ("logdet(X)", "trace(inv(X) @ dX) * log(-1)", "'log(-1)' is NaN in claim 1"),
+])
+def test_numerical_faults_are_verdicts(function: str, claim: str, message: str) -> None:
+    identity = load_text(TEMPLATE.format(name="fault", function=function, claim=claim), "f.yaml")
+    [result] = check_identity(identity, Options(trials=1))
+    assert result.status is Status.ERROR
+    assert message in result.message
+
+
+def test_timeout_stops_an_identity_and_the_run_goes_on(tmp_path: Path, cli_invoke: Callable[..., Result]) -> None:
+    (tmp_path / "a_slow.yaml").write_text(
+        TEMPLATE.format(name="slow", function="logdet(X)", claim="trace(inv(X) @ dX)").replace("n: 3", "n: 120"))
+    (tmp_path / "b_fast.yaml").write_text(TEMPLATE.format(name="fast", function="logdet(X)",
+                                                          claim="trace(inv(X) @ dX)"))
+    result = cli_invoke("run", str(tmp_path), "--timeout", "1.5", "--trials", "100", "-j", "1")
+    assert result.exit_code == 1
+    assert "stopped after 1.5 s (--timeout)" in result.output
+    assert "1 passed, 0 failed, 1 errors" in result.output
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_reports_what_finished_and_exits_130(tmp_path: Path, jobs: str) -> None:
+    for i in range(6):
+        (tmp_path / f"s{i}.yaml").write_text(
+            TEMPLATE.format(name=f"s{i}", function="logdet(X)", claim="trace(inv(X) @ dX)").replace("n: 3", "n: 60"))
+    proc = subprocess.Popen([GRADCHECK, "run", str(tmp_path), "--trials", "400", "-j", jobs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted:" in out and "identities were checked" in out
+    assert "Traceback" not in err
+
+
+def test_results_do_not_depend_on_file_order_filter_or_jobs(tmp_path: Path, cli_invoke: Callable[..., Result]) -> None:
+    for name in ("zeta", "alpha", "mid"):
+        (tmp_path / f"{name}.yaml").write_text(
+            TEMPLATE.format(name=name, function="logdet(X)", claim="trace(inv(X) @ dX)"))
+
+    def errors(*args: str) -> dict[str, str]:
+        out = cli_invoke("run", str(tmp_path), "--format", "json", *args).output
+        import json
+        return {r["identity"]: r["error"] for r in json.loads(out)["results"]}
+
+    every = errors("-j", "1")
+    assert errors("-j", "2") == every
+    assert errors("-k", "mid") == {"mid": every["mid"]}
+    assert len(set(every.values())) == 3
+
+
+def test_one_line_errors_for_malformed_input(tmp_path: Path, cli_invoke: Callable[..., Result]) -> None:
+    cases = {
+        "tab.yaml": "name: x\n\tinputs: 1\n",
+        "list.yaml": "- 1\n- 2\n",
+        "binary.yaml": "\x00\x01",
+        "deep.yaml": "a: " + "[" * 60 + "]" * 60,
+        "types.yaml": "name: 3\ninputs: {}\nfunction: 1\nclaims: []\n",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    result = cli_invoke("run", str(tmp_path))
+    assert result.exit_code == 1
+    assert f"0 passed, 0 failed, {len(cases)} errors" in result.output
+    assert "Traceback" not in result.output
