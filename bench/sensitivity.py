@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from gradcheck.catalogue import Identity, load_catalogue
-from gradcheck.check import Options, check_identity, choose_method
+from gradcheck.checker import Options, check_identity, choose_method
 from gradcheck.measure import Settings
 from gradcheck.verdict import DEFAULT_RTOL, Status
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import CATALOGUE, ROOT
 from gradcheck.catalogue import load_catalogue
-from gradcheck.check import Options, check_catalogue
+from gradcheck.checker import Options, check_catalogue
 from gradcheck.report.catalogue_page import catalogue_page
 from gradcheck.verdict import Status
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradcheck.catalogue import load_text
-from gradcheck.check import Options, check_identity
+from gradcheck.checker import Options, check_identity
 from gradcheck.errors import GradcheckError
 from gradcheck.expr import parse
 from gradcheck.functions import FUNCTIONS

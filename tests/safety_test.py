@@ -14,7 +14,7 @@ import pytest
 from click.testing import Result
 
 from gradcheck.catalogue import load_text
-from gradcheck.check import Options, check_identity
+from gradcheck.checker import Options, check_identity
 from gradcheck.errors import CatalogueError
 from gradcheck.verdict import Status
 

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from gradcheck import __version__, functions, yamlsafe
 from gradcheck.catalogue import Catalogue, Identity, load_catalogue
-from gradcheck.check import (DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_TRIALS, METHOD_CHOICES, Options,
+from gradcheck.checker import (DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_TRIALS, METHOD_CHOICES, Options,
                              check_catalogue, check_identity, select, summary)
 from gradcheck.errors import ExitCode, GradcheckError
 from gradcheck.verdict import DEFAULT_MAX_NOISE, DEFAULT_RTOL, ClaimResult, Status
@@ -266,6 +266,25 @@ def _suggest(name: str, places: Sequence[Path]) -> str:
     names = [i.name for p in places for i in load_catalogue([p]).identities]
     hint = did_you_mean(name, names)
     return f": {hint}" if hint else ""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def lint(paths: tuple[str, ...]) -> None:
+    """Validate identity files (format and expressions, no numerics): fast enough for a
+    pre-commit hook. Exit status 1 when any file is bad.
+
+    \b
+    Example:
+      gradcheck lint identities/
+    """
+    catalogue = load_catalogue(paths)
+    console = Console(stderr=True)
+    for bad in catalogue.bad_files:
+        console.print(Text.assemble(("ERROR ", "bold magenta"), str(bad.error)))
+    good = len(catalogue.identities)
+    console.print(f"{good} identit{'y' if good == 1 else 'ies'} ok, {len(catalogue.bad_files)} bad")
+    raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
 
 
 @cli.command(name="list")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ class Expr:
     """
 
     source: str
-    tree: ast.Expression = field(repr=False, compare=False)
+    tree: ast.Expression | None = field(repr=False, compare=False)
     names: frozenset[str]
     nonanalytic: frozenset[str]  # what is not complex-analytic: function names, "comparison"
     fn: Node = field(repr=False, compare=False)
@@ -71,19 +71,45 @@ class Expr:
         # Closures do not pickle: a copy (for a worker process) is compiled again.
         return (parse, (self.source, self.names))
 
+    @classmethod
+    def from_callable(cls, fn: Callable[..., Any], source: str, names: Sequence[str],
+                      analytic: bool = False) -> Expr:
+        """An expression computed by a Python function of the named variables (the API)."""
+        arguments = list(names)
+
+        def call(env: Env) -> Value:
+            try:
+                return np.asarray(fn(*(env[n] for n in arguments)))
+            except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                raise ExpressionError(f"{source} raised {type(exc).__name__}: {exc}") from None
+
+        return cls(source, None, frozenset(names), frozenset() if analytic else frozenset({source}), call)
+
     def __call__(self, env: Env) -> Value:
         with np.errstate(all="ignore"):
             return self.fn(env)
 
     def locate_nonfinite(self, env: Env) -> NonFiniteError | None:
         """Evaluate again, checking every node; the innermost non-finite one, if any."""
+        if self.tree is None:  # a Python callable (the API): no nodes to look into
+            return None
         try:
             self._observed(env, _raise_nonfinite)
         except NonFiniteError as exc:
             return exc
         return None
 
+    def watch_calls(self, env: Env, names: Collection[str], hook: Callable[[str, str, list[Value]], None]) -> None:
+        """Evaluate, calling `hook(function, argument source, argument values)` before every
+        call of a function in `names` (to look at the matrices an expression inverts)."""
+        if self.tree is None:
+            return
+        compiled = _Compiler(self.source, call_hook=(frozenset(names), hook)).node(self.tree.body)
+        with np.errstate(all="ignore"):
+            compiled(env)
+
     def _observed(self, env: Env, observer: Observer) -> Value:
+        assert self.tree is not None
         traced = _Compiler(self.source, observer).node(self.tree.body)
         with np.errstate(all="ignore"):
             return traced(env)
@@ -306,9 +332,11 @@ _FAULTS = (EvalError, ValueError, TypeError, ZeroDivisionError, OverflowError, M
 class _Compiler:
     """Turns a checked tree into nested closures; an `observer` sees every node's value."""
 
-    def __init__(self, text: str, observer: Observer | None = None) -> None:
+    def __init__(self, text: str, observer: Observer | None = None,
+                 call_hook: tuple[frozenset[str], Callable[[str, str, list[Value]], None]] | None = None) -> None:
         self.text = text
         self.observer = observer
+        self.call_hook = call_hook
 
     def segment(self, node: ast.AST) -> str:
         return _short(ast.get_source_segment(self.text, node) or ast.unparse(node))
@@ -354,12 +382,12 @@ class _Compiler:
 
     def _Attribute(self, node: ast.Attribute) -> Node:
         inner = self.node(node.value)
-        return lambda env: np.transpose(inner(env))
+        return self._guard(lambda env: np.transpose(inner(env)), node)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Node:
         inner = self.node(node.operand)
         if isinstance(node.op, ast.USub):
-            return lambda env: -inner(env)
+            return self._guard(lambda env: _negate(inner(env)), node)
         return inner
 
     def _BinOp(self, node: ast.BinOp) -> Node:
@@ -377,7 +405,22 @@ class _Compiler:
         fn = FUNCTIONS[node.func.id].fn
         args = [self.node(a) for a in node.args]
         kwargs = {kw.arg: _integer_literal(kw.value) for kw in node.keywords if kw.arg}
+        if self.call_hook is not None and node.func.id in self.call_hook[0]:
+            name, hook, where = node.func.id, self.call_hook[1], self.segment(node.args[0])
+
+            def watched(env: Env) -> Value:
+                values = [a(env) for a in args]
+                hook(name, where, values)
+                return fn(*values, **kwargs)
+
+            return self._guard(watched, node)
         return self._guard(lambda env: fn(*(a(env) for a in args), **kwargs), node)
+
+
+def _negate(value: Value) -> Value:
+    if isinstance(value, np.ndarray) and value.dtype == bool:
+        raise EvalError("cannot negate a comparison (true/false values): use where")
+    return -value
 
 
 def _nonfinite_word(value: Value) -> str:

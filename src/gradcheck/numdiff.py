@@ -108,9 +108,11 @@ def first_derivative(g: Line, scale: float = 1.0, method: str = "central",
     if method == "complex":
         value = g(1j * h)
         d = np.imag(value) / h
-        # No subtraction of nearby values, but the terms of d can cancel: their size is
-        # about |f| for a direction scaled to the point.
-        rounding = ROUNDING * EPS * (np.abs(d) + np.abs(np.real(value)))
+        # No subtraction of nearby values, but the terms of d can cancel (their size is
+        # about |f| for a direction scaled to the point), and an ill-conditioned f (a
+        # determinant of a nearly singular product) loses digits in the imaginary part as
+        # in the real one: about the rounding noise of f seen at the point.
+        rounding = ROUNDING * EPS * (np.abs(d) + np.abs(np.real(value))) + 4 * np.asarray(f_noise)
         return Estimate(d, rounding, rounding, 1)
     if method == "richardson":
         return _richardson(g, h, f_noise)
@@ -145,10 +147,10 @@ def second_derivative(g: Plane, scale_u: float = 1.0, scale_v: float = 1.0,
     """``d^2 g / ds dt`` at (0, 0); the steps in s and t are scaled separately."""
     hu, hv = SECOND_STEP[method] * scale_u, SECOND_STEP[method] * scale_v
     if method == "complex":
-        # complex step in s, central difference in t: Im[g(ih, t) - g(ih, -t)] / (2 t h)
+        # complex step in s, extrapolated differences in t: d/dt Im[g(ih, t)] / h
         tiny = FIRST_STEP["complex"] * scale_u
         line: Line = lambda t: np.imag(g(1j * tiny, t)) / tiny
-        return first_derivative(line, scale_v, "central")
+        return first_derivative(line, scale_v, "richardson", f_noise)
 
     def mixed(f: float) -> tuple[np.ndarray, np.ndarray]:
         a, b = hu * f, hv * f

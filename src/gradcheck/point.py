@@ -41,15 +41,24 @@ class Point:
         self.conditions = self._conditions()
 
     def _conditions(self) -> dict[str, float]:
-        """Condition numbers of the square matrices of an identity that inverts something."""
+        """Condition numbers of the square sampled matrices of an identity that inverts
+        something, and of every matrix its function and lets invert (such as X^T X)."""
         exprs = [self.identity.function, *(e for _, e in self.identity.lets),
                  *(c.expr for c in self.identity.claims)]
         if not any(INVERTING & e.calls for e in exprs):
             return {}
-        out = {}
+        out: dict[str, float] = {}
+
+        def record(where: str, value: Any) -> None:
+            a = np.asarray(value)
+            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and a.shape[0] <= COND_SIZE_LIMIT \
+                    and not np.iscomplexobj(a) and np.all(np.isfinite(a)):
+                out[where] = float(np.linalg.cond(a))
+
         for name, value in self.sample.values.items():
-            if value.ndim == 2 and value.shape[0] == value.shape[1] > 1 and value.shape[0] <= COND_SIZE_LIMIT:
-                out[name] = float(np.linalg.cond(value))
+            record(name, value)
+        for expr in exprs[: 1 + len(self.identity.lets)]:
+            expr.watch_calls(self.env, INVERTING, lambda fn, where, args: record(where, args[0]))
         return out
 
     @functools.cached_property

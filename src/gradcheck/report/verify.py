@@ -10,7 +10,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from gradcheck.catalogue import Identity, Variable
-from gradcheck.check import Options
+from gradcheck.checker import Options
 from gradcheck.report.table import STYLES, note, sizes_text
 from gradcheck.verdict import ClaimResult, Status
 

@@ -16,7 +16,7 @@ import dataclasses
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from gradcheck.errors import ClaimError, GradcheckError, Location
 from gradcheck.functions import EvalError
 from gradcheck.measure import Measurement, Prober, Settings, measure
 from gradcheck.point import Point
-from gradcheck.sampling import draw_sample, identity_rng
+from gradcheck.sampling import Sample, draw_sample, identity_rng
 from gradcheck.verdict import (DEFAULT_MAX_NOISE, DEFAULT_RTOL, KINK, ClaimResult, Status, errored, judge,
                                refuted_result, unjudgeable)
 
@@ -79,11 +79,18 @@ class _Progress:
         return [c for c in self.claims if c.index not in self.failed and c.index not in self.refuted]
 
 
-def check_identity(identity: Identity, options: Options = Options()) -> list[ClaimResult]:
-    """Check every claim of `identity` at `options.trials` random points."""
+Sampler = Callable[[Mapping[str, int], int], Sample]
+
+
+def check_identity(identity: Identity, options: Options = Options(),
+                   sampler: Sampler | None = None) -> list[ClaimResult]:
+    """Check every claim of `identity` at `options.trials` random points (or at the points
+    `sampler(sizes, trial)` gives)."""
     sizes = identity.sizes(options.dims, options.size)
     method, method_note = choose_method(identity, options.method)
     samples = identity_rng(options.seed, identity.name)
+    if sampler is None:
+        sampler = lambda sizes, trial: draw_sample(identity, sizes, samples, trial)  # noqa: E731
     directions = identity_rng(options.seed, identity.name + "/directions")
     progress = _Progress(identity.claims, {c.index: [] for c in identity.claims}, {}, {},
                          {c.index: 0.0 for c in identity.claims})
@@ -93,7 +100,7 @@ def check_identity(identity: Identity, options: Options = Options()) -> list[Cla
     while judged < options.trials and drawn < 2 * options.trials:
         drawn += 1
         try:
-            point = Point(identity, draw_sample(identity, sizes, samples, drawn - 1))
+            point = Point(identity, sampler(sizes, drawn - 1))
         except (GradcheckError, EvalError) as exc:
             progress.failed.update({c.index: _message(exc, identity) for c in progress.pending()})
             break

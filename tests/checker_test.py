@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gradcheck.catalogue import load_catalogue, load_file, load_text
-from gradcheck.check import Options, check_catalogue, check_identity
+from gradcheck.checker import Options, check_catalogue, check_identity
 from gradcheck.verdict import ClaimResult, Status
 
 
