@@ -156,3 +156,25 @@ def test_labels_are_not_read_as_markup(cli_invoke: Callable[..., Result], write:
     path = write(RIGHT.format(name="markup").replace("inv(X).T}", "inv(X).T, label: '[bold]x'}"))
     result = cli_invoke("run", str(path))
     assert "[bold]x" in result.output
+
+
+def test_check_without_a_file(cli_invoke: Callable[..., Result]) -> None:
+    ok = cli_invoke("check", "log(det(X))", "--input", "X=4x4:spd", "--claim", "inv(X).T", "--layout", "denominator")
+    assert ok.exit_code == 0 and "PASS" in ok.output
+    wrong = cli_invoke("check", "x.T @ A @ x", "--input", "x=5x1", "--constant", "A=5x5", "--hessian", "2 * A")
+    assert wrong.exit_code == 1 and "diagnosis: matches the symmetric part of the claim" in wrong.output
+    assert cli_invoke("check", "trace(X)", "--input", "X=3x3", "--differential", "trace(dX)").exit_code == 0
+    usage = cli_invoke("check", "trace(X)", "--input", "X=3by3")
+    assert usage.exit_code == 2 and "expected NAME=SHAPE[:KIND] such as X=4x4:spd" in usage.output
+    assert "give a claim" in cli_invoke("check", "trace(X)", "--input", "X=3x3").output
+
+
+def test_new_writes_a_template_that_passes(cli_invoke: Callable[..., Result], tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    result = cli_invoke("new", "my_identity", "--folder", str(folder))
+    assert result.exit_code == 0
+    text = (folder / "my_identity.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=file://")
+    assert cli_invoke("run", str(folder)).exit_code == 0
+    assert cli_invoke("new", "my_identity", "--folder", str(folder)).exit_code == 2  # never overwrites
+    assert cli_invoke("new", "Bad Name", "--folder", str(folder)).exit_code == 2

@@ -65,3 +65,14 @@ def test_pre_commit_hook_runs_the_command_it_names(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     failed = subprocess.run([exe, *args, str(good), str(bad)], capture_output=True, text=True, timeout=60)
     assert failed.returncode == 1 and "missing required key 'inputs'" in failed.stderr
+
+
+def test_ci_workflow_is_valid() -> None:
+    workflow = ROOT / ".github" / "workflows" / "gradcheck.yml"
+    exe = str(Path(sys.executable).with_name("check-jsonschema"))
+    result = subprocess.run([exe, "--builtin-schema", "vendor.github-workflows", str(workflow)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = yaml.safe_load(workflow.read_text())["jobs"]["catalogue"]["steps"]
+    commands = " ".join(step.get("run", "") for step in steps)
+    assert "gradcheck run identities/ --format junit" in commands and "make test" in workflow.read_text()

@@ -287,6 +287,122 @@ def lint(paths: tuple[str, ...]) -> None:
     raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
 
 
+def _variable_spec(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, Any]:
+    """NAME=SHAPE[:KIND], SHAPE like 4x4, 4x1, 4 or 1 (a scalar is [])."""
+    out: dict[str, Any] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        shape_text, _, kind = rest.partition(":")
+        try:
+            shape = [] if shape_text in ("", "scalar") else [int(n) for n in shape_text.lower().split("x")]
+        except ValueError:
+            shape = None
+        if not sep or not name or shape is None or len(shape) > 2 or any(n < 1 for n in shape):
+            raise click.BadParameter(f"expected NAME=SHAPE[:KIND] such as X=4x4:spd, got '{value}'")
+        out[name] = {"shape": shape, **({"kind": kind} if kind else {})}
+    return out
+
+
+@cli.command(name="check")
+@click.argument("function")
+@click.option("--input", "inputs", multiple=True, callback=_variable_spec, required=True, metavar="NAME=SHAPE[:KIND]",
+              help="An input, e.g. X=4x4:spd, x=5x1 (repeatable).")
+@click.option("--constant", "constants", multiple=True, callback=_variable_spec, metavar="NAME=SHAPE[:KIND]",
+              help="A random constant held fixed (repeatable).")
+@click.option("--claim", "claim", default=None, help="A claimed derivative (needs --layout).")
+@click.option("--layout", type=click.Choice(["numerator", "denominator"]), default=None)
+@click.option("--wrt", default=None, help="The input of --claim or --hessian (default: the only input).")
+@click.option("--differential", default=None, help="A claimed differential, written with dX for each input X.")
+@click.option("--hessian", default=None, help="A claimed Hessian.")
+@click.option("--equals", default=None, help="An expression claimed equal to the function.")
+@numeric_options
+def check_command(function: str, inputs: dict[str, Any], constants: dict[str, Any], claim: str | None,
+                  layout: str | None, wrt: str | None, differential: str | None, hessian: str | None,
+                  equals: str | None, **numeric: Any) -> None:
+    """Check one claim about FUNCTION without writing a file.
+
+    \b
+    Example:
+      gradcheck check "log(det(X))" --input X=4x4:spd --claim "inv(X).T" --layout denominator
+      gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
+    """
+    import yaml
+
+    from gradcheck.catalogue import load_text
+    from gradcheck.report.verify import run_line, verify_report
+
+    target = wrt or (next(iter(inputs)) if len(inputs) == 1 else None)
+    claims = []
+    if claim is not None:
+        claims.append({"wrt": target, "layout": layout, "derivative": claim})
+    for form, text in (("differential", differential), ("hessian", hessian), ("equals", equals)):
+        if text is not None:
+            claims.append({form: text, **({"wrt": target} if form == "hessian" else {})})
+    if not claims:
+        raise click.UsageError("give a claim: --claim (with --layout), --differential, --hessian or --equals")
+    document = {"name": "check", "inputs": inputs, "constants": constants, "function": function,
+                "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
+    identity = load_text(yaml.safe_dump(document, sort_keys=False), "<command line>")
+    options = _options(**numeric)
+    results = check_identity(identity, options)
+    console = Console()
+    console.print(verify_report(identity, results, run_line(results, options), console.width))
+    raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+
+
+TEMPLATE = """\
+# yaml-language-server: $schema={schema}
+# An identity: a function, its inputs, and claims about its derivative.
+# The format: docs/format.md. Check it with: gradcheck verify {name} --catalogue {folder}
+name: {name}
+title: One line saying what this is
+source: "Where the claim comes from, e.g. Matrix Cookbook (2012), eq. (57)"
+tags: [example]
+latex: '\\frac{{\\partial \\ln|X|}}{{\\partial X}} = X^{{-T}}'
+dims: {{n: 4, m: 3}}          # default sizes; give different names different sizes
+inputs:                        # differentiated; kinds: general positive symmetric spd invertible
+  X: {{shape: [n, n], kind: invertible}}   # orthogonal diagonal lower upper unit simplex
+constants:                     # random, held fixed
+  A: {{shape: [m, n]}}
+let:                           # named intermediates, in order
+  Xi: inv(X)
+function: logdet(X) + trace(A @ X @ A.T)
+claims:
+  - wrt: X
+    layout: denominator        # the gradient, shaped like X: df = sum(G * dX)
+    derivative: Xi.T + A.T @ A
+  - wrt: X
+    layout: numerator          # shaped like X^T: df = tr(D dX)
+    derivative: Xi + A.T @ A
+  - differential: trace(Xi @ dX) + trace(A @ dX @ A.T)
+  # - {{wrt: X, layout: numerator, derivative: Xi.T, expect: fail, reason: why the published form is wrong}}
+"""
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--folder", type=click.Path(file_okay=False), default="identities", show_default=True,
+              help="Where to write NAME.yaml.")
+def new(name: str, folder: str) -> None:
+    """Write a commented template identity file NAME.yaml.
+
+    \b
+    Example:
+      gradcheck new my_logdet --folder identities/mine
+    """
+    from gradcheck.catalogue import NAME_PATTERN
+
+    if not NAME_PATTERN.match(name):
+        raise click.BadParameter("use only a-z, 0-9, '_', '.' and '-'", param_hint="NAME")
+    target = Path(folder) / f"{name}.yaml"
+    if target.exists():
+        raise click.UsageError(f"{target} exists; not overwriting it")
+    schema = Path(__file__).resolve().parent / "schemas" / "identity.schema.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(TEMPLATE.format(name=name, folder=folder, schema=schema.as_uri()), encoding="utf-8")
+    click.echo(f"wrote {target}")
+
+
 @cli.command(name="list")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 def list_(paths: tuple[str, ...]) -> None:

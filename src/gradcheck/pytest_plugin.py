@@ -1,0 +1,158 @@
+"""pytest plugin: identity files as test items, one per claim.
+
+`pytest identities/` collects every identity file under the given paths, with the same
+verdicts as `gradcheck run`. A YAML file is an identity file only if its top level has the
+four keys every identity has (`name`, `inputs`, `function`, `claims`), so the plugin never
+collects a CI config or a docker-compose file in other people's projects; it can also be
+turned off with `-p no:gradcheck` or the ini option `gradcheck_collect = false`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SIGNATURE = ("name:", "inputs:", "function:", "claims:")
+MAX_SNIFF_BYTES = 1_000_000
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradcheck", "checking matrix-calculus identity files")
+    group.addoption("--gradcheck-seed", type=int, default=None, help="seed of the random points")
+    group.addoption("--gradcheck-trials", type=int, default=None, help="random points per identity")
+    group.addoption("--gradcheck-size", type=int, default=None, help="set every dimension to this size")
+    group.addoption("--gradcheck-method", default=None, choices=["central", "richardson", "complex", "auto"],
+                    help="numerical method")
+    group.addoption("--gradcheck-rtol", type=float, default=None, help="tolerance floor")
+    parser.addini("gradcheck_collect", "collect gradcheck identity files (default true)", type="bool",
+                  default=True)
+
+
+def is_identity_file(path: Path) -> bool:
+    """A cheap, safe test: a YAML file whose top level has the four required keys."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        if path.stat().st_size > MAX_SNIFF_BYTES:
+            return False
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    top = {line.split("#")[0].rstrip() for line in text.splitlines() if line and not line[0].isspace()}
+    return all(any(entry.startswith(key) for entry in top) for key in SIGNATURE)
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if not parent.config.getini("gradcheck_collect") or not is_identity_file(file_path):
+        return None
+    return IdentityFile.from_parent(parent, path=file_path)
+
+
+def _options(config: pytest.Config) -> Any:
+    from gradcheck.checker import Options
+
+    values = {"seed": config.getoption("gradcheck_seed"), "trials": config.getoption("gradcheck_trials"),
+              "size": config.getoption("gradcheck_size"), "method": config.getoption("gradcheck_method"),
+              "rtol": config.getoption("gradcheck_rtol")}
+    return Options(**{k: v for k, v in values.items() if v is not None})
+
+
+class IdentityFile(pytest.File):
+    """One identity file: an item per claim (or one failing item if the file is bad)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from gradcheck.catalogue import load_file
+        from gradcheck.errors import CatalogueError
+
+        try:
+            identity = load_file(self.path)
+        except CatalogueError as exc:
+            yield BadFileItem.from_parent(self, name="file", error=str(exc))
+            return
+        self.identity = identity
+        self.results: list[Any] | None = None
+        for claim in identity.claims:
+            yield ClaimItem.from_parent(self, name=f"claim {claim.index}: {claim.describe()}", index=claim.index)
+
+    def verdicts(self) -> list[Any]:
+        """Check the whole identity once (claims share evaluations) and keep the results."""
+        if self.results is None:
+            from gradcheck.checker import check_identity
+
+            self.results = check_identity(self.identity, _options(self.config))
+        return self.results
+
+
+class GradcheckFailure(Exception):
+    """A claim that does not hold (for a claim recorded as wrong, the expected outcome)."""
+
+
+class ClaimErrored(Exception):
+    """A claim (or its file) that could not be evaluated: always a failure."""
+
+
+class ClaimItem(pytest.Item):
+    def __init__(self, *, index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.index = index
+        parent = self.parent
+        assert isinstance(parent, IdentityFile)
+        claim = parent.identity.claims[index - 1]
+        if claim.expect_fail:
+            self.add_marker(pytest.mark.xfail(reason=claim.reason or "", strict=True, raises=GradcheckFailure))
+
+    def runtest(self) -> None:
+        from gradcheck.verdict import Status
+
+        parent = self.parent
+        assert isinstance(parent, IdentityFile)
+        result = next(r for r in parent.verdicts() if r.claim.index == self.index)
+        if result.status is Status.ERROR:
+            raise ClaimErrored(describe(result))
+        if result.status in (Status.FAIL, Status.XFAIL):
+            raise GradcheckFailure(describe(result))
+        # PASS, or XPASS, which the strict xfail marker of a claim recorded as wrong fails
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, (GradcheckFailure, ClaimErrored)):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        parent = self.parent
+        assert isinstance(parent, IdentityFile)
+        claim = parent.identity.claims[self.index - 1]
+        return self.path, (claim.line - 1) if claim.line else None, f"{parent.identity.name}: {self.name}"
+
+
+class BadFileItem(pytest.Item):
+    def __init__(self, *, error: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise ClaimErrored(self.error)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
+def describe(result: Any) -> str:
+    """The failure text: what was claimed, the verdict, the error and the diagnosis."""
+    from gradcheck.report.table import note, sizes_text
+
+    claim = result.claim
+    lines = [f"{result.identity}: claim {claim.index} ({claim.describe()}): {result.status.value}",
+             f"  {claim.form}: {claim.expr.source}",
+             f"  sizes {sizes_text(result.sizes)}; worst relative error "
+             f"{'-' if result.error is None else format(result.error, '.2e')}"]
+    if note(result):
+        lines.append(f"  {note(result)}")
+    lines += [f"  {d}" for d in result.details]
+    return "\n".join(lines)

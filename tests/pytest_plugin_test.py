@@ -1,0 +1,100 @@
+"""The pytest plugin, tested with pytest's own pytester."""
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import CATALOGUE
+
+RIGHT = """\
+name: {name}
+dims: {{n: 3}}
+inputs:
+  X: {{shape: [n, n], kind: invertible}}
+function: logdet(X)
+claims:
+  - {{wrt: X, layout: denominator, derivative: inv(X).T}}
+  - {{wrt: X, layout: numerator, derivative: inv(X).T}}
+  - {{wrt: X, layout: numerator, derivative: inv(X).T, expect: fail, reason: layout slip}}
+"""
+COMPOSE = """\
+version: "3"
+services:
+  web:
+    image: nginx
+"""
+WORKFLOW = """\
+name: ci
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps: [{run: echo hi}]
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".yaml", logdet=RIGHT.format(name="logdet"), **{"docker-compose": COMPOSE})
+    (pytester.path / ".github").mkdir()
+    (pytester.path / ".github" / "ci.yml").write_text(WORKFLOW)
+    (pytester.path / "trace.yml").write_text(RIGHT.format(name="trace").replace("logdet(X)", "logdet(X) + 0"))
+    return pytester
+
+
+def test_collects_identity_files_only(project: pytest.Pytester) -> None:
+    result = project.runpytest("--collect-only", "-q")
+    listed = [line for line in result.outlines if "::" in line]
+    assert len(listed) == 6
+    assert all(line.startswith(("logdet.yaml::", "trace.yml::")) for line in listed)
+
+
+def test_verdicts_match_gradcheck_run(project: pytest.Pytester) -> None:
+    result = project.runpytest("-q")
+    result.assert_outcomes(passed=2, failed=2, xfailed=2)
+    result.stdout.fnmatch_lines([
+        "*logdet: claim 2 (derivative wrt X (numerator)): FAIL*",
+        "*matches the claim transposed: it holds in layout denominator*",
+    ])
+
+
+def test_k_x_and_options(project: pytest.Pytester) -> None:
+    project.runpytest("-k", "denominator").assert_outcomes(passed=2)
+    project.runpytest("-x").assert_outcomes(passed=1, failed=1)
+    project.runpytest("--gradcheck-size", "5", "--gradcheck-seed", "3", "-k", "logdet and denominator") \
+        .assert_outcomes(passed=1)
+
+
+def test_bad_file_is_one_failing_item(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", broken=RIGHT.format(name="broken").replace("inv(X).T}", "invv(X).T}", 1))
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*unknown function 'invv' in claim 1 of *broken.yaml*did you mean 'inv'?*"])
+
+
+def test_unexpected_pass_fails(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", xpass=RIGHT.format(name="xpass").replace(
+        "derivative: inv(X).T, expect", "derivative: inv(X), expect"))
+    pytester.runpytest("-q").assert_outcomes(passed=1, failed=2)
+
+
+def test_junitxml(project: pytest.Pytester) -> None:
+    project.runpytest("--junitxml=report.xml")
+    suite = ET.parse(project.path / "report.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "6" and suite.get("failures") == "2"
+
+
+def test_xdist(project: pytest.Pytester) -> None:
+    project.runpytest("-n", "2", "-p", "xdist").assert_outcomes(passed=2, failed=2, xfailed=2)
+
+
+def test_can_be_turned_off(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\ngradcheck_collect = false\n")
+    project.runpytest("--collect-only").assert_outcomes()
+
+
+def test_bundled_seed_catalogue_through_pytest(pytester: pytest.Pytester) -> None:
+    shutil.copytree(CATALOGUE / "seed", pytester.path / "seed")
+    pytester.runpytest("seed", "-q", "-p", "no:cacheprovider").assert_outcomes(passed=60, xfailed=1)
