@@ -61,14 +61,14 @@ def unexpected(options: Options) -> list[str]:
 SIZES = [None, 2, 3, 5, 8]
 
 
-@pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("seed", [0, 1])
+# The reduced set for every run; the full sweep (seeds 0-19) is marked slow.
+@pytest.mark.parametrize(("seed", "size"), [(0, s) for s in SIZES] + [(1, None)])
 def test_expected_verdicts(seed: int, size: int | None) -> None:
     assert unexpected(Options(seed=seed, size=size)) == []
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("seed", range(2, 20))
+@pytest.mark.parametrize("seed", range(1, 20))
 def test_expected_verdicts_full_sweep(seed: int, size: int | None) -> None:
     assert unexpected(Options(seed=seed, size=size)) == []

@@ -109,6 +109,10 @@ def check_identity(identity: Identity, options: Options = Options(),
         if reason and not last_chance:
             resampled.append(reason)
             continue
+        if reason:
+            message = f"cannot judge at any point tried: {reason}"
+            progress.failed.update({c.index: message for c in progress.pending()})
+            break
         methods = [method, *_escalations(identity, method)]
         measured, reason = _judgeable_measurements(identity, point, methods, directions, options, progress)
         escalated |= {m.method for m in measured.values() if m.method not in (method, "exact")}

@@ -32,7 +32,7 @@ class Settings:
     """How claims are measured (the numerical knobs of a run)."""
 
     full_limit: int = 100  # inputs with at most this many entries are probed entry by entry
-    probes: int = 8  # random directions for larger inputs
+    probes: int = 4  # random directions for larger inputs (power: see docs/format.md)
     hessian_full_limit: int = 9  # entries up to which a Hessian is checked entry by entry
     method: str = "central"  # see numdiff.METHODS
     # For sensitivity benchmarks: add a random error of this relative size to every
