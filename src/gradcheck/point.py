@@ -47,6 +47,8 @@ class Point:
                  *(c.expr for c in self.identity.claims)]
         if not any(INVERTING & e.calls for e in exprs):
             return {}
+        if max((max(v.shape, default=1) for v in self.sample.values.values()), default=1) > COND_SIZE_LIMIT:
+            return {}  # an SVD per matrix would cost more than the check itself
         out: dict[str, float] = {}
 
         def record(where: str, value: Any) -> None:
