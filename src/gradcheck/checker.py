@@ -26,8 +26,17 @@ from gradcheck.functions import EvalError
 from gradcheck.measure import Measurement, Prober, Settings, measure
 from gradcheck.point import Point
 from gradcheck.sampling import Sample, draw_sample, identity_rng
-from gradcheck.verdict import (DEFAULT_MAX_NOISE, DEFAULT_RTOL, KINK, ClaimResult, Status, errored, judge,
-                               refuted_result, unjudgeable)
+from gradcheck.verdict import (
+    DEFAULT_MAX_NOISE,
+    DEFAULT_RTOL,
+    KINK,
+    ClaimResult,
+    Status,
+    errored,
+    judge,
+    refuted_result,
+    unjudgeable,
+)
 
 DEFAULT_SEED = 0
 DEFAULT_TRIALS = 3

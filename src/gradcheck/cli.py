@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
@@ -17,8 +16,17 @@ from rich.text import Text
 
 from gradcheck import __version__, functions, yamlsafe
 from gradcheck.catalogue import Catalogue, Identity, load_catalogue
-from gradcheck.checker import (DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_TRIALS, METHOD_CHOICES, Options,
-                             check_catalogue, check_identity, select, summary)
+from gradcheck.checker import (
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TRIALS,
+    METHOD_CHOICES,
+    Options,
+    check_catalogue,
+    check_identity,
+    select,
+    summary,
+)
 from gradcheck.errors import ExitCode, GradcheckError
 from gradcheck.verdict import DEFAULT_MAX_NOISE, DEFAULT_RTOL, ClaimResult, Status
 
