@@ -60,8 +60,9 @@ def _trials(result: ClaimResult) -> Iterator[Text]:
         mark = "ok" if c.passed else "FAIL"
         cost = f"{m.nfev} evals" if m.nfev else "shared evals"
         conds = "".join(f"  cond({k}) {v:.1f}" for k, v in m.conditions.items())
-        yield Text(f"trial {m.trial + 1}: error {c.error:.1e}  tol {c.tolerance:.1e}  "
-                   f"noise {c.noise:.1e}  {m.mode} {m.method}, {cost}{conds}  {mark}")
+        # the tolerance is rtol (in the header) plus the noise floor
+        yield Text(f"trial {m.trial + 1}: {mark:4}  error {c.error:.1e}  noise floor {c.noise:.1e}  "
+                   f"{m.method}, {m.mode}, {cost}{conds}")
 
 
 def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:
