@@ -150,7 +150,7 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
     measured: dict[int, Measurement] = {}
     reason: str | None = None
     for method in methods:
-        prober = Prober(point, dataclasses.replace(options.settings, method=method), directions)
+        prober = Prober(point, dataclasses.replace(options.settings, method=method, rtol=options.rtol), directions)
         measured.update(_measure_point(identity, prober, progress, claims))
         noisy = {i: unjudgeable(m, options.max_noise, options.rtol) for i, m in measured.items()}
         noisy = {i: r for i, r in noisy.items() if r}
