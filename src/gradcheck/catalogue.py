@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gradcheck import yamlsafe
+from gradcheck import settings, yamlsafe
 from gradcheck.errors import CatalogueError, ExpressionError, Location, did_you_mean
 from gradcheck.expr import Expr, parse
 from gradcheck.functions import CONSTANTS, FUNCTIONS
@@ -186,8 +186,8 @@ def load_file(path: str | Path) -> Identity:
     file = str(path)
     try:
         size = Path(path).stat().st_size
-        if size > yamlsafe.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
-            raise CatalogueError(f"file is {size:,} bytes, over the limit of {yamlsafe.MAX_FILE_BYTES:,}",
+        if size > settings.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
+            raise CatalogueError(f"file is {size:,} bytes, over the limit of {settings.MAX_FILE_BYTES:,}",
                                  Location(file))
         raw = Path(path).read_bytes()
     except OSError as exc:

@@ -26,6 +26,7 @@ from gradcheck.functions import EvalError
 from gradcheck.measure import Measurement, Prober, Settings, measure
 from gradcheck.point import Point
 from gradcheck.sampling import Sample, draw_sample, identity_rng
+from gradcheck.settings import DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_TRIALS  # noqa: E402
 from gradcheck.verdict import (
     DEFAULT_MAX_NOISE,
     DEFAULT_RTOL,
@@ -37,11 +38,6 @@ from gradcheck.verdict import (
     refuted_result,
     unjudgeable,
 )
-
-DEFAULT_SEED = 0
-DEFAULT_TRIALS = 3
-DEFAULT_TIMEOUT = 120.0
-METHOD_CHOICES = ("central", "richardson", "complex", "auto")
 
 
 @dataclass(frozen=True)

@@ -8,27 +8,49 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.text import Text
 
-from gradcheck import __version__, functions, yamlsafe
-from gradcheck.catalogue import Catalogue, Identity, load_catalogue
-from gradcheck.checker import (
+from gradcheck import __version__, settings
+from gradcheck.errors import ExitCode, GradcheckError
+from gradcheck.settings import (
+    DEFAULT_MAX_NOISE,
+    DEFAULT_RTOL,
     DEFAULT_SEED,
     DEFAULT_TIMEOUT,
     DEFAULT_TRIALS,
     METHOD_CHOICES,
-    Options,
-    check_catalogue,
-    check_identity,
-    select,
-    summary,
 )
-from gradcheck.errors import ExitCode, GradcheckError
-from gradcheck.verdict import DEFAULT_MAX_NOISE, DEFAULT_RTOL, ClaimResult, Status
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gradcheck.catalogue import Catalogue, Identity
+    from gradcheck.checker import Options
+    from gradcheck.verdict import ClaimResult, Status
+
+# NumPy, YAML and rich are imported inside the commands that use them, so that
+# `gradcheck --help` and usage errors start fast.
+
+
+def load_catalogue(paths: Any) -> Catalogue:
+    from gradcheck.catalogue import load_catalogue as load
+
+    return load(paths)
+
+
+def _console(**options: Any) -> Console:
+    from rich.console import Console
+
+    return Console(**options)
+
+
+def _text(*parts: Any) -> Any:
+    from rich.text import Text
+
+    return Text.assemble(*parts)
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_SIZE = 20_000
@@ -75,11 +97,11 @@ def numeric_options(fn: F) -> F:
                      show_default=True,
                      help="Largest relative noise floor at which a claim is judged; noisier points are "
                           "resampled."),
-        click.option("--max-elements", type=click.IntRange(1, None), default=functions.MAX_ELEMENTS,
-                     show_default=True, callback=_set_limit(functions, "MAX_ELEMENTS"), expose_value=False,
+        click.option("--max-elements", type=click.IntRange(1, None), default=settings.MAX_ELEMENTS,
+                     show_default=True, callback=_set_limit(settings, "MAX_ELEMENTS"), expose_value=False,
                      help="Largest array (entries) a sample or an expression may build."),
-        click.option("--max-file-size", type=click.IntRange(1, None), default=yamlsafe.MAX_FILE_BYTES,
-                     show_default=True, callback=_set_limit(yamlsafe, "MAX_FILE_BYTES"), expose_value=False,
+        click.option("--max-file-size", type=click.IntRange(1, None), default=settings.MAX_FILE_BYTES,
+                     show_default=True, callback=_set_limit(settings, "MAX_FILE_BYTES"), expose_value=False,
                      help="Largest identity file, in bytes."),
     ]
     for decorator in reversed(decorators):
@@ -88,6 +110,8 @@ def numeric_options(fn: F) -> F:
 
 
 def _options(**values: Any) -> Options:
+    from gradcheck.checker import Options
+
     return Options(**values)
 
 
@@ -149,7 +173,7 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     start = time.perf_counter()
     options = _options(timeout=timeout, **numeric)
     catalogue = load_catalogue(paths)
-    console = Console()
+    console = _console()
     results, interrupted = _collect(catalogue, options, only, jobs or os.cpu_count() or 1, console)
     if not results and not interrupted:
         console.print("no identities matched")
@@ -165,6 +189,8 @@ def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int
              console: Console) -> tuple[list[ClaimResult], bool]:
     """Check the catalogue, with a progress bar on a terminal; on Ctrl-C keep what finished."""
     from rich.progress import Progress
+
+    from gradcheck.checker import check_catalogue, select
 
     results: list[ClaimResult] = []
     total = len(select(catalogue.identities, only)) + len(catalogue.bad_files)
@@ -182,6 +208,7 @@ def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int
 
 def _report(results: list[ClaimResult], fmt: str, output: str | None, options: Options, seconds: float,
             console: Console) -> None:
+    from gradcheck.checker import summary
     from gradcheck.report.output import write_atomic
     from gradcheck.report.table import problems, results_table, totals_line
 
@@ -217,7 +244,7 @@ def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], sec
     from gradcheck.report.table import problems, results_table, totals_line
 
     buffer = StringIO()
-    plain = Console(file=buffer, width=160, color_system=None, force_terminal=False)
+    plain = _console(file=buffer, width=160, color_system=None, force_terminal=False)
     plain.print(results_table(results, 160))
     plain.print(problems(results), end="")
     plain.print(totals_line(counts, seconds))
@@ -243,8 +270,10 @@ def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
 
     identity = _find(name, catalogue_dir)
     options = _options(**numeric)
+    from gradcheck.checker import check_identity
+
     results = check_identity(identity, options)
-    console = Console()
+    console = _console()
     console.print(verify_report(identity, results, run_line(results, options), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
 
@@ -287,9 +316,9 @@ def lint(paths: tuple[str, ...]) -> None:
       gradcheck lint identities/
     """
     catalogue = load_catalogue(paths)
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     for bad in catalogue.bad_files:
-        console.print(Text.assemble(("ERROR ", "bold magenta"), str(bad.error)))
+        console.print(_text(("ERROR ", "bold magenta"), str(bad.error)))
     good = len(catalogue.identities)
     console.print(f"{good} identit{'y' if good == 1 else 'ies'} ok, {len(catalogue.bad_files)} bad")
     raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
@@ -352,8 +381,10 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
                 "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
     identity = load_text(yaml.safe_dump(document, sort_keys=False), "<command line>")
     options = _options(**numeric)
+    from gradcheck.checker import check_identity
+
     results = check_identity(identity, options)
-    console = Console()
+    console = _console()
     console.print(verify_report(identity, results, run_line(results, options), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
 
@@ -429,11 +460,11 @@ def list_(paths: tuple[str, ...]) -> None:
     for column in ("name", "title", "tags", "claims"):
         table.add_column(column, justify="right" if column == "claims" else "left")
     for i in catalogue.identities:
-        table.add_row(Text(i.name), Text(i.title), Text(", ".join(i.tags)), str(len(i.claims)))
-    console = Console()
+        table.add_row(_text(i.name), _text(i.title), _text(", ".join(i.tags)), str(len(i.claims)))
+    console = _console()
     console.print(table)
     for bad in catalogue.bad_files:
-        console.print(Text.assemble(("ERROR ", "magenta"), str(bad.error)))
+        console.print(_text(("ERROR ", "magenta"), str(bad.error)))
     raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
 
 

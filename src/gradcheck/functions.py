@@ -14,20 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck import settings
+
 Value = Any  # an ndarray, or a Python int/float (dimension sizes and literals)
 
-# Largest array (in entries) an expression may build; `set_max_elements` raises it.
-MAX_ELEMENTS = 25_000_000
 
 
 class EvalError(Exception):
     """A function or operator cannot be applied to the values it was given."""
-
-
-def set_max_elements(limit: int) -> None:
-    """Set the largest number of entries an intermediate array may have."""
-    global MAX_ELEMENTS
-    MAX_ELEMENTS = int(limit)
 
 
 def check_size(shape: tuple[int, ...], what: str) -> None:
@@ -35,10 +29,10 @@ def check_size(shape: tuple[int, ...], what: str) -> None:
     size = 1
     for n in shape:
         size *= int(n)
-    if size > MAX_ELEMENTS:
+    if size > settings.MAX_ELEMENTS:
         raise EvalError(
             f"{what} would have shape {shape_str(shape)} ({size:,} entries), "
-            f"over the limit of {MAX_ELEMENTS:,}"
+            f"over the limit of {settings.MAX_ELEMENTS:,}"
         )
 
 

@@ -25,13 +25,8 @@ import numpy as np
 
 from gradcheck.catalogue import Claim, Identity
 from gradcheck.measure import Measurement
+from gradcheck.settings import DEFAULT_MAX_NOISE, DEFAULT_RTOL  # noqa: E402 (re-exported)
 
-# The tolerance is the numerical error estimate plus this floor, which stands for the
-# rounding error of evaluating the claim itself.
-DEFAULT_RTOL = 1e-11
-# A point whose numerical derivative is noisier than this (relative) cannot be judged
-# at the default tolerance: it is resampled, and a claim never judged there is an ERROR.
-DEFAULT_MAX_NOISE = 1e-6
 KINK = "the numerical derivative changes with the step"
 TINY = 1e-300
 HUGE = 1e300

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
+from gradcheck import settings
 from gradcheck.errors import CatalogueError, Location
 
-MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000  # nodes visited, counting every alias expansion
 MAX_DEPTH = 50
 
@@ -48,9 +48,9 @@ class Document:
 
 def read(text: str | bytes, file: str) -> Document:
     """Parse one YAML document from `text`; `file` names it in errors."""
-    if len(text) > MAX_FILE_BYTES:
+    if len(text) > settings.MAX_FILE_BYTES:
         raise CatalogueError(
-            f"file is {len(text):,} bytes, over the limit of {MAX_FILE_BYTES:,}", Location(file)
+            f"file is {len(text):,} bytes, over the limit of {settings.MAX_FILE_BYTES:,}", Location(file)
         )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
