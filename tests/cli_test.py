@@ -178,3 +178,9 @@ def test_new_writes_a_template_that_passes(cli_invoke: Callable[..., Result], tm
     assert cli_invoke("run", str(folder)).exit_code == 0
     assert cli_invoke("new", "my_identity", "--folder", str(folder)).exit_code == 2  # never overwrites
     assert cli_invoke("new", "Bad Name", "--folder", str(folder)).exit_code == 2
+
+
+def test_help_does_not_import_the_numerics() -> None:
+    code = "import sys, gradcheck.cli; print(sorted(m for m in ('numpy', 'yaml', 'rich', 'scipy') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]"
