@@ -30,7 +30,6 @@ from gradcheck.settings import DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_TRIALS  # 
 from gradcheck.verdict import (
     DEFAULT_MAX_NOISE,
     DEFAULT_RTOL,
-    KINK,
     ClaimResult,
     Status,
     errored,
@@ -132,9 +131,11 @@ def check_identity(identity: Identity, options: Options = Options(),
 
 
 def _escalations(identity: Identity, method: str) -> list[str]:
-    """More precise methods to try, in order, when `method` is too noisy at a point."""
-    better = [m for m in ("complex", "richardson") if m != method]
-    return [m for m in better if choose_method(identity, m)[0] == m]
+    """Other methods to try, in order, when `method` cannot judge a claim at a point: the
+    complex step (exact, where valid), then the other difference schemes (Richardson's
+    larger steps beat rounding noise; central's smaller steps beat fast-varying f)."""
+    others = [m for m in ("complex", "richardson", "central") if m != method]
+    return [m for m in others if choose_method(identity, m)[0] == m]
 
 
 def _judgeable_measurements(identity: Identity, point: Point, methods: list[str], directions: Any,
@@ -153,8 +154,6 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
         if not noisy:
             return measured, None
         reason = next(iter(noisy.values()))
-        if any(r.startswith(KINK) for r in noisy.values()):
-            break  # a kink: no method helps, the point must change
         claims = [c for c in claims if c.index in noisy]
     return measured, reason
 
@@ -162,7 +161,7 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
 def _escalation_note(method: str, used: set[str]) -> str:
     if not used:
         return ""
-    return f"{method} differences were too noisy at some points; used {', '.join(sorted(used))} there"
+    return f"{method} could not judge at some points; used {', '.join(sorted(used))} there"
 
 
 def _measure_point(identity: Identity, prober: Prober, progress: _Progress,
