@@ -20,7 +20,7 @@ import numpy as np
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.errors import ClaimError, ExpressionError
 from gradcheck.functions import shape_str
-from gradcheck.numdiff import EPS, Estimate, entry_scales, first_derivative, second_derivative
+from gradcheck.numdiff import EPS, ROUNDING, Estimate, entry_scales, first_derivative, second_derivative
 from gradcheck.point import Point
 from gradcheck.sampling import identity_rng
 
@@ -202,6 +202,11 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
     method = "exact" if claim.form == "equals" else prober.settings.method
     # Other readings of the claim (transposed, negated, ...) only matter to diagnose a
     # failure; for large inputs they cost as much memory as the check itself.
+    # The claim's own value carries rounding too, amplified by the conditioning of the
+    # matrices the identity inverts (a claim built from inv(X^T X) at cond 1e6 loses 6 digits).
+    worst = max(prober.point.conditions.values(), default=1.0)
+    own = np.array([ROUNDING * EPS * worst * float(np.linalg.norm(m.claimed))])
+    m.uncertainty, m.rounding = np.concatenate([m.uncertainty, own]), np.concatenate([m.rounding, own])
     alternatives = m.more() if m.more is not None and _might_fail(m, prober.settings.rtol) else {}
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
                        prober.point.nfev - before, rounding=m.rounding, method=method,
