@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gradcheck import __version__, settings
-from gradcheck.errors import ExitCode, GradcheckError
+from gradcheck.errors import ExitCode, GradcheckError, did_you_mean
 from gradcheck.settings import (
     DEFAULT_MAX_NOISE,
     DEFAULT_RTOL,
@@ -285,8 +285,10 @@ def _find(name: str, catalogue_dir: str | None) -> Identity:
         places = [Path(catalogue_dir)]
     else:
         places = [p for p in (Path("identities"), bundled_catalogue()) if p is not None and p.is_dir()]
+    seen: list[str] = []
     for place in places:
         catalogue = load_catalogue([place])
+        seen += [i.name for i in catalogue.identities]
         match = [i for i in catalogue.identities if i.name == name]
         if match:
             return match[0]
@@ -294,15 +296,8 @@ def _find(name: str, catalogue_dir: str | None) -> Identity:
         if bad:
             raise GradcheckError(str(bad[0].error))
     searched = ", ".join(str(p) for p in places) or "no catalogue"
-    raise click.UsageError(f"no identity named '{name}' in {searched}{_suggest(name, places)}")
-
-
-def _suggest(name: str, places: Sequence[Path]) -> str:
-    from gradcheck.errors import did_you_mean
-
-    names = [i.name for p in places for i in load_catalogue([p]).identities]
-    hint = did_you_mean(name, names)
-    return f": {hint}" if hint else ""
+    hint = did_you_mean(name, seen)
+    raise click.UsageError(f"no identity named '{name}' in {searched}{': ' + hint if hint else ''}")
 
 
 @cli.command()

@@ -104,10 +104,14 @@ class Prober:
                                     else [self.random([var]) for _ in range(self.settings.probes)])
         return self.probe_sets[key]
 
+    def joint_full(self, inputs: Sequence[Variable]) -> bool:
+        """Whether a differential's probes go entry by entry (the rule of `joint_probes`)."""
+        return sum(self.value(v.name).size for v in inputs) <= self.settings.full_limit
+
     def joint_probes(self, inputs: Sequence[Variable]) -> list[Probe]:
         if len(inputs) == 1:
             return self.input_probes(inputs[0])
-        if sum(self.value(v.name).size for v in inputs) <= self.settings.full_limit:
+        if self.joint_full(inputs):
             return [p for v in inputs for p in self.input_probes(v)]
         key = ("joint",)
         if key not in self.probe_sets:
@@ -350,7 +354,7 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
                                   f"shape {shape_str(f_shape)} in claim {claim.index}")
         claimed.append(value.reshape(f_shape) if value.size == int(np.prod(f_shape)) else value)
         estimates.append(prober.numeric(p))
-    full = sum(prober.value(v.name).size for v in identity.inputs) <= prober.settings.full_limit
+    full = prober.joint_full(identity.inputs)
     numeric = _stack([e.value for e in estimates])
     part = _Partial("full" if full else "directional", _stack(claimed), numeric,
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]))
