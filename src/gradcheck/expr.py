@@ -135,10 +135,10 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
     tree = _syntax(text)
-    names = _Checker(text, frozenset(scope) | frozenset(extra_names)).check(tree)
-    nonanalytic = frozenset(filter(None, (_nonanalytic(n) for n in ast.walk(tree))))
-    calls = frozenset(n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name))
-    return Expr(text, tree, frozenset(names), nonanalytic, _Compiler(text).node(tree.body), calls)
+    checker = _Checker(text, frozenset(scope) | frozenset(extra_names))
+    names = checker.check(tree)
+    return Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), _Compiler(text).node(tree.body),
+                frozenset(checker.calls))
 
 
 def _kind(value: object) -> str:
@@ -175,16 +175,6 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _nonanalytic(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Compare):
-        return "comparison"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        fn = FUNCTIONS.get(node.func.id)
-        if fn is not None and not fn.analytic:
-            return node.func.id
-    return None
-
-
 class _Checker:
     """Walks a parsed tree and refuses every node not on the allow-list."""
 
@@ -192,6 +182,8 @@ class _Checker:
         self.text = text
         self.scope = scope
         self.names: set[str] = set()
+        self.calls: set[str] = set()  # functions called
+        self.nonanalytic: set[str] = set()  # what rules out the complex step
 
     def check(self, tree: ast.Expression) -> set[str]:
         stack: list[ast.AST] = [tree.body]
@@ -247,6 +239,7 @@ class _Checker:
     def visit_Compare(self, node: ast.Compare) -> None:
         if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
             raise ExpressionError(f"only single comparisons are allowed: '{self.segment(node)}'")
+        self.nonanalytic.add("comparison")
 
     def visit_Call(self, node: ast.Call) -> None:
         if not isinstance(node.func, ast.Name):
@@ -264,6 +257,9 @@ class _Checker:
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise ExpressionError(f"starred argument is not allowed: '{self.segment(node)}'")
+        self.calls.add(name)
+        if not fn.analytic:
+            self.nonanalytic.add(name)
 
     def _check_arguments(self, node: ast.Call, name: str, lo: int, hi: int,
                          keywords: frozenset[str]) -> None:
@@ -358,14 +354,14 @@ class _Compiler:
         return observed
 
     def _guard(self, fn: Node, node: ast.AST) -> Node:
-        where = self.segment(node)
-
+        # The source segment is found only on a fault: finding it for every node of
+        # every expression was a third of the time to load the catalogue.
         def guarded(env: Env) -> Value:
             try:
                 return fn(env)
             except _FAULTS as exc:
                 message = str(exc) or type(exc).__name__
-                raise ExpressionError(f"{message} in '{where}'") from None
+                raise ExpressionError(f"{message} in '{self.segment(node)}'") from None
 
         return guarded
 
