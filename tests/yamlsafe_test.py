@@ -49,3 +49,20 @@ def test_size_limit() -> None:
 def test_nesting_limit() -> None:
     with pytest.raises(CatalogueError, match="nested more than 50 levels"):
         yamlsafe.read("a: " + "[" * 60 + "]" * 60, "f.yaml")
+
+
+@pytest.mark.parametrize("text", [
+    "a: " + "[" * 300_000 + "]" * 300_000,
+    "a: " + "{b: " * 150_000 + "1" + "}" * 150_000,
+    "[" * 900_000,  # never closed
+])
+def test_deep_nesting_is_refused_before_it_is_composed(text: str) -> None:
+    # libyaml's composer recurses in C without a limit: this depth would crash it.
+    with pytest.raises(CatalogueError, match=r"nested more than 50 levels deep in f.yaml, line 1"):
+        yamlsafe.read(text, "f.yaml")
+
+
+def test_the_fast_parser_is_used_where_pyyaml_has_it() -> None:
+    import yaml
+
+    assert yamlsafe._LOADER is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
