@@ -79,8 +79,10 @@ def entry_scales(x: np.ndarray) -> np.ndarray:
     The rms floor keeps the step sensible for entries that happen to be near 0.
     """
     a = np.abs(x)
-    rms = float(np.sqrt(np.mean(a**2))) if a.size else 1.0
-    return np.maximum(a, rms if rms > 0 else 1.0)
+    if not isinstance(a, np.ndarray) or a.ndim == 0:
+        a = np.array(a, dtype=float)  # numpy gives a scalar for a 0-d array
+    rms = float(np.linalg.norm(a) / np.sqrt(a.size)) if a.size else 1.0
+    return np.maximum(a, rms if rms > 0 else 1.0, out=a)  # in place: x may be as large as the limit
 
 
 def _magnitude(*values: np.ndarray) -> np.ndarray:

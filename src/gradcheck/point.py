@@ -8,7 +8,7 @@ a `NonFiniteError` that names the innermost sub-expression that produced them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -63,36 +63,44 @@ class Point:
             expr.watch_calls(self.env, INVERTING, lambda fn, where, args: record(where, args[0]))
         return out
 
-    @functools.cached_property
-    def jiggles(self) -> list[dict[str, np.ndarray]]:
-        """Two points within rounding of the sample (inputs moved by 4 eps, relative)."""
-        rng = identity_rng(self.sample.trial, self.identity.name + "/rounding")
-        return [{v.name: self._jiggle(self.sample.values[v.name], rng) for v in self.identity.inputs}
-                for _ in range(2)]
+    def jiggle(self, i: int) -> dict[str, np.ndarray]:
+        """Point `i` of two within rounding of the sample (inputs moved by 4 eps, relative),
+        the same at every call; made when needed, since each is as large as the inputs."""
+        rng = identity_rng(self.sample.trial, f"{self.identity.name}/rounding/{i}")
+        return {v.name: self._jiggle(self.sample.values[v.name], rng) for v in self.identity.inputs}
 
     @functools.cached_property
     def rounding_noise(self) -> np.ndarray:
         """How much f changes between points within rounding of each other: an empirical
         measure of the rounding error of evaluating f, which can be far above eps |f|
         when f is computed with cancellation."""
+        return self.measure_rounding_noise()
+
+    def measure_rounding_noise(self) -> np.ndarray:
+        """`rounding_noise`, measured again (for callers that keep only a summary of it)."""
         where = "a point within rounding of the sample"
-        return np.max([np.abs(self.at(moved, where) - self.value) for moved in self.jiggles], axis=0)
+        return _largest(self.at(self.jiggle(i), where) - self.value for i in range(2))
 
     def claim_noise(self, expr: Expr, what: str) -> np.ndarray:
         """Like `rounding_noise`, for a claim's own value."""
         base = self.claim(expr, what)
-        changes = []
-        for moved in self.jiggles:
-            env = self._with_lets({**self.sample.dims, **self.sample.values, **moved}, self.where)
+
+        def change(i: int) -> np.ndarray:
+            env = self._with_lets({**self.sample.dims, **self.sample.values, **self.jiggle(i)}, self.where)
             try:
-                changes.append(np.abs(np.asarray(finite(expr, env, what, self.where)) - base))
+                return np.asarray(finite(expr, env, what, self.where)) - base
             except ExpressionError as exc:
                 raise ClaimError(exc.message) from None
-        return np.max(changes, axis=0)
+
+        return _largest(change(i) for i in range(2))
 
     @staticmethod
     def _jiggle(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return x + 4 * EPS * entry_scales(x) * rng.choice([-1.0, 1.0], x.shape)
+        step = entry_scales(x)
+        step *= 4 * EPS
+        np.negative(step, out=step, where=rng.integers(0, 2, x.shape, dtype=bool))
+        step += x
+        return step
 
     def ill_conditioned(self) -> str | None:
         """Why this point is too close to singular to judge, or None."""
@@ -122,6 +130,18 @@ class Point:
             return np.asarray(finite(expr, env, what, self.where))
         except ExpressionError as exc:
             raise ClaimError(exc.message) from None
+
+
+def _largest(changes: Iterator[np.ndarray]) -> np.ndarray:
+    """The entry-wise largest absolute change, holding two arrays at a time."""
+    out = np.abs(np.asarray(next(changes)))
+    for change in changes:
+        change = np.asarray(change)
+        if out.ndim and change.flags.writeable and change.dtype == out.dtype:
+            np.maximum(out, np.abs(change, out=change), out=out)
+        else:
+            out = np.maximum(out, np.abs(change))
+    return out
 
 
 def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:

@@ -98,12 +98,18 @@ def _spd(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     n = shape[0]
     if n > HAAR_LIMIT:
         # I + G G^T / (2n): eigenvalues in [1, 1 + (1 + sqrt(1))^2 / 2] = [1, 3] as n grows
+        # (in place: at n = 2000 every temporary is as large as the input)
         g = rng.standard_normal((n, n))
-        a = np.eye(n) + (g @ g.T) / (2 * n)
+        a = g @ g.T
+        del g
+        a /= 2 * n
+        a[np.diag_indices(n)] += 1
     else:
         q = _orthogonal_matrix(rng, n, n)
         a = (q * _spectrum(rng, n)) @ q.T
-    return (a + a.T) / 2
+    a += a.T  # numpy buffers the overlapping operand
+    a /= 2
+    return a
 
 
 def _invertible(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -111,8 +117,11 @@ def _invertible(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     if n > HAAR_LIMIT:
         # (I + 0.35 G / sqrt(n)) D: ||G / sqrt(n)||_2 is about 2, so the singular values lie
         # in about [0.3, 1.7] (condition number below 6); D = diag(+-1) gives either sign of det.
-        a = np.eye(n) + 0.35 * rng.standard_normal((n, n)) / np.sqrt(n)
-        return a * rng.choice([-1.0, 1.0], n)
+        a = rng.standard_normal((n, n))
+        a *= 0.35 / np.sqrt(n)
+        a[np.diag_indices(n)] += 1
+        a *= rng.choice([-1.0, 1.0], n)
+        return a
     u = _orthogonal_matrix(rng, n, n)
     v = _orthogonal_matrix(rng, n, n)
     return (u * _spectrum(rng, n)) @ v.T
