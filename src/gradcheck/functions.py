@@ -81,8 +81,30 @@ def _linalg(fn: Callable[..., np.ndarray], name: str, *args: np.ndarray) -> np.n
         raise EvalError(f"{name}: {str(exc).lower()}") from None
 
 
+LARGE = 512  # from this order on, inverses are formed in place by LAPACK
+
+
 def inv(x: Value) -> np.ndarray:
-    return _linalg(np.linalg.inv, "inv", _matrix(x, "inv"))
+    a = _matrix(x, "inv")
+    if a.shape[0] >= LARGE and a.dtype in (np.float64, np.complex128):
+        return _inv_in_place(a)
+    return _linalg(np.linalg.inv, "inv", a)
+
+
+def _inv_in_place(a: np.ndarray) -> np.ndarray:
+    """inv(a) with one working copy of a: numpy's inv solves a X = I, which holds a
+    copy of a, I and X at once (four times a's size with a itself)."""
+    lapack = _scipy_linalg().lapack
+    getrf, getri = lapack.get_lapack_funcs(("getrf", "getri"), (a,))
+    # a.T is a Fortran-ordered view of a C-ordered a: no copy to hand it to LAPACK;
+    # inv(a.T).T = inv(a).
+    lu, piv, info = getrf(a.T if a.flags.c_contiguous else a, overwrite_a=False)
+    if info > 0:
+        raise EvalError("inv: singular matrix")
+    out, info = getri(lu, piv, overwrite_lu=True)
+    if info != 0:
+        raise EvalError("inv: singular matrix" if info > 0 else f"inv: LAPACK error {info}")
+    return out.T if a.flags.c_contiguous else out
 
 
 def det(x: Value) -> np.ndarray:
