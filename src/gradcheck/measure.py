@@ -11,6 +11,7 @@ actions are cached per trial and shared by all claims of an identity.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations_with_replacement
@@ -23,6 +24,7 @@ from gradcheck.functions import shape_str
 from gradcheck.numdiff import EPS, ROUNDING, Estimate, entry_scales, first_derivative, second_derivative
 from gradcheck.point import Point
 from gradcheck.sampling import identity_rng
+from gradcheck.sketch import BUCKETS, CountSketch
 
 Direction = dict[str, np.ndarray]
 
@@ -34,6 +36,7 @@ class Settings:
     full_limit: int = 100  # inputs with at most this many entries are probed entry by entry
     probes: int = 4  # random directions for larger inputs (power: see docs/format.md)
     hessian_full_limit: int = 9  # entries up to which a Hessian is checked entry by entry
+    sketch_limit: int = 65_536  # f with more entries is compared through a count sketch (random probes)
     method: str = "central"  # see numdiff.METHODS
     rtol: float = 1e-11  # the run's tolerance floor (to skip diagnosis work for passing claims)
     # For sensitivity benchmarks: add a random error of this relative size to every
@@ -43,11 +46,27 @@ class Settings:
 
 @dataclass(frozen=True)
 class Probe:
-    """A direction, and the scale of its entries (steps are a multiple of it)."""
+    """A direction, and the scale of its entries (steps are a multiple of it).
+
+    Random directions as large as the inputs are not kept: `make` draws them
+    again, the same each time, when they are needed.
+    """
 
     key: tuple[object, ...]
-    direction: Direction
+    make: Callable[[], Direction]
     scale: float = 1.0
+
+    @property
+    def direction(self) -> Direction:
+        return self.make()
+
+    @property
+    def random(self) -> bool:
+        return self.key[0] == "random"
+
+
+def _kept(direction: Direction) -> Callable[[], Direction]:
+    return lambda: direction
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,7 @@ class Measurement:
     alternatives: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # the claimed and numerical derivative in the claim's own layout, when fully known
     display: tuple[np.ndarray, np.ndarray] | None = None
+    sketch: int = 0  # the number of sums f was compared through (0: entry by entry)
 
 
 def is_scalar(shape: tuple[int, ...]) -> bool:
@@ -88,6 +108,9 @@ class Prober:
         self.cache: dict[tuple[object, ...], Estimate] = {}
         self.probe_sets: dict[tuple[object, ...], list[Probe]] = {}
         self.serial = 0  # random probes are told apart by a serial number
+        self.recent: dict[int, Direction] = {}  # the last random direction made
+        self.sketch = (CountSketch(point.value.shape, identity_rng(point.sample.trial, point.identity.name + "/sketch"))
+                       if point.value.size > settings.sketch_limit else None)
 
     def value(self, name: str) -> np.ndarray:
         return np.asarray(self.point.sample.values[name])
@@ -128,7 +151,7 @@ class Prober:
             d = np.zeros(x.size)
             d[i] = 1.0
             direction = {var.name: d.reshape(x.shape, order="F")}
-            probes.append(Probe(("basis", var.name, i), direction, float(scales[i])))
+            probes.append(Probe(("basis", var.name, i), _kept(direction), float(scales[i])))
         return probes
 
     def symmetric_basis(self, name: str, x: np.ndarray) -> list[Probe]:
@@ -137,18 +160,41 @@ class Prober:
         for i, j in combinations_with_replacement(range(n), 2):
             d = np.zeros((n, n))
             d[i, j] = d[j, i] = 1.0 if i == j else np.sqrt(0.5)
-            probes.append(Probe(("sym", name, i, j), {name: d}, scale))
+            probes.append(Probe(("sym", name, i, j), _kept({name: d}), scale))
         return probes
 
-    def random_direction(self, var: Variable) -> np.ndarray:
+    def random_direction(self, var: Variable, rng: np.random.Generator) -> np.ndarray:
         x = self.value(var.name)
-        d = self.rng.standard_normal(x.shape) * entry_scales(x)
+        d = rng.standard_normal(x.shape)
+        d *= entry_scales(x)
         return (d + d.T) / np.sqrt(2) if var.symmetric_perturbation else d
 
     def random(self, inputs: Sequence[Variable]) -> Probe:
-        direction = {v.name: self.random_direction(v) for v in inputs}
         self.serial += 1
-        return Probe(("random", self.serial), direction)
+        serial, seed, names = self.serial, int(self.rng.integers(2**63)), [v.name for v in inputs]
+
+        def make() -> Direction:
+            # Only the last one made is kept (made again, a second derivative's pair of
+            # directions costs little: Hessians are of inputs of at most a few thousand entries).
+            if serial not in self.recent:
+                self.recent.clear()
+                rng = np.random.default_rng(seed)
+                self.recent[serial] = {n: self.random_direction(v, rng) for n, v in zip(names, inputs)}
+            return self.recent[serial]
+
+        return Probe(("random", serial), make)
+
+    def sketched(self, probe: Probe) -> bool:
+        """Whether f's values along this probe are kept only as a sketch: for an f with
+        more than `sketch_limit` entries, along random directions (see gradcheck.sketch)."""
+        return self.sketch is not None and probe.random
+
+    def reduced(self, probe: Probe, action: np.ndarray) -> np.ndarray:
+        """A claimed action along `probe`, as the numbers along it are kept."""
+        return self.sketch(action) if self.sketch is not None and self.sketched(probe) else action
+
+    def sketch_size(self, probes: Sequence[Probe]) -> int:
+        return BUCKETS if any(map(self.sketched, probes)) else 0
 
     def claim_value(self, claim: Claim, extra: Mapping[str, np.ndarray] | None = None,
                     probe: int = 0) -> np.ndarray:
@@ -164,15 +210,36 @@ class Prober:
     # -- numerical derivatives ---------------------------------------------
 
     def moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
-        return {name: self.value(name) + t * d for name, d in direction.items()}
+        return {name: _step(self.value(name), d, t) for name, d in direction.items()}
 
     def numeric(self, probe: Probe) -> Estimate:
-        """d/dt f(x + t d) at t = 0, cached by probe."""
+        """d/dt f(x + t d) at t = 0, cached by probe (sketched if f is large, see `sketched`)."""
         if probe.key not in self.cache:
-            line: Callable[[complex], np.ndarray] = lambda t: self.point.at(self.moved(probe.direction, t))
-            self.cache[probe.key] = _compact(first_derivative(line, probe.scale, self.settings.method,
-                                                              self.point.rounding_noise))
+            self.cache[probe.key] = (self._numeric_sketched(probe) if self.sketched(probe)
+                                     else self.numeric_whole(probe))
         return self.cache[probe.key]
+
+    def numeric_whole(self, probe: Probe) -> Estimate:
+        """d/dt f(x + t d) at t = 0 entry by entry (not cached)."""
+        line: Callable[[complex], np.ndarray] = lambda t: self.point.at(self.moved(probe.direction, t))
+        return _compact(first_derivative(line, probe.scale, self.settings.method, self.point.rounding_noise))
+
+    def _numeric_sketched(self, probe: Probe) -> Estimate:
+        assert self.sketch is not None
+        sketch, f0 = self.sketch, self.point.value
+        # Sketching f(x + t d) - f(x), not f(x + t d): the sums then add up changes of
+        # size t |f'|, and their own rounding is that much smaller.
+        line: Callable[[complex], np.ndarray] = lambda t: sketch(self.point.at(self.moved(probe.direction, t)), f0)
+        # The rounding of f, entry by entry, as it adds up in each sum; numdiff takes
+        # four times `f_noise` as the rounding of one value.
+        return _compact(first_derivative(line, probe.scale, self.settings.method, self.sketched_noise / 4))
+
+    @functools.cached_property
+    def sketched_noise(self) -> np.ndarray:
+        assert self.sketch is not None
+        noise = self.point.measure_rounding_noise()  # not kept whole: as large as f
+        noise *= 4
+        return self.sketch.quadrature(np.maximum(noise, ROUNDING * EPS * np.abs(self.point.value), out=noise))
 
     def numeric_second(self, u: Probe, v: Probe) -> Estimate:
         """d^2/ds dt f(x + s u + t v) at 0 (steps relative to the probes' own scale)."""
@@ -188,6 +255,13 @@ class Prober:
             self.cache[key] = _compact(second_derivative(plane, u.scale, v.scale, self.settings.method,
                                                          self.point.rounding_noise))
         return self.cache[key]
+
+
+def _step(x: np.ndarray, d: np.ndarray, t: complex) -> np.ndarray:
+    """x + t d, with one array as large as x instead of two."""
+    moved = d * t
+    moved += x
+    return moved
 
 
 def _compact(estimate: Estimate) -> Estimate:
@@ -210,11 +284,16 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
     # matrices the identity inverts (a claim built from inv(X^T X) at cond 1e6 loses 6 digits).
     worst = max(prober.point.conditions.values(), default=1.0)
     own = np.array([ROUNDING * EPS * worst * float(np.linalg.norm(m.claimed))])
+    if m.sketch and prober.sketch is not None:
+        # each sum of a sketch adds up its terms with rounding
+        size = float(np.linalg.norm(m.claimed)) + float(np.linalg.norm(m.numeric))
+        own += ROUNDING * EPS * np.sqrt(prober.sketch.terms) * size
     m.uncertainty, m.rounding = np.concatenate([m.uncertainty, own]), np.concatenate([m.rounding, own])
     alternatives = m.more() if m.more is not None and _might_fail(m, prober.settings.rtol) else {}
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
                        prober.point.nfev - before, rounding=m.rounding, method=method,
-                       alternatives=alternatives, display=m.display, conditions=prober.point.conditions)
+                       alternatives=alternatives, display=m.display, conditions=prober.point.conditions,
+                       sketch=m.sketch)
 
 
 def _might_fail(m: _Partial, rtol: float) -> bool:
@@ -277,11 +356,12 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
 
     def actions(matrix: np.ndarray) -> np.ndarray:
         act = derivative_action(matrix, claim.layout or "", f_shape, x.shape)
-        return _stack([act(p.direction[claim.wrt]) for p in probes])
+        return _stack([prober.reduced(p, act(p.direction[claim.wrt])) for p in probes])
 
     numeric = _stack([e.value for e in estimates])
     part = _Partial("full" if prober.full(var) else "directional", actions(c), numeric,
-                    _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]))
+                    _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
+                    sketch=prober.sketch_size(probes))
     shown = None
     if part.mode == "full" and not var.symmetric_perturbation:
         shown = _assemble(estimates, claim.layout or "", f_shape, x.shape).reshape(c.shape)
@@ -344,23 +424,41 @@ def _assemble(estimates: Sequence[Estimate], layout: str, f_shape: tuple[int, ..
 def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     probes = prober.joint_probes(identity.inputs)
     f_shape = prober.point.value.shape
-    claimed, estimates = [], []
-    for k, p in enumerate(probes):
+
+    def value(k: int, p: Probe) -> np.ndarray:
         extra = {f"d{v.name}": p.direction.get(v.name, np.zeros_like(prober.value(v.name)))
                  for v in identity.inputs}
-        value = prober.claim_value(claim, extra, k)
-        if value.shape != f_shape and not (is_scalar(value.shape) and is_scalar(f_shape)):
-            raise ClaimError(f"claimed differential has shape {shape_str(value.shape)} but f has "
-                                  f"shape {shape_str(f_shape)} in claim {claim.index}")
-        claimed.append(value.reshape(f_shape) if value.size == int(np.prod(f_shape)) else value)
+        c = prober.claim_value(claim, extra, k)
+        if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
+            raise ClaimError(f"claimed differential has shape {shape_str(c.shape)} but f has "
+                             f"shape {shape_str(f_shape)} in claim {claim.index}")
+        return c.reshape(f_shape) if c.size == int(np.prod(f_shape)) else c
+
+    claimed, estimates = [], []
+    for k, p in enumerate(probes):
+        claimed.append(prober.reduced(p, value(k, p)))  # a sketch, for a large f: see `Prober.sketched`
         estimates.append(prober.numeric(p))
     full = prober.joint_full(identity.inputs)
     numeric = _stack([e.value for e in estimates])
     part = _Partial("full" if full else "directional", _stack(claimed), numeric,
-                    _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]))
-    part.more = lambda: _value_alternatives(claimed, numeric)
+                    _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
+                    sketch=prober.sketch_size(probes))
     worst = int(np.argmax([np.linalg.norm(vec(c) - vec(e.value)) for c, e in zip(claimed, estimates)]))
-    part.display = (claimed[worst], estimates[worst].value)
+    if not part.sketch:
+        part.more = lambda: _value_alternatives(claimed, numeric)
+        part.display = (claimed[worst], estimates[worst].value)
+        return part
+
+    def more() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        # The claim's values and one probe's numbers, whole again, only to explain a failure.
+        values = (value(k, p) for k, p in enumerate(probes))
+        alts = {"negated": (-part.claimed, numeric)}
+        if len(f_shape) == 2 and f_shape[0] == f_shape[1] > 1:
+            alts["transposed"] = (_stack([prober.reduced(p, v.T) for p, v in zip(probes, values)]), numeric)
+        part.display = (value(worst, probes[worst]), prober.numeric_whole(probes[worst]).value)
+        return alts
+
+    part.more = more
     return part
 
 
@@ -435,6 +533,7 @@ class _Partial:
     display: tuple[np.ndarray, np.ndarray] | None = None
     rounding: np.ndarray = field(default_factory=lambda: np.zeros(0))
     more: Callable[[], dict[str, tuple[np.ndarray, np.ndarray]]] | None = None  # other readings
+    sketch: int = 0
 
 
 _FORMS: dict[str, Callable[[Claim, Identity, Prober], _Partial]] = {

@@ -1,0 +1,75 @@
+"""Sketched measurements: large matrix-valued f compared through a count sketch."""
+
+from __future__ import annotations
+
+import pytest
+
+from gradcheck.catalogue import load_text
+from gradcheck.checker import Options, check_identity
+from gradcheck.measure import Settings
+from gradcheck.sketch import BUCKETS
+from gradcheck.verdict import ClaimResult, Status
+
+INVERSE = """\
+name: inverse
+dims: {{n: 30}}
+inputs: {{X: {{shape: [n, n], kind: invertible}}}}
+let: {{Xi: inv(X)}}
+function: Xi
+claims:
+  - {{differential: '{claim}'}}
+"""
+
+LINEAR = """\
+name: linear
+dims: {{m: 150, n: 120}}
+inputs: {{x: {{shape: [n, 1]}}}}
+constants: {{A: {{shape: [m, n]}}}}
+function: A @ tanh(x)
+claims:
+  - {{wrt: x, layout: numerator, derivative: '{claim}'}}
+"""
+
+
+def check(template: str, claim: str, sketch_limit: int = 100, **settings: object) -> ClaimResult:
+    identity = load_text(template.format(claim=claim), "t.yaml")
+    options = Options(trials=2, settings=Settings(sketch_limit=sketch_limit, **settings))  # type: ignore[arg-type]
+    [result] = check_identity(identity, options)
+    return result
+
+
+@pytest.mark.parametrize("method", ["central", "richardson", "complex"])
+def test_a_right_claim_passes_through_the_sketch_as_it_does_whole(method: str) -> None:
+    sketched = check(INVERSE, "-Xi @ dX @ Xi", method=method)
+    whole = check(INVERSE, "-Xi @ dX @ Xi", sketch_limit=10**9, method=method)
+    assert sketched.status is whole.status is Status.PASS
+    assert {m.sketch for m in sketched.measurements} == {BUCKETS}
+    assert {m.sketch for m in whole.measurements} == {0}
+    assert sketched.nfev == whole.nfev
+    assert sketched.noise is not None and whole.noise is not None
+    assert sketched.noise < 10 * whole.noise + 1e-12
+
+
+@pytest.mark.parametrize("plant", [1e-6, 1e-7])
+def test_small_errors_are_caught_through_the_sketch(plant: float) -> None:
+    assert check(INVERSE, "-Xi @ dX @ Xi", plant=plant).status is Status.FAIL
+
+
+@pytest.mark.parametrize(("claim", "hint"), [
+    ("Xi @ dX @ Xi", "matches the claim negated"),
+    ("-(Xi @ dX @ Xi).T", "matches the claim transposed"),
+    ("-2 * Xi @ dX @ Xi", "off by a factor: numerical = 1/2 x claim"),
+])
+def test_failures_are_explained_from_the_sketch(claim: str, hint: str) -> None:
+    result = check(INVERSE, claim)
+    assert result.status is Status.FAIL
+    assert result.hint.startswith(hint)
+    assert any(d.startswith("largest difference at entry") for d in result.details)
+
+
+def test_a_jacobian_claim_of_a_large_vector_function_is_sketched() -> None:
+    right = check(LINEAR, "A @ diag(1 - tanh(x) ** 2)")
+    assert right.status is Status.PASS and right.measurements[0].sketch == BUCKETS
+    assert right.mode == "directional"
+    wrong = check(LINEAR, "A @ diag(1 - tanh(x) ** 2) + 1e-6 * A")
+    assert wrong.status is Status.FAIL
