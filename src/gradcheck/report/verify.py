@@ -45,6 +45,10 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     if claim.expect_fail:
         body.append(Text(f"expected to fail: {claim.reason}", style="yellow"))
     body.extend(_trials(result))
+    sketch = max((m.sketch for m in result.measurements), default=0)
+    if sketch:
+        body.append(Text(f"f is large: compared through {sketch} random signed sums of its entries",
+                         style="dim"))
     body.extend(Text(f"note: {n}", style="yellow") for n in result.notes)
     if result.status is Status.ERROR:
         body.append(Text(result.message, style="magenta"))
@@ -59,10 +63,14 @@ def _trials(result: ClaimResult) -> Iterator[Text]:
     for m, c in zip(result.measurements, result.comparisons):
         mark = "ok" if c.passed else "FAIL"
         cost = f"{m.nfev} evals" if m.nfev else "shared evals"
-        conds = "".join(f"  cond({k}) {v:.1f}" for k, v in m.conditions.items())
         # the tolerance is rtol (in the header) plus the noise floor
-        yield Text(f"trial {m.trial + 1}: {mark:4}  error {c.error:.1e}  noise floor {c.noise:.1e}  "
-                   f"{m.method}, {m.mode}, {cost}{conds}")
+        yield Text(f"trial {m.trial + 1}: {mark:4}  error {c.error:.1e}  noise {c.noise:.1e}  "
+                   f"{m.method}, {m.mode}, {cost}")
+    names = dict.fromkeys(k for m in result.measurements for k in m.conditions)
+    for name in names:  # on a line of their own: an 80-column terminal has no room left
+        values = ", ".join(f"{m.conditions[name]:.1f}" if name in m.conditions else "-"
+                           for m in result.measurements)
+        yield Text(f"cond({name}) by trial: {values}", style="dim")
 
 
 def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:
