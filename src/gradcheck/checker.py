@@ -236,17 +236,25 @@ def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) 
     import multiprocessing
     from functools import partial
 
-    pool = multiprocessing.Pool(jobs, initializer=_ignore_sigint)
+    pool = multiprocessing.Pool(jobs, initializer=_worker_init)
     try:
-        yield from pool.imap(partial(_check_item, options=options), items, chunksize=1)
+        # a few identities per task: most take milliseconds, less than a round trip costs
+        chunk = max(1, min(8, len(items) // (4 * jobs)))
+        yield from pool.imap(partial(_check_item, options=options), items, chunksize=chunk)
         pool.close()
     finally:
         pool.terminate()
         pool.join()
 
 
-def _ignore_sigint() -> None:
+def _worker_init() -> None:
+    """Workers ignore Ctrl-C (the parent stops them) and run BLAS on one thread: a
+    forked worker inherits the parent's OpenBLAS pool of one thread per core, and two
+    such pools on two cores spin against each other (the catalogue's CPU time doubled)."""
+    from threadpoolctl import threadpool_limits
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(limits=1)
 
 
 class Timeout(BaseException):
