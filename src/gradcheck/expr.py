@@ -134,11 +134,24 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
         raise ExpressionError("empty expression")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
+    allowed = frozenset(scope) | frozenset(extra_names)
+    known = _PARSED.get(text)
+    if known is not None and known.names <= allowed | CONSTANTS.keys():
+        return known  # the same text with its names in scope: the same checked expression
     tree = _syntax(text)
-    checker = _Checker(text, frozenset(scope) | frozenset(extra_names))
+    checker = _Checker(text, allowed)
     names = checker.check(tree)
-    return Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), _Compiler(text).node(tree.body),
+    expr = Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), _Compiler(text).node(tree.body),
                 frozenset(checker.calls))
+    if len(_PARSED) < _PARSED_LIMIT:
+        _PARSED[text] = expr
+    return expr
+
+
+# Expressions parsed so far, by text: a result from a worker process or a repeated claim
+# is not parsed and compiled again. Exprs are immutable; bounded for long sessions.
+_PARSED: dict[str, Expr] = {}
+_PARSED_LIMIT = 20_000
 
 
 def _kind(value: object) -> str:
