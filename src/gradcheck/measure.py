@@ -27,6 +27,7 @@ from gradcheck.sampling import identity_rng
 from gradcheck.sketch import BUCKETS, CountSketch
 
 Direction = dict[str, np.ndarray]
+KEEP_BOTH = 1_000_000  # random directions up to this many entries are kept in pairs
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class Prober:
         self.cache: dict[tuple[object, ...], Estimate] = {}
         self.probe_sets: dict[tuple[object, ...], list[Probe]] = {}
         self.serial = 0  # random probes are told apart by a serial number
-        self.recent: dict[int, Direction] = {}  # the last random direction made
+        self.recent: dict[int, Direction] = {}  # the last random directions made, oldest first
         self.sketch = (CountSketch(point.value.shape, identity_rng(point.sample.trial, point.identity.name + "/sketch"))
                        if point.value.size > settings.sketch_limit else None)
 
@@ -174,10 +175,12 @@ class Prober:
         serial, seed, names = self.serial, int(self.rng.integers(2**63)), [v.name for v in inputs]
 
         def make() -> Direction:
-            # Only the last one made is kept (made again, a second derivative's pair of
-            # directions costs little: Hessians are of inputs of at most a few thousand entries).
+            # The last two made are kept, for a second derivative's pair, or only the
+            # last one when they are large.
             if serial not in self.recent:
-                self.recent.clear()
+                keep = 2 if sum(self.value(n).size for n in names) <= KEEP_BOTH else 1
+                while len(self.recent) >= keep:
+                    del self.recent[next(iter(self.recent))]
                 rng = np.random.default_rng(seed)
                 self.recent[serial] = {n: self.random_direction(v, rng) for n, v in zip(names, inputs)}
             return self.recent[serial]

@@ -144,6 +144,11 @@ def _largest(changes: Iterator[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _all_finite(value: Any) -> bool:
+    a = np.asarray(value)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())  # integers and booleans are
+
+
 def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:
     """Evaluate `expr`; a value that is not finite raises, naming where it arose."""
     try:
@@ -152,7 +157,7 @@ def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:
         raise
     except ExpressionError as exc:
         raise ExpressionError(f"{exc.message} in {what} at {where}") from None
-    if not np.all(np.isfinite(value)):
+    if not _all_finite(value):
         found = expr.locate_nonfinite(env)
         detail = found.message if found else f"'{expr.source}' is not finite"
         raise NonFiniteError(f"{detail} in {what} at {where}")
