@@ -264,3 +264,19 @@ claims:
     [result] = run(text)
     assert result.status is Status.FAIL
     assert result.hint == "matches the claim with A and B swapped"
+
+
+def _blas_threads(_: object) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_workers_run_blas_on_one_thread() -> None:
+    import multiprocessing
+
+    from gradcheck.checker import _worker_init
+
+    with multiprocessing.Pool(1, initializer=_worker_init) as pool:
+        threads = pool.map(_blas_threads, [None])[0]
+    assert threads and set(threads) == {1}
