@@ -81,7 +81,7 @@ def _linalg(fn: Callable[..., np.ndarray], name: str, *args: np.ndarray) -> np.n
         raise EvalError(f"{name}: {str(exc).lower()}") from None
 
 
-LARGE = 512  # from this order on, inverses are formed in place by LAPACK
+LARGE = 1024  # from this order on, inverses are formed in place by LAPACK (worth importing scipy.linalg)
 
 
 def inv(x: Value) -> np.ndarray:

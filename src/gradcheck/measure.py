@@ -27,7 +27,8 @@ from gradcheck.sampling import identity_rng
 from gradcheck.sketch import BUCKETS, CountSketch
 
 Direction = dict[str, np.ndarray]
-KEEP_BOTH = 1_000_000  # random directions up to this many entries are kept in pairs
+KEEP_ENTRIES = 4_194_304  # random directions are kept while they total this many entries (32 MB)
+KEEP_BOTH = 1_000_000  # beyond it, directions up to this many entries are kept in pairs
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ class Prober:
         self.cache: dict[tuple[object, ...], Estimate] = {}
         self.probe_sets: dict[tuple[object, ...], list[Probe]] = {}
         self.serial = 0  # random probes are told apart by a serial number
-        self.recent: dict[int, Direction] = {}  # the last random directions made, oldest first
+        self.kept_entries = 0  # of random directions kept (see `randoms`)
+        self.recent: dict[int, Direction] = {}  # the last ones drawn of those not kept, oldest first
         self.sketch = (CountSketch(point.value.shape, identity_rng(point.sample.trial, point.identity.name + "/sketch"))
                        if point.value.size > settings.sketch_limit else None)
 
@@ -125,7 +127,7 @@ class Prober:
         key = ("input", var.name)
         if key not in self.probe_sets:
             self.probe_sets[key] = (self.basis(var) if self.full(var)
-                                    else [self.random([var]) for _ in range(self.settings.probes)])
+                                    else self.randoms([var], self.settings.probes))
         return self.probe_sets[key]
 
     def joint_full(self, inputs: Sequence[Variable]) -> bool:
@@ -139,7 +141,7 @@ class Prober:
             return [p for v in inputs for p in self.input_probes(v)]
         key = ("joint",)
         if key not in self.probe_sets:
-            self.probe_sets[key] = [self.random(inputs) for _ in range(self.settings.probes)]
+            self.probe_sets[key] = self.randoms(inputs, self.settings.probes)
         return self.probe_sets[key]
 
     def basis(self, var: Variable) -> list[Probe]:
@@ -170,19 +172,34 @@ class Prober:
         d *= entry_scales(x)
         return (d + d.T) / np.sqrt(2) if var.symmetric_perturbation else d
 
-    def random(self, inputs: Sequence[Variable]) -> Probe:
+    def randoms(self, inputs: Sequence[Variable], count: int) -> list[Probe]:
+        """`count` random probes of `inputs`. Their directions are kept while all the kept
+        ones total at most KEEP_ENTRIES entries (drawing them again for every claim cost a
+        third of a check at n = 1000); larger ones are drawn again when needed."""
+        entries = count * sum(self.value(v.name).size for v in inputs)
+        keep = self.kept_entries + entries <= KEEP_ENTRIES
+        self.kept_entries += entries if keep else 0
+        return [self.random(inputs, keep) for _ in range(count)]
+
+    def random(self, inputs: Sequence[Variable], keep: bool) -> Probe:
         self.serial += 1
-        serial, seed, names = self.serial, int(self.rng.integers(2**63)), [v.name for v in inputs]
+        serial, seed = self.serial, int(self.rng.integers(2**63))
+
+        def draw() -> Direction:
+            rng = np.random.default_rng(seed)
+            return {v.name: self.random_direction(v, rng) for v in inputs}
+
+        if keep:
+            return Probe(("random", serial), _kept(draw()))
 
         def make() -> Direction:
-            # The last two made are kept, for a second derivative's pair, or only the
-            # last one when they are large.
+            # Only the last two drawn are kept (a second derivative's pair), or the last one
+            # when they are large.
             if serial not in self.recent:
-                keep = 2 if sum(self.value(n).size for n in names) <= KEEP_BOTH else 1
-                while len(self.recent) >= keep:
+                large = sum(self.value(v.name).size for v in inputs) > KEEP_BOTH
+                while len(self.recent) >= (1 if large else 2):
                     del self.recent[next(iter(self.recent))]
-                rng = np.random.default_rng(seed)
-                self.recent[serial] = {n: self.random_direction(v, rng) for n, v in zip(names, inputs)}
+                self.recent[serial] = draw()
             return self.recent[serial]
 
         return Probe(("random", serial), make)
@@ -355,14 +372,20 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     _check_derivative_shape(claim, c, f_shape, x.shape)
     var = identity.input(claim.wrt)
     probes = prober.input_probes(var)
-    estimates = [prober.numeric(p) for p in probes]
+
+    def action(matrix: np.ndarray, p: Probe) -> np.ndarray:
+        return prober.reduced(p, derivative_action(matrix, claim.layout or "", f_shape, x.shape)(p.direction[claim.wrt]))
 
     def actions(matrix: np.ndarray) -> np.ndarray:
-        act = derivative_action(matrix, claim.layout or "", f_shape, x.shape)
-        return _stack([prober.reduced(p, act(p.direction[claim.wrt])) for p in probes])
+        return _stack([action(matrix, p) for p in probes])
 
+    # Numbers and claim along each probe in turn: a large random direction is drawn once.
+    estimates, claimed = [], []
+    for p in probes:
+        estimates.append(prober.numeric(p))
+        claimed.append(action(c, p))
     numeric = _stack([e.value for e in estimates])
-    part = _Partial("full" if prober.full(var) else "directional", actions(c), numeric,
+    part = _Partial("full" if prober.full(var) else "directional", _stack(claimed), numeric,
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
                     sketch=prober.sketch_size(probes))
     shown = None
@@ -371,8 +394,14 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
         part.display = (c, shown)
 
     def more() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        alts = _matrix_alternatives(c, actions, numeric)
-        alts.update(_swapped(claim, identity, prober, actions, numeric, c.shape))
+        readings = {**_matrix_readings(c), **_swapped(claim, prober, c.shape)}
+        # every reading along each probe in turn: a large random direction is drawn once
+        acted: dict[str, list[np.ndarray]] = {name: [] for name in readings}
+        for p in probes:
+            for name, matrix in readings.items():
+                acted[name].append(action(matrix, p))
+        alts = {"negated": (-part.claimed, numeric)}
+        alts.update((name, (_stack(values), numeric)) for name, values in acted.items())
         if shown is not None and c.ndim == 2 and c.shape[0] == c.shape[1]:
             alts["symmetric parts agree"] = (vec(_sym(c)), vec(_sym(shown)))
         return alts
@@ -385,18 +414,14 @@ def _sym(a: np.ndarray) -> np.ndarray:
     return (a + a.T) / 2
 
 
-def _matrix_alternatives(c: np.ndarray, actions: Callable[[np.ndarray], np.ndarray],
-                         numeric: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    alts = {"negated": (actions(-c), numeric)}
-    if c.ndim == 2 and c.shape[0] == c.shape[1] and c.shape[0] > 1:
-        alts["transposed"] = (actions(c.T), numeric)
-        alts["symmetrised"] = (actions(_sym(c)), numeric)
-        alts["independent entries"] = (actions((c + c * np.eye(c.shape[0])) / 2), numeric)
-    return alts
+def _matrix_readings(c: np.ndarray) -> dict[str, np.ndarray]:
+    """Other readings of a square claimed matrix, in the order a diagnosis tries them."""
+    if not (c.ndim == 2 and c.shape[0] == c.shape[1] and c.shape[0] > 1):
+        return {}
+    return {"transposed": c.T, "symmetrised": _sym(c), "independent entries": (c + c * np.eye(c.shape[0])) / 2}
 
 
-def _swapped(claim: Claim, identity: Identity, prober: Prober, actions: Callable[[np.ndarray], np.ndarray],
-             numeric: np.ndarray, shape: tuple[int, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _swapped(claim: Claim, prober: Prober, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     """The claim with two of its variables of the same shape exchanged (a common slip)."""
     values = prober.point.sample.values
     names = sorted(n for n in claim.expr.names if n in values)
@@ -410,7 +435,7 @@ def _swapped(claim: Claim, identity: Identity, prober: Prober, actions: Callable
             except ExpressionError:
                 continue
             if c.shape == shape:
-                out[f"{a} and {b} swapped"] = (actions(c), numeric)
+                out[f"{a} and {b} swapped"] = c
     return out
 
 
@@ -478,7 +503,8 @@ def _hessian_pairs(var: Variable, prober: Prober) -> tuple[str, list[tuple[Probe
     if x.size <= prober.settings.hessian_full_limit:
         basis = prober.basis(var)
         return "full", [(basis[i], basis[j]) for i in range(len(basis)) for j in range(len(basis))]
-    pairs = [(prober.random([var]), prober.random([var])) for _ in range(prober.settings.probes)]
+    u, v = prober.randoms([var], prober.settings.probes), prober.randoms([var], prober.settings.probes)
+    pairs = list(zip(u, v))
     return "directional", pairs
 
 
@@ -503,7 +529,8 @@ def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     numeric = _stack([e.value for e in estimates])
     part = _Partial(mode, actions(h), numeric, _stack([e.error for e in estimates]),
                     rounding=_stack([e.rounding for e in estimates]))
-    part.more = lambda: _matrix_alternatives(h, actions, numeric)
+    part.more = lambda: {"negated": (-part.claimed, numeric),
+                         **{name: (actions(m), numeric) for name, m in _matrix_readings(h).items()}}
     if mode == "full" and not var.symmetric_perturbation:
         part.display = (h, numeric.reshape(n, n))
     return part
