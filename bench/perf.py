@@ -1,15 +1,16 @@
 """Speed and memory of gradcheck on the machine at hand.
 
 Prints: start-up time of `gradcheck --help` and `gradcheck list`; the whole bundled
-catalogue's wall time with --jobs 1 and --jobs 2; and for log det X, the inverse's
-differential and a two-layer network at n = 10 ... 2000: wall time, function evaluations
-and peak memory of one check (in process, default settings, one trial), with the size
-of the inputs for scale. Where PyTorch (or JAX) is installed, the same log det check by
-`torch.autograd.gradcheck(fast_mode=True)` (and `jax.test_util.check_grads`) is timed in
-the same run and given as a ratio.
+catalogue's wall time with --jobs 1 and --jobs 2; `verify logdet --size 1000`; and for
+log det X, the inverse's differential and a two-layer network at n = 10 ... 2000: wall
+time, function evaluations and peak memory of one check (in process, default settings,
+one trial), peak memory as a multiple of the inputs' size, and whether a planted
+relative error of 1e-6 is caught. Where PyTorch and JAX are installed, the same
+functions checked by `torch.autograd.gradcheck(fast_mode=True)` and
+`jax.test_util.check_grads` are timed in the same run and given as ratios.
 
     python bench/perf.py                 # everything
-    python bench/perf.py --sizes 10,100,500 --skip-catalogue
+    python bench/perf.py --sizes 10,100,500 --skip-catalogue --skip-peers
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from gradcheck.catalogue import Identity, load_text
 from gradcheck.checker import Options, check_identity
+from gradcheck.measure import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADCHECK = str(Path(sys.executable).with_name("gradcheck"))
@@ -79,32 +81,65 @@ def timed(command: Sequence[str], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def one_check(identity: Identity, n: int) -> tuple[float, int, float, str]:
-    """Wall time, evaluations, peak traced memory (MB) and verdicts of one trial at size n."""
-    tracemalloc.start()
+def one_check(identity: Identity, n: int, plant: float = 0.0) -> tuple[float, int, str]:
+    """Wall time, evaluations and verdicts of one trial at size n (in process)."""
+    options = Options(size=n, trials=1, timeout=None, settings=Settings(plant=plant))
     start = time.perf_counter()
-    results = check_identity(identity, Options(size=n, trials=1, timeout=None))
+    results = check_identity(identity, options)
     seconds = time.perf_counter() - start
+    return seconds, sum(r.nfev for r in results), ",".join(sorted({r.status.value for r in results}))
+
+
+def peak_memory(identity: Identity, n: int) -> float:
+    """Peak memory (MB) of the arrays one trial allocates, traced in a separate run:
+    tracing slows every allocation, so it is not timed."""
+    tracemalloc.start()
+    check_identity(identity, Options(size=n, trials=1, timeout=None))
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    nfev = sum(r.nfev for r in results)
-    return seconds, nfev, peak, ",".join(sorted({r.status.value for r in results}))
+    return peak
 
 
-def torch_fast_mode(n: int) -> float | None:
+def input_megabytes(identity: Identity, n: int) -> float:
+    sizes = identity.sizes(size=n)
+    return sum(float(np.prod(v.sized(sizes))) for v in (*identity.inputs, *identity.constants)) * 8 / 2**20
+
+
+# -- peers: the same function, checked by PyTorch's and JAX's fast modes -------------
+
+def _sample(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n)) * (0.35 / np.sqrt(n))
+    x[np.diag_indices(n)] += 1  # as gradcheck samples invertible matrices
+    return {"X": x, "W1": rng.standard_normal((n, n)) / np.sqrt(n), "W2": rng.standard_normal((n, n)) / np.sqrt(n),
+            "x": rng.standard_normal((n, 1)), "t": rng.standard_normal((n, 1))}  # --size sets k = n too
+
+
+def torch_fast_mode(label: str, n: int) -> tuple[float, float] | None:
+    """Seconds of the first call and of a second, warm call."""
     try:
         import torch
     except ImportError:
         return None
-    rng = np.random.default_rng(0)
-    u, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    x = torch.tensor(u * np.exp(rng.uniform(0, np.log(10), n)) @ u.T, dtype=torch.float64, requires_grad=True)
-    start = time.perf_counter()
-    torch.autograd.gradcheck(lambda a: torch.linalg.slogdet(a)[1], (x,), fast_mode=True)
-    return time.perf_counter() - start
+    v = {k: torch.tensor(a, dtype=torch.float64) for k, a in _sample(n).items()}
+    functions = {
+        "logdet": (lambda a: torch.linalg.slogdet(a)[1], (v["X"],)),
+        "inverse differential": (torch.linalg.inv, (v["X"],)),
+        "two-layer network": (lambda w1, w2: ((w2 @ torch.tanh(w1 @ v["x"]) - v["t"]) ** 2).sum(),
+                              (v["W1"], v["W2"])),
+    }
+    fn, args = functions[label]
+    args = tuple(a.clone().requires_grad_(True) for a in args)
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        torch.autograd.gradcheck(fn, args, fast_mode=True)
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
 
 
-def jax_check_grads(n: int) -> float | None:
+def jax_check_grads(label: str, n: int) -> tuple[float, float] | None:
+    """Seconds of the first call (with JAX's compilation) and of a second, warm call."""
     try:
         import jax
         import jax.numpy as jnp
@@ -112,59 +147,84 @@ def jax_check_grads(n: int) -> float | None:
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
-    x = jnp.asarray(np.eye(n) * 2 + np.random.default_rng(0).standard_normal((n, n)) / (4 * np.sqrt(n)))
-    start = time.perf_counter()
-    check_grads(lambda a: jnp.linalg.slogdet(a)[1], (x,), order=1, modes=["rev"])
-    return time.perf_counter() - start
+    v = {k: jnp.asarray(a) for k, a in _sample(n).items()}
+    functions = {
+        "logdet": (lambda a: jnp.linalg.slogdet(a)[1], (v["X"],)),
+        "inverse differential": (jnp.linalg.inv, (v["X"],)),
+        "two-layer network": (lambda w1, w2: jnp.sum((w2 @ jnp.tanh(w1 @ v["x"]) - v["t"]) ** 2),
+                              (v["W1"], v["W2"])),
+    }
+    fn, args = functions[label]
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        check_grads(fn, args, order=1, modes=["rev"])
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
 
+
+# -- tables ----------------------------------------------------------------------
 
 def row(cells: Sequence[object], widths: Sequence[int]) -> str:
     return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
 
 
-def sizes_table(sizes: Sequence[int]) -> None:
-    widths = [22, 6, 9, 7, 10, 10, 8]
-    print(row(["identity", "n", "wall s", "evals", "peak MB", "inputs MB", "verdict"], widths))
+def sizes_table(sizes: Sequence[int]) -> dict[tuple[str, int], float]:
+    """Our figures; returns the wall times, for the peers' ratios."""
+    widths = [20, 5, 7, 5, 8, 8, 7, 12]
+    print(row(["identity", "n", "wall s", "evals", "peak MB", "x inputs", "verdict", "1e-6 planted"], widths))
+    walls = {}
     for label, text in IDENTITIES.items():
         identity = load_text(text, f"<bench {label}>")
         for n in sizes:
-            seconds, nfev, peak, verdict = one_check(identity, n)
-            inputs = sum(np.prod(v.sized(identity.sizes(size=n))) for v in (*identity.inputs, *identity.constants))
-            print(row([label, n, f"{seconds:.3f}", nfev, f"{peak:.1f}", f"{inputs * 8 / 2**20:.1f}", verdict],
-                      widths), flush=True)
+            seconds, nfev, verdict = one_check(identity, n)
+            planted = one_check(identity, n, plant=1e-6)[2].replace("FAIL", "caught").replace("PASS", "MISSED")
+            peak = peak_memory(identity, n)
+            walls[label, n] = seconds
+            print(row([label, n, f"{seconds:.3f}", nfev, f"{peak:.1f}", f"{peak / input_megabytes(identity, n):.1f}",
+                       verdict, planted], widths), flush=True)
+    return walls
 
 
-def peers(sizes: Sequence[int]) -> None:
-    identity = load_text(IDENTITIES["logdet"], "<bench logdet>")
-    widths = [6, 12, 14, 8, 14, 8]
-    print(row(["n", "gradcheck s", "torch fast s", "ratio", "jax s", "ratio"], widths))
-    for n in sizes:
-        ours = one_check(identity, n)[0]
-        torch_s, jax_s = torch_fast_mode(n), jax_check_grads(n)
-        cells: list[object] = [n, f"{ours:.3f}"]
-        for other in (torch_s, jax_s):
-            cells += ["not installed", "-"] if other is None else [f"{other:.3f}", f"{ours / other:.1f}x"]
+def peers_table(walls: dict[tuple[str, int], float]) -> None:
+    widths = [20, 5, 7, 14, 6, 14, 6]
+    print(row(["identity", "n", "ours s", "torch fast s", "ratio", "jax s", "ratio"], widths))
+    for (label, n), seconds in walls.items():
+        cells: list[object] = [label, n, f"{seconds:.3f}"]
+        for peer in (torch_fast_mode(label, n), jax_check_grads(label, n)):
+            cells += (["not installed", "-"] if peer is None
+                      else [f"{peer[1]:.3f} ({peer[0]:.2f})", f"{seconds / peer[1]:.1f}x"])
         print(row(cells, widths), flush=True)
+
+
+def commands(catalogue: bool) -> None:
+    print(f"start-up: gradcheck --help {timed([GRADCHECK, '--help']):.3f}s, "
+          f"gradcheck list {timed([GRADCHECK, 'list', str(ROOT / 'identities')], 3):.3f}s (medians)")
+    if catalogue:
+        for jobs in (1, 2):
+            seconds = timed([GRADCHECK, "run", str(ROOT / "identities"), "--jobs", str(jobs)], 3)
+            print(f"whole catalogue, --jobs {jobs}: {seconds:.2f}s (median of 3)")
+    verify = [GRADCHECK, "verify", "logdet", "--size", "1000", "--catalogue", str(ROOT / "identities" / "seed")]
+    print(f"verify logdet --size 1000 (3 trials, start-up included): {timed(verify, 3):.2f}s (median of 3)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,500,1000,2000")
     parser.add_argument("--skip-catalogue", action="store_true")
+    parser.add_argument("--skip-peers", action="store_true", help="do not run PyTorch or JAX")
+    parser.add_argument("--skip-commands", action="store_true", help="no command-line timings at all")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"start-up: gradcheck --help {timed([GRADCHECK, '--help']):.3f}s, "
-          f"gradcheck list {timed([GRADCHECK, 'list', str(ROOT / 'identities')], 3):.3f}s")
-    if not args.skip_catalogue:
-        for jobs in (1, 2):
-            seconds = timed([GRADCHECK, "run", str(ROOT / "identities"), "--jobs", str(jobs)], 1)
-            print(f"whole catalogue, --jobs {jobs}: {seconds:.2f}s")
-    print("\none check, one trial, default settings:")
-    sizes_table(sizes)
-    print("\nlog det X against the fast modes of the peers (in process):")
-    peers([n for n in sizes if n <= 1000])
-    print(f"\nverify logdet --size 1000 (3 trials, start-up included): "
-          f"{timed([GRADCHECK, 'verify', 'logdet', '--size', '1000', '--catalogue', str(ROOT / 'identities' / 'seed')], 1):.2f}s")
+    if not args.skip_commands:
+        commands(catalogue=not args.skip_catalogue)
+    print("\none check, one trial, default settings, in process; peak MB: arrays traced in a separate run;"
+          "\n1e-6 planted: the same check with every claim off by 1e-6 relative")
+    walls = sizes_table(sizes)
+    if not args.skip_peers:
+        print("\nthe same functions by the peers' fast modes, in process: a second, warm call (the first,"
+              "\nwith set-up or compilation, in brackets); ratio: our wall time over the peer's warm call")
+        peers_table(walls)
     return 0
 
 
