@@ -50,8 +50,8 @@ class Settings:
 class Probe:
     """A direction, and the scale of its entries (steps are a multiple of it).
 
-    Random directions as large as the inputs are not kept: `make` draws them
-    again, the same each time, when they are needed.
+    Random directions beyond a memory budget (see `Prober.randoms`) are not kept:
+    `make` draws them again, the same each time, when they are needed.
     """
 
     key: tuple[object, ...]
