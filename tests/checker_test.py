@@ -280,3 +280,20 @@ def test_workers_run_blas_on_one_thread() -> None:
     with multiprocessing.Pool(1, initializer=_worker_init) as pool:
         threads = pool.map(_blas_threads, [None])[0]
     assert threads and set(threads) == {1}
+
+
+def test_a_singular_inverted_matrix_is_found_at_large_sizes_too() -> None:
+    # X^T X of a 12-by-250 X has rank 12: its inverse is rounding noise, and a claim built
+    # on it must not be judged (an SVD would cost too much here: the 1-norm condition is used).
+    text = """\
+name: rank_deficient
+dims: {p: 250}
+inputs: {X: {shape: [12, p]}}
+let: {Mi: inv(X.T @ X)}
+function: trace(Mi)
+claims:
+  - {wrt: X, layout: denominator, derivative: -2 * X @ Mi @ Mi}
+"""
+    [result] = run(text)
+    assert result.status is Status.ERROR
+    assert "cond(X.T @ X) = " in result.message and "is above 1e+06" in result.message

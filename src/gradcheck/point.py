@@ -16,6 +16,7 @@ import numpy as np
 from gradcheck.catalogue import Identity
 from gradcheck.errors import ClaimError, ExpressionError, NonFiniteError
 from gradcheck.expr import Expr
+from gradcheck.functions import EvalError, inv
 from gradcheck.numdiff import EPS, entry_scales
 from gradcheck.sampling import Sample, identity_rng
 
@@ -24,7 +25,8 @@ Env = dict[str, Any]
 # Functions whose result depends on how close their argument is to singular.
 INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol"})
 MAX_COND = 1e6  # samples of inverted matrices worse than this are drawn again
-COND_SIZE_LIMIT = 200  # larger matrices: the condition number is not computed (it costs an SVD)
+WELL_CONDITIONED = frozenset({"spd", "invertible", "orthogonal", "diagonal"})  # kinds, by their sampling
+COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
 
 
 class Point:
@@ -47,15 +49,21 @@ class Point:
                  *(c.expr for c in self.identity.claims)]
         if not any(INVERTING & e.calls for e in exprs):
             return {}
-        if max((max(v.shape, default=1) for v in self.sample.values.values()), default=1) > COND_SIZE_LIMIT:
-            return {}  # an SVD per matrix would cost more than the check itself
         out: dict[str, float] = {}
+        seen: dict[int, float] = {}  # by array: a sampled X is often what a let inverts
+        # Large samples of these kinds are well conditioned by construction (see sampling):
+        # an inverse to confirm it would cost as much as a few evaluations of f.
+        known = {id(self.sample.values[v.name]) for v in (*self.identity.inputs, *self.identity.constants)
+                 if v.kind in WELL_CONDITIONED and max(np.shape(self.sample.values[v.name])) > COND_SIZE_LIMIT}
 
         def record(where: str, value: Any) -> None:
             a = np.asarray(value)
-            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and a.shape[0] <= COND_SIZE_LIMIT \
-                    and not np.iscomplexobj(a) and np.all(np.isfinite(a)):
-                out[where] = float(np.linalg.cond(a))
+            if id(value) in known:
+                return
+            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and not np.iscomplexobj(a) and _all_finite(a):
+                if id(value) not in seen:
+                    seen[id(value)] = condition_number(a)
+                out[where] = seen[id(value)]
 
         for name, value in self.sample.values.items():
             record(name, value)
@@ -130,6 +138,18 @@ class Point:
             return np.asarray(finite(expr, env, what, self.where))
         except ExpressionError as exc:
             raise ClaimError(exc.message) from None
+
+
+def condition_number(a: np.ndarray) -> float:
+    """The 2-norm condition number up to order COND_SIZE_LIMIT; above it the 1-norm one,
+    ||A||_1 ||A^-1||_1, which costs one inverse where an SVD costs several."""
+    if a.shape[0] <= COND_SIZE_LIMIT:
+        return float(np.linalg.cond(a))
+    try:
+        inverse = inv(a)
+    except EvalError:
+        return float("inf")
+    return float(np.linalg.norm(a, 1) * np.linalg.norm(inverse, 1))
 
 
 def _largest(changes: Iterator[np.ndarray]) -> np.ndarray:
