@@ -21,7 +21,7 @@ import numpy as np
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.errors import ClaimError, ExpressionError
 from gradcheck.functions import shape_str
-from gradcheck.numdiff import EPS, ROUNDING, Estimate, entry_scales, first_derivative, second_derivative
+from gradcheck.numdiff import EPS, ROUNDING, Estimate, first_derivative, second_derivative
 from gradcheck.point import Point
 from gradcheck.sampling import identity_rng
 from gradcheck.sketch import BUCKETS, CountSketch
@@ -148,7 +148,7 @@ class Prober:
         x = self.value(var.name)
         if var.symmetric_perturbation:
             return self.symmetric_basis(var.name, x)
-        scales = vec(entry_scales(x))
+        scales = vec(self.point.scales(var.name))
         probes = []
         for i in range(x.size):
             d = np.zeros(x.size)
@@ -169,7 +169,7 @@ class Prober:
     def random_direction(self, var: Variable, rng: np.random.Generator) -> np.ndarray:
         x = self.value(var.name)
         d = rng.standard_normal(x.shape)
-        d *= entry_scales(x)
+        d *= self.point.scales(var.name)
         return (d + d.T) / np.sqrt(2) if var.symmetric_perturbation else d
 
     def randoms(self, inputs: Sequence[Variable], count: int) -> list[Probe]:

@@ -25,6 +25,7 @@ Env = dict[str, Any]
 # Functions whose result depends on how close their argument is to singular.
 INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol"})
 MAX_COND = 1e6  # samples of inverted matrices worse than this are drawn again
+SCALES_KEPT = 1_048_576  # inputs up to this many entries keep their step scales (8 MB)
 WELL_CONDITIONED = frozenset({"spd", "invertible", "orthogonal", "diagonal"})  # kinds, by their sampling
 COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
 
@@ -36,6 +37,7 @@ class Point:
         self.identity = identity
         self.sample = sample
         self.where = f"the sampled point (trial {sample.trial + 1})"
+        self._scales: dict[str, np.ndarray] = {}
         base: Env = {**sample.dims, **sample.values}
         self.env = self._with_lets(base, self.where)
         self.value = self._function(self.env, self.where)
@@ -75,7 +77,7 @@ class Point:
         """Point `i` of two within rounding of the sample (inputs moved by 4 eps, relative),
         the same at every call; made when needed, since each is as large as the inputs."""
         rng = identity_rng(self.sample.trial, f"{self.identity.name}/rounding/{i}")
-        return {v.name: self._jiggle(self.sample.values[v.name], rng) for v in self.identity.inputs}
+        return {v.name: self._jiggle(v.name, rng) for v in self.identity.inputs}
 
     @functools.cached_property
     def rounding_noise(self) -> np.ndarray:
@@ -102,9 +104,19 @@ class Point:
 
         return _largest(change(i) for i in range(2))
 
-    @staticmethod
-    def _jiggle(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        step = entry_scales(x)
+    def scales(self, name: str) -> np.ndarray:
+        """`entry_scales` of input `name` (a fresh array, to be scaled in place). Kept for
+        inputs of up to SCALES_KEPT entries: every direction and jiggle needs them."""
+        x = self.sample.values[name]
+        if np.size(x) > SCALES_KEPT:
+            return entry_scales(x)
+        if name not in self._scales:
+            self._scales[name] = entry_scales(x)
+        return self._scales[name].copy()
+
+    def _jiggle(self, name: str, rng: np.random.Generator) -> np.ndarray:
+        x = self.sample.values[name]
+        step = self.scales(name)
         step *= 4 * EPS
         np.negative(step, out=step, where=rng.integers(0, 2, x.shape, dtype=bool))
         step += x
