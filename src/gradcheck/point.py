@@ -52,7 +52,9 @@ class Point:
         if not any(INVERTING & e.calls for e in exprs):
             return {}
         out: dict[str, float] = {}
-        seen: dict[int, float] = {}  # by array: a sampled X is often what a let inverts
+        # A sampled X is often what a let inverts: its number is reused. Only sampled arrays
+        # are told apart by id (they live as long as the point; a temporary's id may recur).
+        sampled: dict[int, float] = {id(v): -1.0 for v in self.sample.values.values()}
         # Large samples of these kinds are well conditioned by construction (see sampling):
         # an inverse to confirm it would cost as much as a few evaluations of f.
         known = {id(self.sample.values[v.name]) for v in (*self.identity.inputs, *self.identity.constants)
@@ -63,9 +65,12 @@ class Point:
             if id(value) in known:
                 return
             if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and not np.iscomplexobj(a) and _all_finite(a):
-                if id(value) not in seen:
-                    seen[id(value)] = condition_number(a)
-                out[where] = seen[id(value)]
+                if sampled.get(id(value), -1.0) >= 0:  # a sampled array measured already
+                    out[where] = sampled[id(value)]
+                    return
+                out[where] = condition_number(a)
+                if id(value) in sampled:
+                    sampled[id(value)] = out[where]
 
         for name, value in self.sample.values.items():
             record(name, value)
