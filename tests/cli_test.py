@@ -87,7 +87,7 @@ def test_verify_explains_a_failure(cli_invoke: Callable[..., Result], write: Cal
     assert result.exit_code == 1
     out = result.output
     assert "function: logdet(X)" in out
-    assert "trial 2: FAIL  error" in out and "noise " in out
+    assert "trial 2: FAIL error" in out and "noise " in out
     assert "diagnosis: matches the claim transposed: it holds in layout denominator" in out
     assert "claimed | numerical" in out and "largest difference at entry" in out
 

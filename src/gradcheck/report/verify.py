@@ -64,8 +64,9 @@ def _trials(result: ClaimResult) -> Iterator[Text]:
         mark = "ok" if c.passed else "FAIL"
         cost = f"{m.nfev} evals" if m.nfev else "shared evals"
         # the tolerance is rtol (in the header) plus the noise floor
-        yield Text(f"trial {m.trial + 1}: {mark:4}  error {c.error:.1e}  noise {c.noise:.1e}  "
-                   f"{m.method}, {m.mode}, {cost}")
+        # at most 78 characters: the claim's body is indented by 2 in an 80-column terminal
+        yield Text(f"trial {m.trial + 1}: {mark:4} error {c.error:.1e}  noise {c.noise:.1e}  "
+                   f"{m.method} {m.mode}, {cost}")
     names = dict.fromkeys(k for m in result.measurements for k in m.conditions)
     for name in names:  # on a line of their own: an 80-column terminal has no room left
         values = ", ".join(f"{m.conditions[name]:.1f}" if name in m.conditions else "-"
