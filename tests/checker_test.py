@@ -78,10 +78,9 @@ def test_symmetrised_claim_is_diagnosed() -> None:
     assert result.hint == "matches only on its symmetric part: right for symmetric dX only"
 
 
-def test_hessian_must_be_symmetric_and_right() -> None:
-    text = """\
+QUAD = """\
 name: quad
-dims: {n: 3}
+dims: {n: N}
 inputs:
   x: {shape: [n, 1]}
 constants:
@@ -91,24 +90,17 @@ claims:
   - {hessian: A + A.T, wrt: x}
   - {hessian: 2 * A, wrt: x}
 """
+
+
+def test_hessian_must_be_symmetric_and_right() -> None:
+    text = QUAD.replace("n: N", "n: 3")
     assert statuses(text) == [Status.PASS, Status.FAIL]
     big = run(text, size=5, trials=2)
     assert big[0].status is Status.PASS and big[0].mode == "full"
 
 
 def test_hessian_directional_mode_catches_an_unsymmetric_claim() -> None:
-    text = """\
-name: quad
-dims: {n: 30}
-inputs:
-  x: {shape: [n, 1]}
-constants:
-  A: {shape: [n, n]}
-function: x.T @ A @ x
-claims:
-  - {hessian: A + A.T, wrt: x}
-  - {hessian: 2 * A, wrt: x}
-"""
+    text = QUAD.replace("n: N", "n: 30")
     right, wrong = run(text)
     assert right.mode == "directional"
     assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
