@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gradcheck import yamlsafe
 from gradcheck.errors import CatalogueError
@@ -63,6 +64,29 @@ def test_deep_nesting_is_refused_before_it_is_composed(text: str) -> None:
 
 
 def test_the_fast_parser_is_used_where_pyyaml_has_it() -> None:
-    import yaml
 
     assert yamlsafe._LOADER is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+
+
+class _RefusingLoader(yaml.SafeLoader):
+    """A parser that refuses every document at once, as libyaml's scanner refuses deep flow nesting."""
+
+    def check_event(self, *choices: object) -> bool:
+        raise yaml.scanner.ScannerError("while increasing flow level", None, "exceeded maximum nesting depth")
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, _RefusingLoader])
+@pytest.mark.parametrize("text", ["a: " + "[" * 300_000 + "]" * 300_000, "[" * 900_000])
+def test_the_depth_check_holds_whatever_the_fast_parser_does_first(
+        monkeypatch: pytest.MonkeyPatch, loader: type, text: str) -> None:
+    monkeypatch.setattr(yamlsafe, "_LOADER", loader)
+    with pytest.raises(CatalogueError, match=r"nested more than 50 levels deep in f.yaml, line 1"):
+        yamlsafe.read(text, "f.yaml")
+
+
+def test_a_document_the_fast_parser_refuses_is_explained_by_the_python_parser(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlsafe, "_LOADER", _RefusingLoader)
+    with pytest.raises(CatalogueError) as info:
+        yamlsafe.read("a: [1, 2\nb: 3", "f.yaml")
+    assert str(info.value) == "malformed YAML (expected ',' or ']', but got ':') in f.yaml, line 2"

@@ -74,10 +74,10 @@ _OPENERS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSERS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
-def _check_depth(text: str | bytes, file: str) -> None:
+def _check_depth(text: str | bytes, file: str, loader: Any) -> None:
     """Refuse nesting beyond MAX_DEPTH from the parser's events, which come without recursion."""
     depth = 0
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, _OPENERS):
             depth += 1
             if depth > MAX_DEPTH:
@@ -90,13 +90,16 @@ def _check_depth(text: str | bytes, file: str) -> None:
 
 def _compose(text: str | bytes, file: str) -> yaml.Node | None:
     try:
-        _check_depth(text, file)
+        _check_depth(text, file, _LOADER)
         return yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError:
         if _LOADER is yaml.SafeLoader:
             raise
-    # libyaml's messages are terser ("did not find expected ','"): ask the Python
-    # parser what is wrong; it sees the same error.
+    # libyaml refused the document. Its messages are terser ("did not find expected
+    # ','"), and newer releases refuse deep nesting in their own scanner, before any
+    # event reaches the depth check above: ask the Python parser, whose events come
+    # without recursion, for the depth and the error before its composer recurses.
+    _check_depth(text, file, yaml.SafeLoader)
     yaml.compose(text, Loader=yaml.SafeLoader)
     raise AssertionError("libyaml refused a document PyYAML accepts")  # pragma: no cover
 
