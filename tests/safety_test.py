@@ -149,10 +149,12 @@ def test_timeout_stops_an_identity_and_the_run_goes_on(tmp_path: Path, cli_invok
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_reports_what_finished_and_exits_130(tmp_path: Path, jobs: str) -> None:
-    for i in range(6):
+    # far more work than the 3 s before the signal on any machine (6 files of 400 trials took
+    # 3.6 s with -j 2, so that the run sometimes finished first)
+    for i in range(12):
         (tmp_path / f"s{i}.yaml").write_text(
             TEMPLATE.format(name=f"s{i}", function="logdet(X)", claim="trace(inv(X) @ dX)").replace("n: 3", "n: 60"))
-    proc = subprocess.Popen([GRADCHECK, "run", str(tmp_path), "--trials", "400", "-j", jobs],
+    proc = subprocess.Popen([GRADCHECK, "run", str(tmp_path), "--trials", "1000", "-j", jobs],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
