@@ -4,14 +4,25 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The oldest releases that pyproject.toml allows, in a second environment: CI tests
+# both, so that neither a new release nor an old floor can break users silently.
+OLD := .venv-oldest
+OLD_STAMP := $(OLD)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test test-oldest install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[test]'
 	touch $(STAMP)
+
+$(OLD_STAMP): pyproject.toml .ci/oldest.py
+	$(PYTHON) -m venv $(OLD)
+	$(OLD)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) .ci/oldest.py test > $(OLD)/constraints.txt
+	$(OLD)/bin/python -m pip install --quiet -c $(OLD)/constraints.txt -e '.[test]'
+	touch $(OLD_STAMP)
 
 install: $(STAMP)
 
@@ -21,5 +32,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+test-oldest: $(OLD_STAMP)
+	$(OLD)/bin/python -m pip list --format freeze | grep -iE '^(numpy|scipy|click|rich|pyyaml|threadpoolctl|pytest)=='
+	$(OLD)/bin/python -m pytest -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(OLD) build src/*.egg-info .pytest_cache

@@ -195,10 +195,15 @@ def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int
     results: list[ClaimResult] = []
     total = len(select(catalogue.identities, only)) + len(catalogue.bad_files)
     show = console.is_terminal and not os.environ.get("CI")
+    batches = check_catalogue(catalogue, options, only, jobs)
     try:
-        with Progress(console=console, transient=True, disable=not show) as progress:
+        if not show:  # not even a disabled bar: rich 13.0's prints an empty line when it stops
+            for batch in batches:
+                results.extend(batch)
+            return results, False
+        with Progress(console=console, transient=True) as progress:
             task = progress.add_task("checking", total=total)
-            for batch in check_catalogue(catalogue, options, only, jobs):
+            for batch in batches:
                 results.extend(batch)
                 progress.advance(task)
     except KeyboardInterrupt:

@@ -246,7 +246,9 @@ def _scipy_linalg() -> Any:
 
 
 def expm(x: Value) -> np.ndarray:
-    return np.asarray(_scipy_linalg().expm(_matrix(x, "expm")))
+    # SciPy before 1.11 cannot take a read-only array (sampled inputs are read-only)
+    a = _matrix(x, "expm")
+    return np.asarray(_scipy_linalg().expm(a if a.flags.writeable else a.copy()))
 
 
 def _principal(fn_name: str, x: Value) -> np.ndarray:
