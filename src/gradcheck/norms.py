@@ -1,0 +1,46 @@
+"""Euclidean norms and distances that neither underflow nor overflow.
+
+``np.linalg.norm`` squares the entries: below about 1e-154 the squares are 0 and
+above about 1e154 they are infinite, so an error of 1e-170 reads as 0 and one of
+1e200 as infinity. These functions divide by the largest magnitude first, as
+LAPACK's nrm2 does, so every finite value from 1e-300 to 1e300 keeps its size.
+A value that is not finite gives a result that is not finite (never 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["norm", "distance", "ratio"]
+
+
+def _largest(*arrays: np.ndarray) -> float:
+    return max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+
+
+def norm(a: np.ndarray | float) -> float:
+    """||a||_2 of all entries (real or complex), rescaled."""
+    a = np.asarray(a)
+    s = _largest(a)
+    if s == 0.0 or not np.isfinite(s):
+        return s
+    return s * float(np.linalg.norm(a / s))
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||a - b||_2, rescaled (a - b itself may overflow when a and b are near 1e308)."""
+    a, b = np.asarray(a), np.asarray(b)
+    s = _largest(a, b)
+    if s == 0.0 or not np.isfinite(s):
+        return s if s == 0.0 else float("inf")
+    return s * float(np.linalg.norm(a / s - b / s))
+
+
+def ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """<a, b> / <a, a>, the factor c minimising ||b - c a||, rescaled; 0 when a is 0."""
+    a, b = np.asarray(a), np.asarray(b)
+    s, t = _largest(a), _largest(b)
+    if s == 0.0 or t == 0.0 or not (np.isfinite(s) and np.isfinite(t)):
+        return 0.0
+    a, b = a / s, b / t
+    return float(np.real(np.vdot(a, b)) / np.real(np.vdot(a, a))) * (t / s)
