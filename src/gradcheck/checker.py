@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
-from gradcheck.errors import ClaimError, GradcheckError, Location
+from gradcheck.errors import ClaimError, GradcheckError, Location, NonFiniteError
 from gradcheck.functions import EvalError
 from gradcheck.measure import Measurement, Prober, Settings, measure
 from gradcheck.point import Point
@@ -36,6 +36,7 @@ from gradcheck.verdict import (
     judge,
     refuted_result,
     unjudgeable,
+    zero_judged,
 )
 
 
@@ -145,17 +146,28 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
     cannot be judged here, why."""
     claims = progress.pending()
     measured: dict[int, Measurement] = {}
-    reason: str | None = None
-    for method in methods:
+    for k, method in enumerate(methods):
         prober = Prober(point, dataclasses.replace(options.settings, method=method, rtol=options.rtol), directions)
-        measured.update(_measure_point(identity, prober, progress, claims))
-        noisy = {i: unjudgeable(m, options.max_noise, options.rtol) for i, m in measured.items()}
-        noisy = {i: r for i, r in noisy.items() if r}
-        if not noisy:
-            return measured, None
-        reason = next(iter(noisy.values()))
-        claims = [c for c in claims if c.index in noisy]
-    return measured, reason
+        fallback = k + 1 < len(methods)
+        for index, m in _measure_point(identity, prober, progress, claims, fallback).items():
+            if index not in measured or _rank(m, options) < _rank(measured[index], options):
+                measured[index] = m
+        # a derivative judged zero is measured again too (another method may see it), and
+        # so is a claim this method could not measure
+        claims = [c for c in progress.pending() if c in claims
+                  and (c.index not in measured or _rank(measured[c.index], options))]
+        if not claims:
+            break
+    reasons = (unjudgeable(m, options.max_noise, options.rtol) for m in measured.values())
+    return measured, next(filter(None, reasons), None)
+
+
+def _rank(m: Measurement, options: Options) -> int:
+    """0 for numbers that judge the claim, 1 for a derivative judged zero (below its noise),
+    2 for numbers too noisy to judge it."""
+    if unjudgeable(m, options.max_noise, options.rtol):
+        return 2
+    return 1 if zero_judged(m, options.max_noise) else 0
 
 
 def _escalation_note(method: str, used: set[str]) -> str:
@@ -165,7 +177,10 @@ def _escalation_note(method: str, used: set[str]) -> str:
 
 
 def _measure_point(identity: Identity, prober: Prober, progress: _Progress,
-                   claims: list[Claim]) -> dict[int, Measurement]:
+                   claims: list[Claim], fallback: bool = False) -> dict[int, Measurement]:
+    """Measure `claims`; with `fallback`, a value that is not finite at a perturbed point
+    leaves the claim unmeasured for the next method (a complex step can overflow where a
+    real one does not) instead of failing it."""
     measured: dict[int, Measurement] = {}
     for claim in claims:
         if claim.index in progress.failed or claim.index in progress.refuted:
@@ -176,6 +191,9 @@ def _measure_point(identity: Identity, prober: Prober, progress: _Progress,
         except ClaimError as exc:
             target = progress.refuted if claim.expect_fail else progress.failed
             target[claim.index] = _message(exc, identity)
+        except NonFiniteError as exc:
+            if not fallback:
+                progress.failed[claim.index] = _message(exc, identity)
         except GradcheckError as exc:
             progress.failed[claim.index] = _message(exc, identity)
         progress.seconds[claim.index] += time.perf_counter() - start

@@ -85,6 +85,30 @@ class Expr:
 
         return cls(source, None, frozenset(names), frozenset() if analytic else frozenset({source}), call)
 
+    def terms(self) -> tuple[tuple[float, Expr], ...]:
+        """The expression as a signed sum of terms (a - (b + c) is a, -b, -c), each an
+        expression of its own; itself alone when it is not a sum. Differencing the
+        terms that change, instead of the whole, keeps a large constant or an unrelated
+        large term out of a derivative (1e8 + g(x) rounds g to 1e8 eps)."""
+        if self.tree is None:
+            return ((1.0, self),)
+        found: list[tuple[float, ast.AST]] = []
+
+        def walk(node: ast.AST, sign: float) -> None:
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+                walk(node.left, sign)
+                walk(node.right, -sign if isinstance(node.op, ast.Sub) else sign)
+            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+                walk(node.operand, -sign if isinstance(node.op, ast.USub) else sign)
+            else:
+                found.append((sign, node))
+
+        walk(self.tree.body, 1.0)
+        if len(found) == 1:
+            return ((1.0, self),)
+        return tuple((sign, parse(ast.get_source_segment(self.source, node) or "", self.names))
+                     for sign, node in found)
+
     def __call__(self, env: Env) -> Value:
         with np.errstate(all="ignore"):
             return self.fn(env)

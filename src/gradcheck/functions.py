@@ -285,11 +285,11 @@ def chol(x: Value) -> np.ndarray:
 
 def sigmoid(x: Value) -> Value:
     a = _array(x, "sigmoid")
-    if np.iscomplexobj(a):
-        return 1 / (1 + np.exp(-a))
-    # exp of a non-positive number only, so no overflow for large |x|
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+    # exp of a number with a non-positive real part only, so no overflow for large |x|
+    # (at a complex point, for the complex step, as at a real one)
+    positive = np.real(a) >= 0
+    e = np.exp(np.where(positive, -a, a))
+    return np.where(positive, 1 / (1 + e), e / (1 + e))
 
 
 def relu(x: Value) -> Value:
@@ -299,7 +299,9 @@ def relu(x: Value) -> Value:
 def softplus(x: Value) -> Value:
     a = _array(x, "softplus")
     if np.iscomplexobj(a):
-        return np.log1p(np.exp(a))
+        # log(1 + e^a) = a + log(1 + e^-a): exp of a non-positive real part only
+        positive = np.real(a) > 0
+        return np.where(positive, a, 0) + np.log1p(np.exp(np.where(positive, -a, a)))
     return np.logaddexp(0.0, a)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.errors import ClaimError, ExpressionError
 from gradcheck.functions import shape_str
+from gradcheck.norms import distance, norm
 from gradcheck.numdiff import EPS, ROUNDING, Estimate, first_derivative, second_derivative
 from gradcheck.point import Point
 from gradcheck.sampling import identity_rng
@@ -89,6 +90,10 @@ class Measurement:
     # the claimed and numerical derivative in the claim's own layout, when fully known
     display: tuple[np.ndarray, np.ndarray] | None = None
     sketch: int = 0  # the number of sums f was compared through (0: entry by entry)
+    # The size the numbers would have if the terms of f that change changed by their own
+    # size along each probe: a derivative below its noise is judged zero only where that
+    # noise is small against this (see verdict.zero_judged).
+    reference: float = 0.0
 
 
 def is_scalar(shape: tuple[int, ...]) -> bool:
@@ -241,15 +246,17 @@ class Prober:
 
     def numeric_whole(self, probe: Probe) -> Estimate:
         """d/dt f(x + t d) at t = 0 entry by entry (not cached)."""
-        line: Callable[[complex], np.ndarray] = lambda t: self.point.at(self.moved(probe.direction, t))
-        return _compact(first_derivative(line, probe.scale, self.settings.method, self.point.rounding_noise))
+        names = frozenset(probe.direction)
+        line: Callable[[complex], np.ndarray] = lambda t: self.point.change(self.moved(probe.direction, t))
+        return _compact(first_derivative(line, probe.scale, self.settings.method, self.point.change_noise(names),
+                                         self.point.change_size(names)))
 
     def _numeric_sketched(self, probe: Probe) -> Estimate:
         assert self.sketch is not None
-        sketch, f0 = self.sketch, self.point.value
+        sketch = self.sketch
         # Sketching f(x + t d) - f(x), not f(x + t d): the sums then add up changes of
         # size t |f'|, and their own rounding is that much smaller.
-        line: Callable[[complex], np.ndarray] = lambda t: sketch(self.point.at(self.moved(probe.direction, t)), f0)
+        line: Callable[[complex], np.ndarray] = lambda t: sketch(self.point.change(self.moved(probe.direction, t)))
         # The rounding of f, entry by entry, as it adds up in each sum; numdiff takes
         # four times `f_noise` as the rounding of one value.
         return _compact(first_derivative(line, probe.scale, self.settings.method, self.sketched_noise / 4))
@@ -257,7 +264,8 @@ class Prober:
     @functools.cached_property
     def sketched_noise(self) -> np.ndarray:
         assert self.sketch is not None
-        noise = self.point.measure_rounding_noise()  # not kept whole: as large as f
+        names = frozenset(v.name for v in self.point.identity.inputs)
+        noise = self.point.measure_change_noise(names)  # not kept whole: as large as f
         noise *= 4
         return self.sketch.quadrature(np.maximum(noise, ROUNDING * EPS * np.abs(self.point.value), out=noise))
 
@@ -270,10 +278,12 @@ class Prober:
                 moved = self.moved(u.direction, s)
                 for n, d in v.direction.items():
                     moved[n] = moved.get(n, self.value(n)) + t * d
-                return self.point.at(moved)
+                return self.point.change(moved)
 
+            names = frozenset(u.direction) | frozenset(v.direction)
             self.cache[key] = _compact(second_derivative(plane, u.scale, v.scale, self.settings.method,
-                                                         self.point.rounding_noise))
+                                                         self.point.change_noise(names),
+                                                         self.point.change_size(names)))
         return self.cache[key]
 
 
@@ -287,8 +297,8 @@ def _step(x: np.ndarray, d: np.ndarray, t: complex) -> np.ndarray:
 def _compact(estimate: Estimate) -> Estimate:
     """Only the norms of the error estimates are ever used (the verdict compares norms):
     keeping them alone halves the memory of a check with a matrix-valued f."""
-    return Estimate(estimate.value, np.asarray(np.linalg.norm(estimate.error)),
-                    np.asarray(np.linalg.norm(estimate.rounding)), estimate.nfev)
+    return Estimate(estimate.value, np.asarray(norm(estimate.error)), np.asarray(norm(estimate.rounding)),
+                    estimate.nfev)
 
 
 # -- claim forms ---------------------------------------------------------------
@@ -303,24 +313,24 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
     # The claim's own value carries rounding too, amplified by the conditioning of the
     # matrices the identity inverts (a claim built from inv(X^T X) at cond 1e6 loses 6 digits).
     worst = max(prober.point.conditions.values(), default=1.0)
-    own = np.array([ROUNDING * EPS * worst * float(np.linalg.norm(m.claimed))])
+    own = np.array([ROUNDING * EPS * worst * norm(m.claimed)])
     if m.sketch and prober.sketch is not None:
         # each sum of a sketch adds up its terms with rounding
-        size = float(np.linalg.norm(m.claimed)) + float(np.linalg.norm(m.numeric))
+        size = norm(m.claimed) + norm(m.numeric)
         own += ROUNDING * EPS * np.sqrt(prober.sketch.terms) * size
     m.uncertainty, m.rounding = np.concatenate([m.uncertainty, own]), np.concatenate([m.rounding, own])
     alternatives = m.more() if m.more is not None and _might_fail(m, prober.settings.rtol) else {}
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
                        prober.point.nfev - before, rounding=m.rounding, method=method,
                        alternatives=alternatives, display=m.display, conditions=prober.point.conditions,
-                       sketch=m.sketch)
+                       sketch=m.sketch, reference=m.reference)
 
 
 def _might_fail(m: _Partial, rtol: float) -> bool:
     """A generous superset of the verdict's failures (see verdict.compare)."""
-    diff = float(np.linalg.norm(m.claimed - m.numeric))
-    scale = max(float(np.linalg.norm(m.claimed)), float(np.linalg.norm(m.numeric)))
-    return not diff <= 0.5 * (rtol * scale + float(np.linalg.norm(m.uncertainty)))
+    diff = distance(m.claimed, m.numeric)
+    scale = max(norm(m.claimed), norm(m.numeric))
+    return not diff <= 0.5 * (rtol * scale + norm(m.uncertainty))
 
 
 def _stack(values: Sequence[np.ndarray]) -> np.ndarray:
@@ -388,6 +398,7 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     part = _Partial("full" if prober.full(var) else "directional", _stack(claimed), numeric,
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
                     sketch=prober.sketch_size(probes))
+    part.reference = _reference(prober, probes)
     shown = None
     if part.mode == "full" and not var.symmetric_perturbation:
         shown = _assemble(estimates, claim.layout or "", f_shape, x.shape).reshape(c.shape)
@@ -408,6 +419,12 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
 
     part.more = more
     return part
+
+
+def _reference(prober: Prober, probes: Sequence[Probe]) -> float:
+    """The norm, over probes, of the size of the changing terms of f per unit step."""
+    sizes = [norm(prober.point.change_size(frozenset(p.direction))) / p.scale for p in probes]
+    return norm(np.array(sizes))
 
 
 def _sym(a: np.ndarray) -> np.ndarray:
@@ -471,7 +488,8 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     part = _Partial("full" if full else "directional", _stack(claimed), numeric,
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
                     sketch=prober.sketch_size(probes))
-    worst = int(np.argmax([np.linalg.norm(vec(c) - vec(e.value)) for c, e in zip(claimed, estimates)]))
+    part.reference = _reference(prober, probes)
+    worst = int(np.argmax([distance(vec(c), vec(e.value)) for c, e in zip(claimed, estimates)]))
     if not part.sketch:
         part.more = lambda: _value_alternatives(claimed, numeric)
         part.display = (claimed[worst], estimates[worst].value)
@@ -529,6 +547,8 @@ def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     numeric = _stack([e.value for e in estimates])
     part = _Partial(mode, actions(h), numeric, _stack([e.error for e in estimates]),
                     rounding=_stack([e.rounding for e in estimates]))
+    size = norm(prober.point.change_size(frozenset({var.name})))
+    part.reference = float(np.sqrt(sum((size / (u.scale * v.scale)) ** 2 for u, v in pairs)))
     part.more = lambda: {"negated": (-part.claimed, numeric),
                          **{name: (actions(m), numeric) for name, m in _matrix_readings(h).items()}}
     if mode == "full" and not var.symmetric_perturbation:
@@ -548,7 +568,8 @@ def _equals(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     # rounding of each other their difference changes by rounding noise alone.
     noise = point.rounding_noise + point.claim_noise(claim.expr, f"claim {claim.index}").reshape(f.shape)
     uncertainty = vec(4 * noise + 4 * EPS * np.maximum(np.abs(c), np.abs(f)))
-    part = _Partial("value", vec(c), vec(f), uncertainty, rounding=uncertainty)
+    part = _Partial("value", vec(c), vec(f), uncertainty, rounding=uncertainty,
+                    reference=norm(point.change_size(frozenset(v.name for v in identity.inputs))))
     part.more = lambda: _value_alternatives([c], vec(f))
     part.display = (c, f)
     return part
@@ -564,6 +585,7 @@ class _Partial:
     rounding: np.ndarray = field(default_factory=lambda: np.zeros(0))
     more: Callable[[], dict[str, tuple[np.ndarray, np.ndarray]]] | None = None  # other readings
     sketch: int = 0
+    reference: float = 0.0
 
 
 _FORMS: dict[str, Callable[[Claim, Identity, Prober], _Partial]] = {

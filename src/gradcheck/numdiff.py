@@ -53,6 +53,7 @@ EPS = float(np.finfo(float).eps)
 METHODS = ("central", "richardson", "complex")
 FIRST_STEP = {"central": EPS ** (1 / 3), "richardson": 1e-2, "complex": 1e-20}
 SECOND_STEP = {"central": 5e-3, "richardson": 5e-3, "complex": 1e-4}
+TINY = 1e-300
 ROUNDING = 8.0  # assumed rounding error of one evaluation of f, in units of eps * |f|
 
 Line = Callable[[float | complex], np.ndarray]
@@ -101,39 +102,64 @@ def _noise(magnitude: np.ndarray, f_noise: np.ndarray | float) -> np.ndarray:
 
 
 def first_derivative(g: Line, scale: float = 1.0, method: str = "central",
-                     f_noise: np.ndarray | float = 0.0) -> Estimate:
+                     f_noise: np.ndarray | float = 0.0, f_size: np.ndarray | float = 0.0) -> Estimate:
     """``g'(0)`` by `method`, with steps `scale` times the method's base step.
 
-    `f_noise` is the rounding noise of f seen at the point, if measured.
+    `f_noise` is the rounding noise of f seen at the point, if measured. `f_size` is the
+    size of f, when g gives its change rather than its value (the rounding of one value
+    is eps times the size of what is computed, not of the change).
     """
     h = FIRST_STEP[method] * scale
     if method == "complex":
-        value = g(1j * h)
-        d = np.imag(value) / h
-        # No subtraction of nearby values, but the terms of d can cancel (their size is
-        # about |f| for a direction scaled to the point), and an ill-conditioned f (a
-        # determinant of a nearly singular product) loses digits in the imaginary part as
-        # in the real one: about the rounding noise of f seen at the point.
-        rounding = ROUNDING * EPS * (np.abs(d) + np.abs(np.real(value))) + 4 * np.asarray(f_noise)
-        return Estimate(d, rounding, rounding, 1)
+        return _complex_step(g, h, f_noise)
     if method == "richardson":
-        return _richardson(g, h, f_noise)
+        return _richardson(g, h, f_noise, f_size)
     coarse, mag_a = _central(g, h)
     fine, mag_b = _central(g, h / 2)
-    rounding = _noise(np.maximum(mag_a, mag_b), f_noise) / h
+    rounding = _noise(np.maximum.reduce([mag_a, mag_b, np.broadcast_to(f_size, np.shape(mag_a))]), f_noise) / h
     # |coarse - fine| is three times the truncation error of `fine`, and also holds the
     # rounding noise actually seen; it is taken whole, as a safety margin.
     return Estimate(fine, 2 * np.abs(coarse - fine) + rounding, rounding, 4)
 
 
-def _richardson(g: Line, h: float, f_noise: np.ndarray | float = 0.0) -> Estimate:
+SMALL_F = 1e-200  # below this |f|, h * f' may fall among the subnormal numbers
+SUBNORMAL = float(np.finfo(float).tiny) / EPS  # below this a value has lost digits to underflow
+
+
+def _complex_step(g: Line, h: float, f_noise: np.ndarray | float) -> Estimate:
+    """``Im g(i h) / h``, with an error estimate from the imaginary part alone: a large real
+    part (an additive constant, a large unrelated term) does not touch the imaginary one."""
+    value = g(1j * h)
+    size = float(np.max(np.abs(np.real(value)), initial=0.0))
+    if 0.0 < size < SMALL_F:
+        # f is so small that h f' would be subnormal and lose its digits: larger steps,
+        # whose truncation error (of order h**2) the gap between two of them bounds.
+        h *= min(SMALL_F / size, 1e12)
+        coarse, value = np.imag(g(1j * h)) / h, g(0.5j * h)
+        h /= 2
+        d = np.imag(value) / h
+        truncation, nfev = np.abs(coarse - d), 3
+    else:
+        d, truncation, nfev = np.imag(value) / h, np.zeros(()), 1
+    # No subtraction of nearby values, but the terms of d can cancel, and an
+    # ill-conditioned f (a determinant of a nearly singular product), or one whose
+    # arguments lose digits (x + 1e9), loses them in the imaginary part too: about the
+    # rounding noise of f seen at the point. The real part, however large (an additive
+    # constant), does not enter. An imaginary part among the subnormal numbers has lost
+    # digits: SUBNORMAL / h covers them.
+    rounding = ROUNDING * EPS * np.abs(d) + 4 * np.asarray(f_noise) + SUBNORMAL / h
+    return Estimate(d, rounding + truncation, rounding, nfev)
+
+
+def _richardson(g: Line, h: float, f_noise: np.ndarray | float = 0.0,
+                f_size: np.ndarray | float = 0.0) -> Estimate:
     d1, m1 = _central(g, h)
     d2, m2 = _central(g, h / 2)
     d3, m3 = _central(g, h / 4)
     r1, r2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3
     best = (16 * r2 - r1) / 15
     # rounding of d3 is amplified by the extrapolation weights (about 1.5)
-    rounding = 2 * _noise(np.maximum.reduce([m1, m2, m3]), f_noise) / (h / 2)
+    rounding = 2 * _noise(np.maximum.reduce([m1, m2, m3, np.broadcast_to(f_size, np.shape(m1))]), f_noise) / (h / 2)
     return Estimate(best, _table_error(best, r1, r2) + rounding, rounding, 6)
 
 
@@ -144,15 +170,15 @@ def _table_error(best: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> np.ndarray
     return 2 * np.abs(best - r2) + np.abs(r2 - r1)
 
 
-def second_derivative(g: Plane, scale_u: float = 1.0, scale_v: float = 1.0,
-                      method: str = "central", f_noise: np.ndarray | float = 0.0) -> Estimate:
+def second_derivative(g: Plane, scale_u: float = 1.0, scale_v: float = 1.0, method: str = "central",
+                      f_noise: np.ndarray | float = 0.0, f_size: np.ndarray | float = 0.0) -> Estimate:
     """``d^2 g / ds dt`` at (0, 0); the steps in s and t are scaled separately."""
     hu, hv = SECOND_STEP[method] * scale_u, SECOND_STEP[method] * scale_v
     if method == "complex":
         # complex step in s, extrapolated differences in t: d/dt Im[g(ih, t)] / h
         tiny = FIRST_STEP["complex"] * scale_u
         line: Line = lambda t: np.imag(g(1j * tiny, t)) / tiny
-        return first_derivative(line, scale_v, "richardson", f_noise)
+        return first_derivative(line, scale_v, "richardson", f_noise, f_size)
 
     def mixed(f: float) -> tuple[np.ndarray, np.ndarray]:
         a, b = hu * f, hv * f
@@ -165,6 +191,7 @@ def second_derivative(g: Plane, scale_u: float = 1.0, scale_v: float = 1.0,
         (d1, m1), (d2, m2), (d3, m3) = mixed(1.0), mixed(0.5), mixed(0.25)
         r1, r2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3
         best = (16 * r2 - r1) / 15
-        rounding = 2 * _noise(np.maximum.reduce([m1, m2, m3]), f_noise) / (hu * hv / 16)
+        size = np.broadcast_to(f_size, np.shape(m1))
+        rounding = 2 * _noise(np.maximum.reduce([m1, m2, m3, size]), f_noise) / (hu * hv / 16)
         return Estimate(best, _table_error(best, r1, r2) + rounding, rounding, 12)
     raise ValueError(f"unknown method {method!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,18 @@ INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_p
 MAX_COND = 1e6  # samples of inverted matrices worse than this are drawn again
 SCALES_KEPT = 1_048_576  # inputs up to this many entries keep their step scales (8 MB)
 WELL_CONDITIONED = frozenset({"spd", "invertible", "orthogonal", "diagonal"})  # kinds, by their sampling
+NOISE_STEP = 1e-5  # relative step of the line along which the rounding noise of f is read
 COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One signed term of f: sign * expr, the inputs it depends on, its value at the sample."""
+
+    sign: float
+    expr: Expr
+    inputs: frozenset[str]
+    value: np.ndarray
 
 
 class Point:
@@ -43,6 +55,7 @@ class Point:
         self.value = self._function(self.env, self.where)
         self.nfev = 1
         self.conditions = self._conditions()
+        self._noise: dict[frozenset[str], np.ndarray] = {}
 
     def _conditions(self) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
@@ -88,13 +101,91 @@ class Point:
     def rounding_noise(self) -> np.ndarray:
         """How much f changes between points within rounding of each other: an empirical
         measure of the rounding error of evaluating f, which can be far above eps |f|
-        when f is computed with cancellation."""
-        return self.measure_rounding_noise()
-
-    def measure_rounding_noise(self) -> np.ndarray:
-        """`rounding_noise`, measured again (for callers that keep only a summary of it)."""
+        when f is computed with cancellation. (For claims of equality, whose two sides
+        are compared as values.)"""
         where = "a point within rounding of the sample"
         return _largest(self.at(self.jiggle(i), where) - self.value for i in range(2))
+
+    def change_noise(self, names: frozenset[str]) -> np.ndarray:
+        """The rounding noise of the change of f when the inputs `names` move (see
+        `change`), measured once per set of names: the noise a derivative along such
+        moves carries. Terms of f that do not depend on `names` add none."""
+        if names not in self._noise:
+            self._noise[names] = self.measure_change_noise(names)
+        return self._noise[names]
+
+    def measure_change_noise(self, names: frozenset[str]) -> np.ndarray:
+        """`change_noise`, measured again (for callers that keep only a summary of it).
+
+        Two readings, the larger kept: the change of f at two points within rounding of
+        the sample, and its fourth difference along a line at steps of NOISE_STEP
+        (relative), to which a smooth f contributes nothing (NOISE_STEP**4 times its fourth
+        derivative) but rounding does. The second sees the rounding of an f whose
+        arguments an eps-sized move cannot change (exp(1e-10 x) - 1 rounds at eps, not
+        at eps |f|).
+        """
+        where = "a point within rounding of the sample"
+        jiggled = _largest(self.change({n: d for n, d in self.jiggle(i).items() if n in names}, where)
+                           for i in range(2))
+        rng = identity_rng(self.sample.trial, f"{self.identity.name}/noise-line")
+        line = {}
+        for name in sorted(names):
+            d = self.scales(name)
+            np.negative(d, out=d, where=rng.integers(0, 2, d.shape, dtype=bool))
+            line[name] = d
+
+        def at(k: int) -> np.ndarray:
+            return self.change({n: _moved(self.sample.values[n], d, k * NOISE_STEP) for n, d in line.items()}, where)
+
+        fourth = at(-2) - 4 * at(-1) - 4 * at(1) + at(2)  # the change at the point itself is 0
+        # the fourth difference of independent errors of size s has size s sqrt(70)
+        return np.maximum(jiggled, np.abs(fourth) / np.sqrt(70.0))
+
+    @functools.cached_property
+    def terms(self) -> tuple[Term, ...]:
+        """f as a signed sum of terms, each with the inputs it depends on and its value at
+        the sample (see `Expr.terms`)."""
+        split = self.identity.function.terms()
+        if len(split) == 1:
+            return (Term(1.0, self.identity.function, self._inputs_of(self.identity.function.names), self.value),)
+        return tuple(Term(sign, expr, self._inputs_of(expr.names),
+                          np.asarray(finite(expr, self.env, "function", self.where))) for sign, expr in split)
+
+    def _inputs_of(self, names: frozenset[str]) -> frozenset[str]:
+        """The inputs that `names` depend on, directly or through lets."""
+        needed = set(names)
+        for name, expr in reversed(self.identity.lets):
+            if name in needed:
+                needed |= expr.names
+        return frozenset(v.name for v in self.identity.inputs if v.name in needed)
+
+    def change(self, moved: Mapping[str, np.ndarray], where: str = "a perturbed point") -> np.ndarray:
+        """f at the point whose inputs in `moved` are replaced, minus f at the sample,
+        formed term by term: terms that do not depend on the moved inputs are left out
+        (they would add only their rounding), so the change of a small part of f is not
+        lost in the rounding of a large constant or an unrelated large term."""
+        names = frozenset(moved)
+        changing = [t for t in self.terms if t.inputs & names]
+        if len(changing) == len(self.terms) == 1:
+            return self.at(moved, where) - self.value
+        self.nfev += 1
+        env: Env = {**self.env, **moved}
+        lets = tuple((n, e) for n, e in self.identity.function_lets if self._inputs_of(frozenset({n})) & names)
+        self._with_lets(env, where, lets)
+        total: Any = np.zeros(())
+        for term in changing:
+            value = np.asarray(finite(term.expr, env, "function", where))
+            total = total + term.sign * (value - term.value)
+        return np.broadcast_to(total, self.value.shape).astype(np.result_type(total, float), copy=True)
+
+    def change_size(self, names: frozenset[str]) -> np.ndarray:
+        """The size of the terms of f that change when `names` move: what their rounding
+        is proportional to."""
+        sizes = [np.abs(t.value) for t in self.terms if t.inputs & names]
+        if len(sizes) == len(self.terms):
+            return np.abs(self.value)
+        total: Any = sum(sizes, np.zeros(()))
+        return np.broadcast_to(total, self.value.shape)
 
     def claim_noise(self, expr: Expr, what: str) -> np.ndarray:
         """Like `rounding_noise`, for a claim's own value."""
@@ -167,6 +258,12 @@ def condition_number(a: np.ndarray) -> float:
     except EvalError:
         return float("inf")
     return float(np.linalg.norm(a, 1) * np.linalg.norm(inverse, 1))
+
+
+def _moved(x: np.ndarray, d: np.ndarray, t: float) -> np.ndarray:
+    out = d * t
+    out += x
+    return out
 
 
 def _largest(changes: Iterator[np.ndarray]) -> np.ndarray:

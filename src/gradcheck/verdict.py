@@ -25,6 +25,7 @@ import numpy as np
 
 from gradcheck.catalogue import Claim, Identity
 from gradcheck.measure import Measurement
+from gradcheck.norms import distance, norm, ratio
 from gradcheck.settings import DEFAULT_MAX_NOISE, DEFAULT_RTOL  # noqa: E402 (re-exported)
 
 KINK = "the numerical derivative changes with the step"
@@ -60,9 +61,9 @@ def compare(claimed: np.ndarray, numeric: np.ndarray, uncertainty: np.ndarray, r
     """Judge claimed against numeric values (see the module notes)."""
     if not (np.all(np.isfinite(claimed)) and np.all(np.isfinite(numeric))):
         return Comparison(float("inf"), 0.0, float("inf"))
-    diff = float(np.linalg.norm(claimed - numeric))
-    scale = max(float(np.linalg.norm(claimed)), float(np.linalg.norm(numeric)))
-    u = min(float(np.linalg.norm(uncertainty)), HUGE)
+    diff = distance(claimed, numeric)
+    scale = max(norm(claimed), norm(numeric))
+    u = min(norm(uncertainty), HUGE)
     noise = u / max(scale, u, TINY)
     if scale > u:
         return Comparison(diff / scale, rtol + noise, noise)
@@ -109,23 +110,38 @@ def unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) ->
 
     Noise above `max_noise` (relative) matters when the numerical derivative
     changes with the step (f is not smooth near the point: the numbers
-    themselves are unreliable), or when it would let the claim pass (a wrong
-    claim could pass too). A derivative no larger than its rounding noise is a
-    zero derivative and is judged (see `compare`), and so is a claim that is
-    wrong by more than the noise.
+    themselves are unreliable), when the derivative is no larger than its noise
+    (nothing shows that it is zero rather than hidden by rounding: a constant
+    added to f, or a large unrelated term, would let every claim pass), or when
+    it would let the claim pass (a wrong claim could pass too). A claim that is
+    wrong by more than the noise of a nonzero derivative is judged (it fails).
     """
-    u = float(np.linalg.norm(m.uncertainty))
-    scale = max(float(np.linalg.norm(m.claimed)), float(np.linalg.norm(m.numeric)))
-    r = float(np.linalg.norm(m.rounding))
+    u = norm(m.uncertainty)
+    scale = max(norm(m.claimed), norm(m.numeric))
+    r = norm(m.rounding)
     if u <= max_noise * scale:
         return None
     noise = u / max(scale, TINY)
     if u > 10 * r:
         return f"{KINK} (noise floor {noise:.1e}): f is not smooth near the point"
-    diff = float(np.linalg.norm(m.claimed - m.numeric))
-    if scale <= u or diff > rtol * scale + u:
+    if scale <= u:
+        if zero_judged(m, max_noise):
+            return None
+        return (f"the derivative is below the rounding noise of f (noise floor {noise:.1e}): "
+                "f is large compared with its change")
+    diff = distance(m.claimed, m.numeric)
+    if diff > rtol * scale + u:
         return None
     return f"rounding noise floor {noise:.1e} is above {max_noise:g}: f is large compared with its change"
+
+
+def zero_judged(m: Measurement, max_noise: float) -> bool:
+    """Whether `m` shows a derivative that is zero: no larger than its noise, and that
+    noise within `max_noise` of the size of what changes in f (a constant or an unrelated
+    term of f is not part of that size, so it cannot hide a derivative as "zero")."""
+    u = norm(m.uncertainty)
+    scale = max(norm(m.claimed), norm(m.numeric))
+    return scale <= u and u <= max_noise * m.reference
 
 
 def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
@@ -202,14 +218,11 @@ def _reading(claim: Claim, name: str) -> str:
 
 def _factor(m: Measurement, rtol: float) -> str | None:
     """A constant a with numeric = a * claimed, written as a small fraction, if there is one."""
-    cc = float(np.dot(m.claimed, m.claimed))
-    if cc <= TINY:
-        return None
-    a = float(np.dot(m.claimed, m.numeric)) / cc
+    a = ratio(m.claimed, m.numeric)
     if a == 0 or not compare(a * m.claimed, m.numeric, m.uncertainty, rtol).passed:
         return None
     frac = Fraction(a).limit_denominator(16)
-    if abs(float(frac) - a) <= 1e-6 * abs(a):
+    if frac != 1 and abs(float(frac) - a) <= 1e-6 * abs(a):
         return str(frac)
     return f"{a:.6g}"
 

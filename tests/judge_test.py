@@ -1,0 +1,60 @@
+"""The judge against adversarial cases (bench/adversarial.py): scale, additive
+constants, rounding an eps-sized move cannot resolve, complex branches that overflow."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradcheck.catalogue import load_text
+from gradcheck.checker import Options, check_identity
+from gradcheck.functions import sigmoid, softplus
+from gradcheck.verdict import Status
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import adversarial  # noqa: E402
+
+SETTLED = [c for c in adversarial.CASES if not c.open]
+
+
+@pytest.mark.parametrize("method", ["central", "complex", "richardson"])
+@pytest.mark.parametrize("case", SETTLED, ids=[c.name for c in SETTLED])
+def test_no_wrong_verdict(case: adversarial.Case, method: str) -> None:
+    assert adversarial.wrong_verdicts(case, Options(seed=0, method=method)) == []
+
+
+def statuses(function: str, *claims: str, **options: object) -> list[Status]:
+    text = (f"name: t\ndims: {{n: 3}}\ninputs:\n  X: {{shape: [n, n]}}\nfunction: '{function}'\nclaims:\n"
+            + "".join(f"  - {c}\n" for c in claims))
+    return [r.status for r in check_identity(load_text(text, "t.yaml"), Options(**options))]  # type: ignore[arg-type]
+
+
+def test_a_large_constant_does_not_let_a_wrong_gradient_pass() -> None:
+    grad = "{{wrt: X, layout: denominator, derivative: '{}'}}"
+    assert statuses("1e8 + 1e-4 * trace(X @ X)", grad.format("2e-4 * X.T"), grad.format("1e-4 * X.T"),
+                    grad.format("0 * X")) == [Status.PASS, Status.FAIL, Status.FAIL]
+
+
+def test_a_zero_derivative_is_still_judged_zero() -> None:
+    # the Hessian of a linear function, and a differential that is identically zero
+    assert statuses("trace(X)", "{wrt: X, hessian: '0 * eye(9)'}", "{wrt: X, hessian: 'eye(9)'}") == [
+        Status.PASS, Status.FAIL]
+    assert statuses("inv(X) @ X", "{differential: '0 * dX'}") == [Status.PASS]
+
+
+def test_without_any_method_that_can_see_the_derivative_it_is_an_error() -> None:
+    # relu is not complex-analytic: no complex step; the constant hides 1e-4 tr(X X)
+    [status] = statuses("1e12 + sum(relu(X)) * 1e-6 + 1e-9 * trace(X @ X)",
+                        "{wrt: X, layout: denominator, derivative: '0 * X'}")
+    assert status is Status.FAIL or status is Status.ERROR
+
+
+@pytest.mark.parametrize("fn", [sigmoid, softplus])
+def test_complex_branches_do_not_overflow(fn: object) -> None:
+    z = np.array([-1000 + 1e-20j, 1000 + 1e-20j, 0.3 + 1e-20j])
+    out = fn(z)  # type: ignore[operator]
+    assert np.all(np.isfinite(out))
+    assert np.allclose(np.real(out), fn(np.real(z)))  # type: ignore[operator]
