@@ -114,6 +114,16 @@ def test_expected_failures() -> None:
     assert statuses(text) == [Status.XFAIL, Status.XPASS]
 
 
+def test_only_a_claim_that_evaluates_can_be_an_expected_failure() -> None:
+    text = SQUARE + "".join(f"  - {{wrt: X, layout: denominator, derivative: '{claim}', expect: fail, reason: r}}\n"
+                            for claim in ("inv(X) @ ones(n, 1)", "log(-X @ X.T)", "X @ ones(2, 2)"))
+    wrong_shape, not_finite, does_not_evaluate = run(text)
+    assert (wrong_shape.status, not_finite.status) == (Status.XFAIL, Status.XFAIL)
+    # two shapes that do not fit: a typo, not the recorded slip
+    assert does_not_evaluate.status is Status.ERROR
+    assert "matmul shape mismatch" in does_not_evaluate.message
+
+
 def test_wrong_shape_is_an_error_that_names_the_layout() -> None:
     text = GENERAL + "  - {wrt: X, layout: numerator, derivative: A.T}\n"
     [result] = run(text)
@@ -289,3 +299,11 @@ claims:
     [result] = run(text)
     assert result.status is Status.ERROR
     assert "cond(X.T @ X) = " in result.message and "is above 1e+06" in result.message
+
+
+def test_a_number_as_a_derivative_is_that_constant_in_every_entry() -> None:
+    text = GENERAL.replace("function: trace(A @ X)", "function: A @ A.T") + (
+        "  - {wrt: X, layout: numerator, derivative: 0}\n"
+        "  - {differential: '0'}\n"
+        "  - {wrt: X, layout: numerator, derivative: 1}\n")
+    assert statuses(text) == [Status.PASS, Status.PASS, Status.FAIL]

@@ -79,8 +79,9 @@ class NonFiniteError(ExpressionError):
 
 
 class ClaimError(ExpressionError):
-    """A claim's own expression fails: it cannot be evaluated, is not finite, or has the
-    wrong shape. For a claim recorded with `expect: fail` this is the expected failure."""
+    """A claim's own value refutes it: it is not finite, or has the wrong shape. For a
+    claim recorded with `expect: fail` this is the expected failure (a claim that cannot
+    be evaluated at all raises a plain ExpressionError: an ERROR whatever is expected)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -333,6 +333,13 @@ def _might_fail(m: _Partial, rtol: float) -> bool:
     return not diff <= 0.5 * (rtol * scale + norm(m.uncertainty))
 
 
+def _constant_filled(claim: Claim, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A claim without variables (`derivative: 0`) stands for every entry of `shape`."""
+    if claim.expr.names or value.size != 1 or is_scalar(shape):
+        return value
+    return np.full(shape, value.reshape(()).item())
+
+
 def _stack(values: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([vec(v) for v in values]) if values else np.zeros(0)
 
@@ -378,7 +385,8 @@ def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],
 def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     assert claim.wrt is not None and claim.layout is not None
     f_shape, x = prober.point.value.shape, prober.value(claim.wrt)
-    c = prober.claim_value(claim)
+    c = _constant_filled(claim, prober.claim_value(claim),
+                         expected_derivative_shape(f_shape, x.shape, claim.layout or "denominator"))
     _check_derivative_shape(claim, c, f_shape, x.shape)
     var = identity.input(claim.wrt)
     probes = prober.input_probes(var)
@@ -473,7 +481,7 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     def value(k: int, p: Probe) -> np.ndarray:
         extra = {f"d{v.name}": p.direction.get(v.name, np.zeros_like(prober.value(v.name)))
                  for v in identity.inputs}
-        c = prober.claim_value(claim, extra, k)
+        c = _constant_filled(claim, prober.claim_value(claim, extra, k), f_shape)
         if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
             raise ClaimError(f"claimed differential has shape {shape_str(c.shape)} but f has "
                              f"shape {shape_str(f_shape)} in claim {claim.index}")
@@ -532,8 +540,8 @@ def _hessian(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
         raise ExpressionError(f"a hessian claim needs a scalar function, but f has shape "
                               f"{shape_str(prober.point.value.shape)} in claim {claim.index}")
     var, x = identity.input(claim.wrt), prober.value(claim.wrt)
-    h = prober.claim_value(claim)
     n = x.size
+    h = _constant_filled(claim, prober.claim_value(claim), (n, n))
     if h.shape != (n, n) and not (n == 1 and is_scalar(h.shape)):
         raise ClaimError(f"claimed hessian has shape {shape_str(h.shape)} but {claim.wrt} has {n} "
                               f"entries, so ({n},{n}) is expected in claim {claim.index}")

@@ -195,7 +195,7 @@ class Point:
             env = self._with_lets({**self.sample.dims, **self.sample.values, **self.jiggle(i)}, self.where)
             try:
                 return np.asarray(finite(expr, env, what, self.where)) - base
-            except ExpressionError as exc:
+            except NonFiniteError as exc:
                 raise ClaimError(exc.message) from None
 
         return _largest(change(i) for i in range(2))
@@ -244,7 +244,10 @@ class Point:
         env = {**self.env, **extra} if extra else self.env
         try:
             return np.asarray(finite(expr, env, what, self.where))
-        except ExpressionError as exc:
+        except NonFiniteError as exc:
+            # a value, but not a finite one: the claim is refuted (under `expect: fail`,
+            # its expected failure); one that cannot be evaluated at all (two shapes that
+            # do not fit) stays an error even there, so that a typo is never the erratum
             raise ClaimError(exc.message) from None
 
 
