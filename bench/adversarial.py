@@ -105,7 +105,13 @@ CASES: list[Case] = [
              (WRONG, grad("0 * Y", "Y")), (RIGHT, grad("1e9 * A.T", "X")), (WRONG, grad("1e9 * A", "X")),
              (RIGHT, diff("1e9 * trace(A @ dX) + 2 * trace(Y @ dY)")),
              (WRONG, diff("1e9 * trace(A @ dX) + trace(Y @ dY)")),
-         ), open="central differences: a differential's parts are not yet judged input by input"),
+         )),
+    Case("large and small parts, 60x60", "dims: {n: 60}\ninputs:\n  X: {shape: [n, n]}\n  Y: {shape: [n, n]}\n"
+         "constants:\n  A: {shape: [n, n]}\nfunction: '1e9 * trace(A @ X) + trace(Y @ Y)'\n", (
+             (RIGHT, diff("1e9 * trace(A @ dX) + 2 * trace(Y @ dY)")),
+             (WRONG, diff("1e9 * trace(A @ dX) + 2 * trace(Y.T @ dY)")),
+             (WRONG, diff("1e9 * trace(A @ dX) + 2.000001 * trace(Y @ dY)")),
+         )),
     Case("1e12 + x.x", vector(4, "1e12 + x @ x"), (
         (RIGHT, grad("2 * x")), (WRONG, grad("2 * x * (1 + 1e-6)")), (WRONG, grad("x")),
     )),

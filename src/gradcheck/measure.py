@@ -11,6 +11,7 @@ actions are cached per trial and shared by all claims of an identity.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,9 @@ class Measurement:
     # size along each probe: a derivative below its noise is judged zero only where that
     # noise is small against this (see verdict.zero_judged).
     reference: float = 0.0
+    # for a claim on several inputs, each input's share, judged on its own too
+    parts: tuple[Measurement, ...] = ()
+    part: str = ""  # the input whose share this is (a part), else ""
 
 
 def is_scalar(shape: tuple[int, ...]) -> bool:
@@ -137,17 +141,14 @@ class Prober:
 
     def joint_full(self, inputs: Sequence[Variable]) -> bool:
         """Whether a differential's probes go entry by entry (the rule of `joint_probes`)."""
-        return sum(self.value(v.name).size for v in inputs) <= self.settings.full_limit
+        return all(self.full(v) for v in inputs)
 
     def joint_probes(self, inputs: Sequence[Variable]) -> list[Probe]:
-        if len(inputs) == 1:
-            return self.input_probes(inputs[0])
-        if self.joint_full(inputs):
-            return [p for v in inputs for p in self.input_probes(v)]
-        key = ("joint",)
-        if key not in self.probe_sets:
-            self.probe_sets[key] = self.randoms(inputs, self.settings.probes)
-        return self.probe_sets[key]
+        """A differential's probes: each input's own, one input at a time. A differential is
+        linear in the directions, so nothing is lost, and each input's part is judged on
+        its own (a large part of another input cannot hide a slip in a small one); the
+        probes are the ones derivative claims use, and their numbers are shared."""
+        return [p for v in inputs for p in self.input_probes(v)]
 
     def basis(self, var: Variable) -> list[Probe]:
         x = self.value(var.name)
@@ -318,12 +319,25 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
         # each sum of a sketch adds up its terms with rounding
         size = norm(m.claimed) + norm(m.numeric)
         own += ROUNDING * EPS * np.sqrt(prober.sketch.terms) * size
+    parts = tuple(_part_measurement(m, part, prober, worst, method) for part in m.parts)
     m.uncertainty, m.rounding = np.concatenate([m.uncertainty, own]), np.concatenate([m.rounding, own])
     alternatives = m.more() if m.more is not None and _might_fail(m, prober.settings.rtol) else {}
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
                        prober.point.nfev - before, rounding=m.rounding, method=method,
                        alternatives=alternatives, display=m.display, conditions=prober.point.conditions,
-                       sketch=m.sketch, reference=m.reference)
+                       sketch=m.sketch, reference=m.reference, parts=parts)
+
+
+def _part_measurement(m: _Partial, part: _Part, prober: Prober, worst: float, method: str) -> Measurement:
+    """One input's share of a measurement, with the claim's own rounding of that share."""
+    claimed, numeric = m.claimed[part.start:part.stop], m.numeric[part.start:part.stop]
+    own = np.array([ROUNDING * EPS * worst * norm(claimed)])
+    if m.sketch and prober.sketch is not None:
+        own += ROUNDING * EPS * np.sqrt(prober.sketch.terms) * (norm(claimed) + norm(numeric))
+    return Measurement(prober.point.sample.trial, m.mode, claimed, numeric,
+                       np.concatenate([m.uncertainty[part.first:part.last], own]), 0,
+                       rounding=np.concatenate([m.rounding[part.first:part.last], own]), method=method,
+                       sketch=m.sketch, reference=part.reference, part=part.name)
 
 
 def _might_fail(m: _Partial, rtol: float) -> bool:
@@ -497,6 +511,8 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
                     sketch=prober.sketch_size(probes))
     part.reference = _reference(prober, probes)
+    if len(identity.inputs) > 1:
+        part.parts = _input_parts(prober, probes, claimed)
     worst = int(np.argmax([distance(vec(c), vec(e.value)) for c, e in zip(claimed, estimates)]))
     if not part.sketch:
         part.more = lambda: _value_alternatives(claimed, numeric)
@@ -514,6 +530,22 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
 
     part.more = more
     return part
+
+
+def _input_parts(prober: Prober, probes: Sequence[Probe], claimed: Sequence[np.ndarray]) -> list[_Part]:
+    """The entries of the stacked numbers that belong to each input's probes."""
+    parts: dict[str, _Part] = {}
+    start = 0
+    for k, (p, c) in enumerate(zip(probes, claimed)):
+        [name] = p.direction
+        stop = start + np.size(c)
+        old = parts.get(name)
+        parts[name] = _Part(name, old.start if old else start, stop, old.first if old else k, k + 1,
+                            (old.probes if old else ()) + (p,))
+        start = stop
+    for name, part in parts.items():
+        parts[name] = dataclasses.replace(part, reference=_reference(prober, part.probes))
+    return list(parts.values())
 
 
 def _value_alternatives(values: Sequence[np.ndarray],
@@ -583,6 +615,19 @@ def _equals(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     return part
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One input's entries in a measurement: values [start, stop), probes [first, last)."""
+
+    name: str
+    start: int
+    stop: int
+    first: int
+    last: int
+    probes: tuple[Probe, ...] = ()
+    reference: float = 0.0
+
+
 @dataclass
 class _Partial:
     mode: str
@@ -594,6 +639,7 @@ class _Partial:
     more: Callable[[], dict[str, tuple[np.ndarray, np.ndarray]]] | None = None  # other readings
     sketch: int = 0
     reference: float = 0.0
+    parts: list[_Part] = field(default_factory=list)
 
 
 _FORMS: dict[str, Callable[[Claim, Identity, Prober], _Partial]] = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -105,7 +105,21 @@ def status_of(passed: bool, expect_fail: bool) -> Status:
     return Status.PASS if passed else Status.FAIL
 
 
+def views(m: Measurement) -> tuple[Measurement, ...]:
+    """A measurement and each input's share of it: a claim is judged on all of them."""
+    return (m, *m.parts)
+
+
 def unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
+    """Why `m` (or an input's share of it) is too noisy to judge (see `_unjudgeable`)."""
+    for view in views(m):
+        reason = _unjudgeable(view, max_noise, rtol)
+        if reason:
+            return f"{reason} (the part along d{view.part})" if view.part else reason
+    return None
+
+
+def _unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
     """Why the numbers of `m` are too noisy to judge its claim, or None.
 
     Noise above `max_noise` (relative) matters when the numerical derivative
@@ -125,7 +139,7 @@ def unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) ->
     if u > 10 * r:
         return f"{KINK} (noise floor {noise:.1e}): f is not smooth near the point"
     if scale <= u:
-        if zero_judged(m, max_noise):
+        if _zero(m, max_noise):
             return None
         return (f"the derivative is below the rounding noise of f (noise floor {noise:.1e}): "
                 "f is large compared with its change")
@@ -139,9 +153,12 @@ def zero_judged(m: Measurement, max_noise: float) -> bool:
     """Whether `m` shows a derivative that is zero: no larger than its noise, and that
     noise within `max_noise` of the size of what changes in f (a constant or an unrelated
     term of f is not part of that size, so it cannot hide a derivative as "zero")."""
-    u = norm(m.uncertainty)
-    scale = max(norm(m.claimed), norm(m.numeric))
-    return scale <= u and u <= max_noise * m.reference
+    return any(_zero(view, max_noise) for view in views(m))
+
+
+def _zero(view: Measurement, max_noise: float) -> bool:
+    u = norm(view.uncertainty)
+    return max(norm(view.claimed), norm(view.numeric)) <= u <= max_noise * view.reference
 
 
 def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
@@ -156,7 +173,8 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
         return dataclasses.replace(
             errored(identity, path, claim, sizes, f"cannot judge at any point tried: {noisy}{hint}", seconds),
             notes=notes, measurements=tuple(measurements))
-    comparisons = tuple(compare(m.claimed, m.numeric, m.uncertainty, rtol) for m in measurements)
+    comparisons = tuple(_worst(compare(v.claimed, v.numeric, v.uncertainty, rtol) for v in views(m))
+                        for m in measurements)
     worst = max(range(len(comparisons)), key=lambda i: comparisons[i].error - comparisons[i].tolerance)
     passed = all(c.passed for c in comparisons)
     hint, details = ("", ()) if passed else diagnose(claim, measurements[worst], rtol)
@@ -167,6 +185,10 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
         nfev=sum(m.nfev for m in measurements), seconds=seconds, mode=measurements[worst].mode,
         details=details, method=measurements[worst].method, notes=notes,
     )
+
+
+def _worst(comparisons: Iterable[Comparison]) -> Comparison:
+    return max(comparisons, key=lambda c: c.error - c.tolerance)
 
 
 def errored(identity: str, path: str, claim: Claim, sizes: Mapping[str, int], message: str,
