@@ -58,3 +58,13 @@ def test_complex_branches_do_not_overflow(fn: object) -> None:
     out = fn(z)  # type: ignore[operator]
     assert np.all(np.isfinite(out))
     assert np.allclose(np.real(out), fn(np.real(z)))  # type: ignore[operator]
+
+
+def test_each_input_of_a_differential_is_judged_and_diagnosed_on_its_own() -> None:
+    text = ("name: t\ndims: {n: 3}\ninputs:\n  X: {shape: [n, n]}\n  Y: {shape: [n, n]}\n"
+            "constants:\n  A: {shape: [n, n]}\nfunction: '1e9 * trace(A @ X) + trace(Y @ Y)'\nclaims:\n"
+            "  - {differential: '1e9 * trace(A @ dX) + 2 * trace(Y @ dY)'}\n"
+            "  - {differential: '1e9 * trace(A @ dX) + trace(Y @ dY)'}\n")
+    right, wrong = check_identity(load_text(text, "t.yaml"), Options())
+    assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
+    assert wrong.hint == "off by a factor in the part along dY: numerical = 2 x claim"

@@ -177,7 +177,7 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
                         for m in measurements)
     worst = max(range(len(comparisons)), key=lambda i: comparisons[i].error - comparisons[i].tolerance)
     passed = all(c.passed for c in comparisons)
-    hint, details = ("", ()) if passed else diagnose(claim, measurements[worst], rtol)
+    hint, details = ("", ()) if passed else diagnose(claim, _worst_view(measurements[worst], rtol), rtol)
     return ClaimResult(
         identity, path, claim, dict(sizes), status_of(passed, claim.expect_fail),
         error=max(c.error for c in comparisons), noise=max(c.noise for c in comparisons),
@@ -185,6 +185,18 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
         nfev=sum(m.nfev for m in measurements), seconds=seconds, mode=measurements[worst].mode,
         details=details, method=measurements[worst].method, notes=notes,
     )
+
+
+def _worst_view(m: Measurement, rtol: float) -> Measurement:
+    """The whole measurement, or the input's share of it that fails by the most (the
+    diagnosis then speaks of that share: "off by a factor 2" in the dY part)."""
+    def excess(view: Measurement) -> float:
+        c = compare(view.claimed, view.numeric, view.uncertainty, rtol)
+        return c.error - c.tolerance
+
+    whole = excess(m)
+    part = max(m.parts, key=excess, default=None)
+    return part if part is not None and excess(part) > max(whole, 0.0) else m
 
 
 def _worst(comparisons: Iterable[Comparison]) -> Comparison:
@@ -222,10 +234,11 @@ def diagnose(claim: Claim, m: Measurement, rtol: float) -> tuple[str, tuple[str,
         if compare(c, n, m.uncertainty, rtol).passed:
             return _reading(claim, name), tuple(details)
     factor = _factor(m, rtol)
+    where = f" in the part along d{m.part}" if m.part else ""
     if factor is not None:
-        return f"off by a factor: numerical = {factor} x claim", tuple(details)
+        return f"off by a factor{where}: numerical = {factor} x claim", tuple(details)
     size = compare(m.claimed, m.numeric, m.uncertainty, rtol).error
-    return f"no simple slip found (relative error {size:.1e})", tuple(details)
+    return f"no simple slip found{where} (relative error {size:.1e})", tuple(details)
 
 
 def _reading(claim: Claim, name: str) -> str:
@@ -246,7 +259,8 @@ def _factor(m: Measurement, rtol: float) -> str | None:
     frac = Fraction(a).limit_denominator(16)
     if frac != 1 and abs(float(frac) - a) <= 1e-6 * abs(a):
         return str(frac)
-    return f"{a:.6g}"
+    shown = f"{a:.6g}"
+    return None if shown == "1" else shown  # not a factor to speak of
 
 
 def _worst_entry(m: Measurement) -> tuple[str, ...]:
