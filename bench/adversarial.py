@@ -142,12 +142,19 @@ CASES: list[Case] = [
     # structural zeros of a non-smooth function
     Case("sum(relu(L)), L lower", matrix(4, "sum(relu(X))", kind="lower"), (
         (RIGHT, grad("step(X)", "X")), (WRONG, grad("0.5 * ones(n, n)", "X")), (WRONG, grad("0 * X", "X")),
-    ), open="kinks at structural zeros are not yet judged by their one-sided derivatives"),
+    )),
     # saturated activations: complex branches that overflow
     Case("sum(sigmoid(1000 x))", vector(4, "sum(sigmoid(1000 * x))"), (
-        # sigmoid(-t), not 1 - sigmoid(t), which rounds to 0 where the derivative is 1e-300
+        # sigmoid(-t), not 1 - sigmoid(t), which rounds to 0 where the derivative is 1e-300;
+        # most entries saturate, so the derivative may be judged zero: only a claim that is
+        # not that small can fail
         (RIGHT, grad("1000 * sigmoid(1000 * x) * sigmoid(-1000 * x)")),
-        (WRONG, grad("sigmoid(1000 * x) * sigmoid(-1000 * x)")),
+        (WRONG, grad("1000 * sigmoid(1000 * x)")), (WRONG, grad("-sigmoid(-1000 * x)")),
+    )),
+    Case("sum(sigmoid(30 x))", vector(6, "sum(sigmoid(30 * x))"), (
+        (RIGHT, grad("30 * sigmoid(30 * x) * sigmoid(-30 * x)")),
+        (WRONG, grad("sigmoid(30 * x) * sigmoid(-30 * x)")), (WRONG, grad("-30 * sigmoid(30 * x) * sigmoid(-30 * x)")),
+        (WRONG, grad("30 * sigmoid(30 * x) * sigmoid(-30 * x) * (1 + 1e-6)")),
     )),
     Case("sum(softplus(1000 x))", vector(4, "sum(softplus(1000 * x))"), (
         (RIGHT, grad("1000 * sigmoid(1000 * x)")), (WRONG, grad("sigmoid(1000 * x)")),
@@ -184,8 +191,12 @@ def check(case: Case, options: Options) -> list[ClaimResult]:
     return check_identity(identity, options, sampler)
 
 
+ERRORS: list[str] = []  # claims that could not be judged (allowed, but counted)
+
+
 def wrong_verdicts(case: Case, options: Options) -> list[str]:
     results = check(case, options)
+    ERRORS.extend(f"{case.name}: {claim}" for (_, claim), r in zip(case.claims, results) if r.status is Status.ERROR)
     out = []
     for (label, claim), r in zip(case.claims, results):
         bad = r.status is (Status.FAIL if label == RIGHT else Status.PASS)
@@ -218,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print("known", line)
     for line in wrong:
         print(line)
+    print(f"{len(ERRORS)} claim runs could not be judged (ERROR, allowed)")
     print(f"{len(known)} known open; {len(wrong)} wrong verdicts in {total} claim runs ({len(CASES)} cases, method {args.method}, "
           f"{time.perf_counter() - start:.1f}s)")
     return 1 if wrong else 0

@@ -68,3 +68,21 @@ def test_each_input_of_a_differential_is_judged_and_diagnosed_on_its_own() -> No
     right, wrong = check_identity(load_text(text, "t.yaml"), Options())
     assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
     assert wrong.hint == "off by a factor in the part along dY: numerical = 2 x claim"
+
+
+def test_a_kink_at_a_structural_zero_is_judged_by_its_one_sided_derivatives() -> None:
+    text = ("name: t\ndims: {n: 4}\ninputs:\n  L: {shape: [n, n], kind: lower}\nfunction: sum(relu(L))\nclaims:\n"
+            "  - {wrt: L, layout: denominator, derivative: step(L)}\n"
+            "  - {wrt: L, layout: denominator, derivative: 2 * step(L)}\n")
+    right, wrong = check_identity(load_text(text, "t.yaml"), Options())
+    assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
+    assert any("at a kink" in note for note in right.notes)
+
+
+def test_a_derivative_one_method_sees_is_never_judged_zero_by_another() -> None:
+    # central steps see only the rounding of 1e9; the complex step sees softmax(x)
+    text = ("name: t\ndims: {n: 4}\ninputs:\n  x: {shape: [n]}\nfunction: logsumexp(x + 1e9)\nclaims:\n"
+            "  - {wrt: x, layout: denominator, derivative: '0 * x'}\n"
+            "  - {wrt: x, layout: denominator, derivative: '-softmax(x)'}\n")
+    for result in check_identity(load_text(text, "t.yaml"), Options()):
+        assert result.status in (Status.FAIL, Status.ERROR)

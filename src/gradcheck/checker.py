@@ -35,7 +35,9 @@ from gradcheck.verdict import (
     errored,
     judge,
     refuted_result,
+    not_zero,
     unjudgeable,
+    visible,
     zero_judged,
 )
 
@@ -146,10 +148,13 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
     cannot be judged here, why."""
     claims = progress.pending()
     measured: dict[int, Measurement] = {}
+    seen: set[int] = set()  # claims whose derivative some method saw above its noise
     for k, method in enumerate(methods):
         prober = Prober(point, dataclasses.replace(options.settings, method=method, rtol=options.rtol), directions)
         fallback = k + 1 < len(methods)
         for index, m in _measure_point(identity, prober, progress, claims, fallback).items():
+            if visible(m):
+                seen.add(index)
             if index not in measured or _rank(m, options) < _rank(measured[index], options):
                 measured[index] = m
         # a derivative judged zero is measured again too (another method may see it), and
@@ -158,6 +163,10 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
                   and (c.index not in measured or _rank(measured[c.index], options))]
         if not claims:
             break
+    # "Zero" below the noise of one method is no verdict when another method sees the
+    # derivative (a single large term, logsumexp(x + 1e9), hides it from central steps)
+    for index in seen & {i for i, m in measured.items() if _rank(m, options) == 1}:
+        measured[index] = not_zero(measured[index])
     reasons = (unjudgeable(m, options.max_noise, options.rtol) for m in measured.values())
     return measured, next(filter(None, reasons), None)
 

@@ -98,6 +98,7 @@ class Measurement:
     # for a claim on several inputs, each input's share, judged on its own too
     parts: tuple[Measurement, ...] = ()
     part: str = ""  # the input whose share this is (a part), else ""
+    kinks: int = 0  # probes along which f has a kink at the point (judged by a subgradient)
 
 
 def is_scalar(shape: tuple[int, ...]) -> bool:
@@ -250,7 +251,7 @@ class Prober:
         names = frozenset(probe.direction)
         line: Callable[[complex], np.ndarray] = lambda t: self.point.change(self.moved(probe.direction, t))
         return _compact(first_derivative(line, probe.scale, self.settings.method, self.point.change_noise(names),
-                                         self.point.change_size(names)))
+                                         self.point.change_size(names), at_zero=True))
 
     def _numeric_sketched(self, probe: Probe) -> Estimate:
         assert self.sketch is not None
@@ -299,7 +300,7 @@ def _compact(estimate: Estimate) -> Estimate:
     """Only the norms of the error estimates are ever used (the verdict compares norms):
     keeping them alone halves the memory of a check with a matrix-valued f."""
     return Estimate(estimate.value, np.asarray(norm(estimate.error)), np.asarray(norm(estimate.rounding)),
-                    estimate.nfev)
+                    estimate.nfev, estimate.lower, estimate.upper)
 
 
 # -- claim forms ---------------------------------------------------------------
@@ -325,7 +326,7 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
                        prober.point.nfev - before, rounding=m.rounding, method=method,
                        alternatives=alternatives, display=m.display, conditions=prober.point.conditions,
-                       sketch=m.sketch, reference=m.reference, parts=parts)
+                       sketch=m.sketch, reference=m.reference, parts=parts, kinks=m.kinks)
 
 
 def _part_measurement(m: _Partial, part: _Part, prober: Prober, worst: float, method: str) -> Measurement:
@@ -416,14 +417,16 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     for p in probes:
         estimates.append(prober.numeric(p))
         claimed.append(action(c, p))
-    numeric = _stack([e.value for e in estimates])
+    numeric = _stack([_bracketed(e, a) for e, a in zip(estimates, claimed)])
     part = _Partial("full" if prober.full(var) else "directional", _stack(claimed), numeric,
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
-                    sketch=prober.sketch_size(probes))
+                    sketch=prober.sketch_size(probes), kinks=kinks(estimates))
     part.reference = _reference(prober, probes)
     shown = None
     if part.mode == "full" and not var.symmetric_perturbation:
-        shown = _assemble(estimates, claim.layout or "", f_shape, x.shape).reshape(c.shape)
+        # where f has a kink, the numbers shown are the bracketed ones (the claim, if within)
+        bracketed = [dataclasses.replace(e, value=_bracketed(e, a)) for e, a in zip(estimates, claimed)]
+        shown = _assemble(bracketed, claim.layout or "", f_shape, x.shape).reshape(c.shape)
         part.display = (c, shown)
 
     def more() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -441,6 +444,19 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
 
     part.more = more
     return part
+
+
+def _bracketed(estimate: Estimate, claimed: np.ndarray) -> np.ndarray:
+    """The numbers along a probe, where f has a kink at the point the claim itself if it
+    lies between the one-sided derivatives (any subgradient holds), else the nearer end."""
+    if estimate.lower is None or estimate.upper is None:
+        return estimate.value
+    return np.clip(np.reshape(claimed, np.shape(estimate.value)), estimate.lower, estimate.upper)
+
+
+def kinks(estimates: Sequence[Estimate]) -> int:
+    """How many probes found a kink at the point."""
+    return sum(e.lower is not None for e in estimates)
 
 
 def _reference(prober: Prober, probes: Sequence[Probe]) -> float:
@@ -506,10 +522,10 @@ def _differential(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
         claimed.append(prober.reduced(p, value(k, p)))  # a sketch, for a large f: see `Prober.sketched`
         estimates.append(prober.numeric(p))
     full = prober.joint_full(identity.inputs)
-    numeric = _stack([e.value for e in estimates])
+    numeric = _stack([_bracketed(e, a) for e, a in zip(estimates, claimed)])
     part = _Partial("full" if full else "directional", _stack(claimed), numeric,
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
-                    sketch=prober.sketch_size(probes))
+                    sketch=prober.sketch_size(probes), kinks=kinks(estimates))
     part.reference = _reference(prober, probes)
     if len(identity.inputs) > 1:
         part.parts = _input_parts(prober, probes, claimed)
@@ -640,6 +656,7 @@ class _Partial:
     sketch: int = 0
     reference: float = 0.0
     parts: list[_Part] = field(default_factory=list)
+    kinks: int = 0
 
 
 _FORMS: dict[str, Callable[[Claim, Identity, Prober], _Partial]] = {

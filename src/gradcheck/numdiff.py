@@ -69,9 +69,19 @@ class Estimate:
     error: np.ndarray
     rounding: np.ndarray
     nfev: int
+    # Where f has a kink at the point itself (its one-sided derivatives differ, whatever
+    # the step), the derivative is any value between them (a subgradient): entry-wise
+    # bounds, equal to `value` where there is no kink; None when there is none at all.
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
 
     def scaled(self, factor: float) -> Estimate:
-        return Estimate(self.value * factor, self.error * abs(factor), self.rounding * abs(factor), self.nfev)
+        bounds = (None, None)
+        if self.lower is not None and self.upper is not None:
+            ends = (self.lower * factor, self.upper * factor)
+            bounds = (np.minimum(*ends), np.maximum(*ends))
+        return Estimate(self.value * factor, self.error * abs(factor), self.rounding * abs(factor), self.nfev,
+                        *bounds)
 
 
 def entry_scales(x: np.ndarray) -> np.ndarray:
@@ -90,9 +100,34 @@ def _magnitude(*values: np.ndarray) -> np.ndarray:
     return np.maximum.reduce([np.abs(v) for v in values])
 
 
-def _central(g: Line, h: float) -> tuple[np.ndarray, np.ndarray]:
+def _central(g: Line, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The central difference at step h, the magnitude of the values, and the values."""
     plus, minus = g(h), g(-h)
-    return (plus - minus) / (2 * h), _magnitude(plus, minus)
+    return (plus - minus) / (2 * h), _magnitude(plus, minus), plus, minus
+
+
+KINK_RATIO = 10.0  # a jump between one-sided derivatives this many times their drift is a kink
+
+
+def _kink(coarse: tuple[np.ndarray, np.ndarray, float], fine: tuple[np.ndarray, np.ndarray, float],
+          value: np.ndarray, error: np.ndarray,
+          rounding: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Bracket the derivative where f has a kink at the point itself (g(0) = 0).
+
+    The one-sided differences at two steps, right (g(h) / h) and left (-g(-h) / h), drift
+    by O(h) for a smooth f, and their gap is as small as that drift; at a kink the gap
+    stays whatever the step (relu at a structural zero: right 1, left 0 at every h), and
+    the central difference, their mean, is no derivative at all. There the error becomes
+    the drift and the value may be anything between the two sides."""
+    (p1, m1, h1), (p2, m2, h2) = coarse, fine
+    right1, left1, right2, left2 = p1 / h1, -m1 / h1, p2 / h2, -m2 / h2
+    drift = np.abs(right1 - right2) + np.abs(left1 - left2)
+    kinked = np.abs(right2 - left2) > KINK_RATIO * (drift + rounding)
+    if not np.any(kinked):
+        return error, None, None
+    lower = np.where(kinked, np.minimum(right2, left2), value)
+    upper = np.where(kinked, np.maximum(right2, left2), value)
+    return np.where(kinked, drift + rounding, error), lower, upper
 
 
 def _noise(magnitude: np.ndarray, f_noise: np.ndarray | float) -> np.ndarray:
@@ -102,33 +137,44 @@ def _noise(magnitude: np.ndarray, f_noise: np.ndarray | float) -> np.ndarray:
 
 
 def first_derivative(g: Line, scale: float = 1.0, method: str = "central",
-                     f_noise: np.ndarray | float = 0.0, f_size: np.ndarray | float = 0.0) -> Estimate:
+                     f_noise: np.ndarray | float = 0.0, f_size: np.ndarray | float = 0.0,
+                     at_zero: bool = False) -> Estimate:
     """``g'(0)`` by `method`, with steps `scale` times the method's base step.
 
     `f_noise` is the rounding noise of f seen at the point, if measured. `f_size` is the
     size of f, when g gives its change rather than its value (the rounding of one value
-    is eps times the size of what is computed, not of the change).
+    is eps times the size of what is computed, not of the change). `at_zero` says that
+    g(0) = 0 (g is that change): one-sided differences are then known, and a kink at the
+    point itself is bracketed (see `Estimate.lower`).
     """
     h = FIRST_STEP[method] * scale
     if method == "complex":
-        return _complex_step(g, h, f_noise)
+        return _complex_step(g, h, _noise(np.asarray(f_size), f_noise) / scale)
     if method == "richardson":
-        return _richardson(g, h, f_noise, f_size)
-    coarse, mag_a = _central(g, h)
-    fine, mag_b = _central(g, h / 2)
+        return _richardson(g, h, f_noise, f_size, at_zero)
+    coarse, mag_a, pa, ma = _central(g, h)
+    fine, mag_b, pb, mb = _central(g, h / 2)
     rounding = _noise(np.maximum.reduce([mag_a, mag_b, np.broadcast_to(f_size, np.shape(mag_a))]), f_noise) / h
     # |coarse - fine| is three times the truncation error of `fine`, and also holds the
     # rounding noise actually seen; it is taken whole, as a safety margin.
-    return Estimate(fine, 2 * np.abs(coarse - fine) + rounding, rounding, 4)
+    error = 2 * np.abs(coarse - fine) + rounding
+    if not at_zero:
+        return Estimate(fine, error, rounding, 4)
+    error, lower, upper = _kink((pa, ma, h), (pb, mb, h / 2), fine, error, rounding)
+    return Estimate(fine, error, rounding, 4, lower, upper)
 
 
 SMALL_F = 1e-200  # below this |f|, h * f' may fall among the subnormal numbers
 SUBNORMAL = float(np.finfo(float).tiny) / EPS  # below this a value has lost digits to underflow
 
 
-def _complex_step(g: Line, h: float, f_noise: np.ndarray | float) -> Estimate:
+def _complex_step(g: Line, h: float, noise: np.ndarray | float) -> Estimate:
     """``Im g(i h) / h``, with an error estimate from the imaginary part alone: a large real
-    part (an additive constant, a large unrelated term) does not touch the imaginary one."""
+    part (an additive constant, a large unrelated term) does not touch the imaginary one.
+
+    `noise` is the rounding error of f at the point per unit of the step's scale: the
+    imaginary part is evaluated at the rounded real point, so an f that rounds its inputs
+    away (x + 1e9) carries that error into the derivative too."""
     value = g(1j * h)
     size = float(np.max(np.abs(np.real(value)), initial=0.0))
     if 0.0 < size < SMALL_F:
@@ -144,23 +190,27 @@ def _complex_step(g: Line, h: float, f_noise: np.ndarray | float) -> Estimate:
     # No subtraction of nearby values, but the terms of d can cancel, and an
     # ill-conditioned f (a determinant of a nearly singular product), or one whose
     # arguments lose digits (x + 1e9), loses them in the imaginary part too: about the
-    # rounding noise of f seen at the point. The real part, however large (an additive
-    # constant), does not enter. An imaginary part among the subnormal numbers has lost
-    # digits: SUBNORMAL / h covers them.
-    rounding = ROUNDING * EPS * np.abs(d) + 4 * np.asarray(f_noise) + SUBNORMAL / h
+    # rounding of f at the point. An additive constant or a term of other inputs is not
+    # part of f here (see Point.change). An imaginary part among the subnormal numbers
+    # has lost digits: SUBNORMAL / h covers them.
+    rounding = ROUNDING * EPS * np.abs(d) + np.asarray(noise) + SUBNORMAL / h
     return Estimate(d, rounding + truncation, rounding, nfev)
 
 
 def _richardson(g: Line, h: float, f_noise: np.ndarray | float = 0.0,
-                f_size: np.ndarray | float = 0.0) -> Estimate:
-    d1, m1 = _central(g, h)
-    d2, m2 = _central(g, h / 2)
-    d3, m3 = _central(g, h / 4)
+                f_size: np.ndarray | float = 0.0, at_zero: bool = False) -> Estimate:
+    d1, m1, _, _ = _central(g, h)
+    d2, m2, p2, n2 = _central(g, h / 2)
+    d3, m3, p3, n3 = _central(g, h / 4)
     r1, r2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3
     best = (16 * r2 - r1) / 15
     # rounding of d3 is amplified by the extrapolation weights (about 1.5)
     rounding = 2 * _noise(np.maximum.reduce([m1, m2, m3, np.broadcast_to(f_size, np.shape(m1))]), f_noise) / (h / 2)
-    return Estimate(best, _table_error(best, r1, r2) + rounding, rounding, 6)
+    error = _table_error(best, r1, r2) + rounding
+    if not at_zero:
+        return Estimate(best, error, rounding, 6)
+    error, lower, upper = _kink((p2, n2, h / 2), (p3, n3, h / 4), best, error, rounding)
+    return Estimate(best, error, rounding, 6, lower, upper)
 
 
 def _table_error(best: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> np.ndarray:

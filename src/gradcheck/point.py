@@ -119,7 +119,7 @@ class Point:
 
         Two readings, the larger kept: the change of f at two points within rounding of
         the sample, and its fourth difference along a line at steps of NOISE_STEP
-        (relative), to which a smooth f contributes nothing (NOISE_STEP**4 times its fourth
+        (relative, on one side of the point), to which a smooth f contributes nothing (NOISE_STEP**4 times its fourth
         derivative) but rounding does. The second sees the rounding of an f whose
         arguments an eps-sized move cannot change (exp(1e-10 x) - 1 rounds at eps, not
         at eps |f|).
@@ -137,7 +137,9 @@ class Point:
         def at(k: int) -> np.ndarray:
             return self.change({n: _moved(self.sample.values[n], d, k * NOISE_STEP) for n, d in line.items()}, where)
 
-        fourth = at(-2) - 4 * at(-1) - 4 * at(1) + at(2)  # the change at the point itself is 0
+        # One-sided (t = 0, d, ..., 4d): a kink at the point itself (relu at a structural
+        # zero) lies at an end of the stencil, not inside it, and is not read as noise.
+        fourth = at(4) - 4 * at(3) + 6 * at(2) - 4 * at(1)  # the change at the point itself is 0
         # the fourth difference of independent errors of size s has size s sqrt(70)
         return np.maximum(jiggled, np.abs(fourth) / np.sqrt(70.0))
 

@@ -156,6 +156,18 @@ def zero_judged(m: Measurement, max_noise: float) -> bool:
     return any(_zero(view, max_noise) for view in views(m))
 
 
+def visible(m: Measurement) -> bool:
+    """Whether `m` sees a derivative: its numbers (or an input's share of them) clearly
+    above their own noise."""
+    return any(norm(v.numeric) > 2 * norm(v.uncertainty) for v in views(m))
+
+
+def not_zero(m: Measurement) -> Measurement:
+    """`m`, no longer allowed to judge its derivative zero (another method saw it)."""
+    return dataclasses.replace(m, reference=0.0, parts=tuple(dataclasses.replace(p, reference=0.0)
+                                                              for p in m.parts))
+
+
 def _zero(view: Measurement, max_noise: float) -> bool:
     u = norm(view.uncertainty)
     return max(norm(view.claimed), norm(view.numeric)) <= u <= max_noise * view.reference
@@ -177,6 +189,11 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
                         for m in measurements)
     worst = max(range(len(comparisons)), key=lambda i: comparisons[i].error - comparisons[i].tolerance)
     passed = all(c.passed for c in comparisons)
+    if passed and any(zero_judged(m, max_noise) for m in measurements):
+        notes = (*notes, "judged zero: the derivative is below its noise, itself within --max-noise of "
+                 "the size of f's changing terms (a claim that small passes)")
+    if passed and any(m.kinks for m in measurements):
+        notes = (*notes, "at a kink: the claim lies between the one-sided derivatives (a subgradient)")
     hint, details = ("", ()) if passed else diagnose(claim, _worst_view(measurements[worst], rtol), rtol)
     return ClaimResult(
         identity, path, claim, dict(sizes), status_of(passed, claim.expect_fail),
