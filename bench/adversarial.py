@@ -17,6 +17,7 @@ It prints every wrong verdict and exits 1 if there was one; CI runs it.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Mapping
@@ -25,10 +26,12 @@ from types import MappingProxyType
 
 from gradcheck.catalogue import load_text
 from gradcheck.checker import Options, check_identity
+from gradcheck.numdiff import FIRST_STEP
 from gradcheck.sampling import Sample, draw_sample, identity_rng
 from gradcheck.verdict import ClaimResult, Status
 
 RIGHT, WRONG = "right", "wrong"
+RESONANT = 2 * math.pi / FIRST_STEP["central"]
 
 
 @dataclass(frozen=True)
@@ -135,10 +138,12 @@ CASES: list[Case] = [
         (RIGHT, grad("-x * exp(-(x @ x) / 2 - 235 * log(2 * pi))")),
         (WRONG, grad("x * exp(-(x @ x) / 2 - 235 * log(2 * pi))")), (WRONG, grad("0 * x")),
     )),
-    # steps that agree by chance: x^2 + 1e-4 sin(w log x), w resonant with the steps
-    Case("resonant sin(w log x)", vector(1, "sum(x * x + 1e-4 * sin(w * log(x)))", kind="positive",
-                                         extra="constants:\n  w: {shape: []}\n").replace(
-        "  w: {shape: []}", "  w: {shape: [], kind: positive}"), ()),
+    # steps that agree by chance: x^2 + 1e-4 sin(w log x), w resonant with the base step h
+    # of central differences (w h = 2 pi, so the sine is invisible at h and at h/2)
+    Case("resonant sin(w log x)", vector(1, f"sum(x * x + 1e-4 * sin({RESONANT:.9g} * log(x)))", kind="positive"), (
+        (RIGHT, grad(f"2 * x + 1e-4 * {RESONANT:.9g} * cos({RESONANT:.9g} * log(x)) / x")),
+        (WRONG, grad("2 * x")),
+    )),
     # structural zeros of a non-smooth function
     Case("sum(relu(L)), L lower", matrix(4, "sum(relu(X))", kind="lower"), (
         (RIGHT, grad("step(X)", "X")), (WRONG, grad("0.5 * ones(n, n)", "X")), (WRONG, grad("0 * X", "X")),

@@ -86,3 +86,15 @@ def test_a_derivative_one_method_sees_is_never_judged_zero_by_another() -> None:
             "  - {wrt: x, layout: denominator, derivative: '-softmax(x)'}\n")
     for result in check_identity(load_text(text, "t.yaml"), Options()):
         assert result.status in (Status.FAIL, Status.ERROR)
+
+
+def test_steps_in_resonance_with_f_cannot_agree_by_chance() -> None:
+    w = adversarial.RESONANT  # w h = 2 pi for the base step h of central differences
+    text = (f"name: t\ndims: {{n: 1}}\ninputs:\n  x: {{shape: [n], kind: positive}}\n"
+            f"function: 'sum(x * x + 1e-4 * sin({w!r} * log(x)))'\nclaims:\n"
+            f"  - {{wrt: x, layout: denominator, derivative: '2 * x + 1e-4 * {w!r} * cos({w!r} * log(x)) / x'}}\n"
+            "  - {wrt: x, layout: denominator, derivative: '2 * x'}\n")
+    for method in ("central", "richardson"):
+        right, wrong = check_identity(load_text(text, "t.yaml"), Options(method=method))
+        assert right.status is not Status.FAIL, right
+        assert wrong.status is not Status.PASS, wrong

@@ -35,7 +35,9 @@ from gradcheck.verdict import (
     errored,
     judge,
     refuted_result,
+    disagreeing,
     not_zero,
+    passes,
     unjudgeable,
     visible,
     zero_judged,
@@ -149,26 +151,62 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
     claims = progress.pending()
     measured: dict[int, Measurement] = {}
     seen: set[int] = set()  # claims whose derivative some method saw above its noise
+    probers: dict[str, Prober] = {}
+
+    def prober(method: str) -> Prober:
+        if method not in probers:
+            settings = dataclasses.replace(options.settings, method=method, rtol=options.rtol)
+            probers[method] = Prober(point, settings, directions)
+        return probers[method]
+
+    ranks: dict[int, int] = {}
     for k, method in enumerate(methods):
-        prober = Prober(point, dataclasses.replace(options.settings, method=method, rtol=options.rtol), directions)
         fallback = k + 1 < len(methods)
-        for index, m in _measure_point(identity, prober, progress, claims, fallback).items():
+        for index, m in _measure_point(identity, prober(method), progress, claims, fallback).items():
             if visible(m):
                 seen.add(index)
-            if index not in measured or _rank(m, options) < _rank(measured[index], options):
-                measured[index] = m
+            rank = _rank(m, options)
+            if index not in measured or rank < ranks[index]:
+                measured[index], ranks[index] = m, rank
         # a derivative judged zero is measured again too (another method may see it), and
         # so is a claim this method could not measure
-        claims = [c for c in progress.pending() if c in claims
-                  and (c.index not in measured or _rank(measured[c.index], options))]
+        claims = [c for c in progress.pending() if c in claims and ranks.get(c.index, 2)]
         if not claims:
             break
     # "Zero" below the noise of one method is no verdict when another method sees the
     # derivative (a single large term, logsumexp(x + 1e9), hides it from central steps)
-    for index in seen & {i for i, m in measured.items() if _rank(m, options) == 1}:
+    for index in seen & {i for i, r in ranks.items() if r == 1}:
         measured[index] = not_zero(measured[index])
+    for claim in progress.pending():
+        if claim.index in measured:
+            measured[claim.index] = _confirmed(identity, claim, measured[claim.index], methods, prober, options,
+                                               progress)
     reasons = (unjudgeable(m, options.max_noise, options.rtol) for m in measured.values())
     return measured, next(filter(None, reasons), None)
+
+
+def _confirmed(identity: Identity, claim: Claim, m: Measurement, methods: list[str],
+               prober: Callable[[str], Prober], options: Options, progress: _Progress) -> Measurement:
+    """A failure, measured again by the next method that can judge the claim at this point.
+
+    A difference quotient's error estimate assumes that f is smooth at the scale of its
+    steps; f may vary faster (a tiny fast oscillation whose slope dominates), and a right
+    claim would then fail "because of a step size". Where the other method agrees, or
+    cannot judge, the failure stands; where it passes the claim, the complex step is
+    believed (it takes no real step and is exact where it is valid), and otherwise the
+    disagreement makes the claim unjudgeable here. Failures are rare, so this costs little."""
+    if _rank(m, options) or passes(m, options.rtol) or m.method == "exact":
+        return m
+    for method in methods:
+        if method == m.method:
+            continue
+        other = _measure_point(identity, prober(method), progress, [claim], fallback=True).get(claim.index)
+        if other is None or _rank(other, options):
+            continue
+        if not passes(other, options.rtol) or m.method == "complex":
+            return m
+        return other if method == "complex" else disagreeing(m, other)
+    return m
 
 
 def _rank(m: Measurement, options: Options) -> int:

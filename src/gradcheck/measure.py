@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations_with_replacement
@@ -99,6 +100,21 @@ class Measurement:
     parts: tuple[Measurement, ...] = ()
     part: str = ""  # the input whose share this is (a part), else ""
     kinks: int = 0  # probes along which f has a kink at the point (judged by a subgradient)
+    conflict: str = ""  # why the numbers cannot judge the claim although they look clean
+
+    # Norms the verdict asks for again and again (a frozen record: computed once).
+    @functools.cached_property
+    def noise_norm(self) -> float:
+        return norm(self.uncertainty)
+
+    @functools.cached_property
+    def numeric_norm(self) -> float:
+        return norm(self.numeric)
+
+    @functools.cached_property
+    def scale(self) -> float:
+        """The size of the derivative: the larger of the claimed and the numerical one."""
+        return max(norm(self.claimed), self.numeric_norm)
 
 
 def is_scalar(shape: tuple[int, ...]) -> bool:
@@ -236,6 +252,14 @@ class Prober:
 
     # -- numerical derivatives ---------------------------------------------
 
+    def step(self, probe: Probe) -> float:
+        """The scale of the steps along `probe`: its own, times a factor between 1/sqrt(2)
+        and sqrt(2) that differs from probe to probe and trial to trial (the same in every
+        run). Two step sizes in a fixed ratio can agree by chance, f oscillating in
+        resonance with them (x^2 + 1e-4 sin(w log x)); steps that vary cannot all."""
+        seed = zlib.crc32(repr((probe.key, self.point.sample.trial, self.point.identity.name)).encode())
+        return probe.scale * 2.0 ** (seed / 2**32 - 0.5)
+
     def moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
         return {name: _step(self.value(name), d, t) for name, d in direction.items()}
 
@@ -250,7 +274,8 @@ class Prober:
         """d/dt f(x + t d) at t = 0 entry by entry (not cached)."""
         names = frozenset(probe.direction)
         line: Callable[[complex], np.ndarray] = lambda t: self.point.change(self.moved(probe.direction, t))
-        return _compact(first_derivative(line, probe.scale, self.settings.method, self.point.change_noise(names),
+        noise = self.point.change_noise(names, line=self.settings.method != "complex")
+        return _compact(first_derivative(line, self.step(probe), self.settings.method, noise,
                                          self.point.change_size(names), at_zero=True))
 
     def _numeric_sketched(self, probe: Probe) -> Estimate:
@@ -261,13 +286,13 @@ class Prober:
         line: Callable[[complex], np.ndarray] = lambda t: sketch(self.point.change(self.moved(probe.direction, t)))
         # The rounding of f, entry by entry, as it adds up in each sum; numdiff takes
         # four times `f_noise` as the rounding of one value.
-        return _compact(first_derivative(line, probe.scale, self.settings.method, self.sketched_noise / 4))
+        return _compact(first_derivative(line, self.step(probe), self.settings.method, self.sketched_noise / 4))
 
     @functools.cached_property
     def sketched_noise(self) -> np.ndarray:
         assert self.sketch is not None
         names = frozenset(v.name for v in self.point.identity.inputs)
-        noise = self.point.measure_change_noise(names)  # not kept whole: as large as f
+        noise = np.maximum(self.point.jiggled_noise(names), self.point.line_noise(names))  # not kept: as large as f
         noise *= 4
         return self.sketch.quadrature(np.maximum(noise, ROUNDING * EPS * np.abs(self.point.value), out=noise))
 
@@ -283,7 +308,7 @@ class Prober:
                 return self.point.change(moved)
 
             names = frozenset(u.direction) | frozenset(v.direction)
-            self.cache[key] = _compact(second_derivative(plane, u.scale, v.scale, self.settings.method,
+            self.cache[key] = _compact(second_derivative(plane, self.step(u), self.step(v), self.settings.method,
                                                          self.point.change_noise(names),
                                                          self.point.change_size(names)))
         return self.cache[key]
@@ -320,6 +345,10 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
         # each sum of a sketch adds up its terms with rounding
         size = norm(m.claimed) + norm(m.numeric)
         own += ROUNDING * EPS * np.sqrt(prober.sketch.terms) * size
+    if claim.form in ("derivative", "hessian") and _might_fail(m, prober.settings.rtol, own):
+        # Before a claim fails narrowly, its own sensitivity to the rounding of the inputs:
+        # a claim such as cos(1e6 log x) is defined only to 1e6 eps at the sampled point.
+        own += 4 * _relative_claim_noise(claim, prober) * norm(m.claimed)
     parts = tuple(_part_measurement(m, part, prober, worst, method) for part in m.parts)
     m.uncertainty, m.rounding = np.concatenate([m.uncertainty, own]), np.concatenate([m.rounding, own])
     alternatives = m.more() if m.more is not None and _might_fail(m, prober.settings.rtol) else {}
@@ -341,11 +370,23 @@ def _part_measurement(m: _Partial, part: _Part, prober: Prober, worst: float, me
                        sketch=m.sketch, reference=part.reference, part=part.name)
 
 
-def _might_fail(m: _Partial, rtol: float) -> bool:
+def _might_fail(m: _Partial, rtol: float, own: np.ndarray | None = None) -> bool:
     """A generous superset of the verdict's failures (see verdict.compare)."""
     diff = distance(m.claimed, m.numeric)
     scale = max(norm(m.claimed), norm(m.numeric))
-    return not diff <= 0.5 * (rtol * scale + norm(m.uncertainty))
+    u = norm(np.concatenate([m.uncertainty, own])) if own is not None else norm(m.uncertainty)
+    return not diff <= 0.5 * (rtol * scale + u)
+
+
+def _relative_claim_noise(claim: Claim, prober: Prober) -> float:
+    """How much a claim's value moves between points within rounding of the sample,
+    relative to its size (see `Point.claim_noise`)."""
+    try:
+        noise = prober.point.claim_noise(claim.expr, f"claim {claim.index}")
+    except ExpressionError:
+        return 0.0
+    size = norm(prober.point.claim(claim.expr, f"claim {claim.index}"))
+    return norm(noise) / size if size > 0 else 0.0
 
 
 def _constant_filled(claim: Claim, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -461,8 +502,8 @@ def kinks(estimates: Sequence[Estimate]) -> int:
 
 def _reference(prober: Prober, probes: Sequence[Probe]) -> float:
     """The norm, over probes, of the size of the changing terms of f per unit step."""
-    sizes = [norm(prober.point.change_size(frozenset(p.direction))) / p.scale for p in probes]
-    return norm(np.array(sizes))
+    sizes = np.array([prober.point.change_size_norm(frozenset(p.direction)) / p.scale for p in probes])
+    return norm(sizes)
 
 
 def _sym(a: np.ndarray) -> np.ndarray:

@@ -15,13 +15,32 @@ __all__ = ["norm", "distance", "ratio"]
 
 
 def _largest(*arrays: np.ndarray) -> float:
-    return max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+    """The largest magnitude of any entry (0 for no entries; NaN where there is one)."""
+    out = 0.0
+    for a in arrays:
+        if a.size == 0:
+            continue
+        if a.dtype.kind == "c":
+            a = np.abs(a)
+        top = max(float(a.max()), -float(a.min()))  # two reductions, no |a| array
+        if not top <= out:  # NaN propagates
+            out = top
+    return out
+
+
+# Where the largest magnitude lies between these, no square overflows and none that
+# underflows matters (entries below 1e-170 next to one of 1e-150 change the norm by less
+# than eps): the rescaled copy is not needed.
+_SAFE_LOW, _SAFE_HIGH = 1e-150, 1e150
 
 
 def norm(a: np.ndarray | float) -> float:
     """||a||_2 of all entries (real or complex), rescaled."""
     a = np.asarray(a)
     s = _largest(a)
+    if _SAFE_LOW < s < _SAFE_HIGH:  # no square can overflow, none that matters underflows
+        v = a.reshape(-1)
+        return float(np.sqrt(np.vdot(v, v).real))
     if s == 0.0 or not np.isfinite(s):
         return s
     return s * float(np.linalg.norm(a / s))
@@ -31,6 +50,9 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
     """||a - b||_2, rescaled (a - b itself may overflow when a and b are near 1e308)."""
     a, b = np.asarray(a), np.asarray(b)
     s = _largest(a, b)
+    if _SAFE_LOW < s < _SAFE_HIGH:
+        v = np.reshape(a - b, -1)
+        return float(np.sqrt(np.vdot(v, v).real))
     if s == 0.0 or not np.isfinite(s):
         return s if s == 0.0 else float("inf")
     return s * float(np.linalg.norm(a / s - b / s))

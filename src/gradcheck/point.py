@@ -18,6 +18,7 @@ from gradcheck.catalogue import Identity
 from gradcheck.errors import ClaimError, ExpressionError, NonFiniteError
 from gradcheck.expr import Expr
 from gradcheck.functions import EvalError, inv
+from gradcheck.norms import norm
 from gradcheck.numdiff import EPS, entry_scales
 from gradcheck.sampling import Sample, identity_rng
 
@@ -55,7 +56,8 @@ class Point:
         self.value = self._function(self.env, self.where)
         self.nfev = 1
         self.conditions = self._conditions()
-        self._noise: dict[frozenset[str], np.ndarray] = {}
+        self._noise: dict[tuple[frozenset[str], bool], np.ndarray] = {}
+        self._size_norms: dict[frozenset[str], float] = {}
 
     def _conditions(self) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
@@ -106,27 +108,35 @@ class Point:
         where = "a point within rounding of the sample"
         return _largest(self.at(self.jiggle(i), where) - self.value for i in range(2))
 
-    def change_noise(self, names: frozenset[str]) -> np.ndarray:
+    def change_noise(self, names: frozenset[str], line: bool = True) -> np.ndarray:
         """The rounding noise of the change of f when the inputs `names` move (see
         `change`), measured once per set of names: the noise a derivative along such
-        moves carries. Terms of f that do not depend on `names` add none."""
-        if names not in self._noise:
-            self._noise[names] = self.measure_change_noise(names)
-        return self._noise[names]
-
-    def measure_change_noise(self, names: frozenset[str]) -> np.ndarray:
-        """`change_noise`, measured again (for callers that keep only a summary of it).
+        moves carries. Terms of f that do not depend on `names` add none.
 
         Two readings, the larger kept: the change of f at two points within rounding of
-        the sample, and its fourth difference along a line at steps of NOISE_STEP
-        (relative, on one side of the point), to which a smooth f contributes nothing (NOISE_STEP**4 times its fourth
-        derivative) but rounding does. The second sees the rounding of an f whose
-        arguments an eps-sized move cannot change (exp(1e-10 x) - 1 rounds at eps, not
-        at eps |f|).
-        """
+        the sample (`jiggled_noise`), and with `line`, its fourth difference along a line
+        at steps of NOISE_STEP (`line_noise`). The second is for difference quotients,
+        whose steps are of that size; the complex step, which takes no real step, needs
+        only the first."""
+        if (names, line) not in self._noise:
+            jiggled = self.jiggled_noise(names)
+            self._noise[(names, line)] = np.maximum(jiggled, self.line_noise(names)) if line else jiggled
+        return self._noise[(names, line)]
+
+    def jiggled_noise(self, names: frozenset[str]) -> np.ndarray:
+        """How much the change of f moves between points within rounding of the sample
+        (only `names` moved): rounding noise, far above eps |f| when f cancels."""
         where = "a point within rounding of the sample"
-        jiggled = _largest(self.change({n: d for n, d in self.jiggle(i).items() if n in names}, where)
-                           for i in range(2))
+        return _largest(self.change({n: d for n, d in self.jiggle(i).items() if n in names}, where)
+                        for i in range(2))
+
+    def line_noise(self, names: frozenset[str]) -> np.ndarray:
+        """The fourth difference of the change of f along a line at relative steps of
+        NOISE_STEP, to which a smooth f contributes nothing (NOISE_STEP**4 times its fourth
+        derivative) but rounding does; it sees the rounding of an f whose arguments an
+        eps-sized move cannot change (exp(1e-10 x) - 1 rounds at eps, not at eps |f|), and
+        any structure of f finer than the steps."""
+        where = "a point within rounding of the sample"
         rng = identity_rng(self.sample.trial, f"{self.identity.name}/noise-line")
         line = {}
         for name in sorted(names):
@@ -141,7 +151,7 @@ class Point:
         # zero) lies at an end of the stencil, not inside it, and is not read as noise.
         fourth = at(4) - 4 * at(3) + 6 * at(2) - 4 * at(1)  # the change at the point itself is 0
         # the fourth difference of independent errors of size s has size s sqrt(70)
-        return np.maximum(jiggled, np.abs(fourth) / np.sqrt(70.0))
+        return np.abs(fourth) / np.sqrt(70.0)
 
     @functools.cached_property
     def terms(self) -> tuple[Term, ...]:
@@ -180,6 +190,12 @@ class Point:
             total = total + term.sign * (value - term.value)
         return np.broadcast_to(total, self.value.shape).astype(np.result_type(total, float), copy=True)
 
+    def change_size_norm(self, names: frozenset[str]) -> float:
+        """The norm of `change_size(names)`, computed once per set of names."""
+        if names not in self._size_norms:
+            self._size_norms[names] = norm(self.change_size(names))
+        return self._size_norms[names]
+
     def change_size(self, names: frozenset[str]) -> np.ndarray:
         """The size of the terms of f that change when `names` move: what their rounding
         is proportional to."""
@@ -217,6 +233,9 @@ class Point:
         step = self.scales(name)
         step *= 4 * EPS
         np.negative(step, out=step, where=rng.integers(0, 2, x.shape, dtype=bool))
+        # an exact zero (the upper triangle of a `lower` sample) carries no rounding: moving
+        # it would cross a kink there (step(L) jumps), which is not noise
+        step[x == 0] = 0.0
         step += x
         return step
 

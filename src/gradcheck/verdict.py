@@ -112,6 +112,8 @@ def views(m: Measurement) -> tuple[Measurement, ...]:
 
 def unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
     """Why `m` (or an input's share of it) is too noisy to judge (see `_unjudgeable`)."""
+    if m.conflict:
+        return m.conflict
     for view in views(m):
         reason = _unjudgeable(view, max_noise, rtol)
         if reason:
@@ -130,9 +132,7 @@ def _unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -
     it would let the claim pass (a wrong claim could pass too). A claim that is
     wrong by more than the noise of a nonzero derivative is judged (it fails).
     """
-    u = norm(m.uncertainty)
-    scale = max(norm(m.claimed), norm(m.numeric))
-    r = norm(m.rounding)
+    u, scale, r = m.noise_norm, m.scale, norm(m.rounding)
     if u <= max_noise * scale:
         return None
     noise = u / max(scale, TINY)
@@ -156,10 +156,21 @@ def zero_judged(m: Measurement, max_noise: float) -> bool:
     return any(_zero(view, max_noise) for view in views(m))
 
 
+def passes(m: Measurement, rtol: float) -> bool:
+    """Whether the claim passes at `m` (as a whole and in every input's share)."""
+    return all(compare(v.claimed, v.numeric, v.uncertainty, rtol).passed for v in views(m))
+
+
+def disagreeing(m: Measurement, other: Measurement) -> Measurement:
+    """`m`, unjudgeable because `other` (another method) passes the claim that `m` fails."""
+    return dataclasses.replace(m, conflict=(f"{m.method} fails the claim but {other.method} passes it: "
+                                            "f varies faster than one method's steps"))
+
+
 def visible(m: Measurement) -> bool:
     """Whether `m` sees a derivative: its numbers (or an input's share of them) clearly
     above their own noise."""
-    return any(norm(v.numeric) > 2 * norm(v.uncertainty) for v in views(m))
+    return any(v.numeric_norm > 2 * v.noise_norm for v in views(m))
 
 
 def not_zero(m: Measurement) -> Measurement:
@@ -169,8 +180,7 @@ def not_zero(m: Measurement) -> Measurement:
 
 
 def _zero(view: Measurement, max_noise: float) -> bool:
-    u = norm(view.uncertainty)
-    return max(norm(view.claimed), norm(view.numeric)) <= u <= max_noise * view.reference
+    return view.scale <= view.noise_norm <= max_noise * view.reference
 
 
 def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
