@@ -167,6 +167,14 @@ CASES: list[Case] = [
     Case("logdet(1e-6 X), n = 60", matrix(60, "logdet(1e-6 * X)", kind="spd"), (
         (RIGHT, grad("inv(X)", "X")), (WRONG, grad("inv(X) * (1 + 1e-6)", "X")),
     )),
+    # directions must weigh every entry alike: at a large spd X the diagonal is 20 times
+    # the rest, and an error only off the diagonal was seen 20 times smaller
+    Case("logdet(X), spd 300, error off the diagonal", matrix(300, "logdet(X)", kind="spd",
+                                                             extra="constants:\n  C: {shape: [n, n]}\n"
+                                                                   "let:\n  G: inv(X)\n  E: C - diag(diag(C))\n"), (
+        (RIGHT, grad("G", "X")),
+        (WRONG, grad("G + 1e-7 * sqrt(sum(G * G)) * E / sqrt(sum(E * E))", "X")),
+    )),
     # a number as the derivative of a matrix input
     Case("derivative 0 of a constant", matrix(3, "trace(A)", extra="constants:\n  A: {shape: [n, n]}\n"), (
         (RIGHT, grad("0", "X")), (WRONG, grad("A", "X")),

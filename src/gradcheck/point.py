@@ -58,6 +58,7 @@ class Point:
         self.conditions = self._conditions()
         self._noise: dict[tuple[frozenset[str], bool], np.ndarray] = {}
         self._size_norms: dict[frozenset[str], float] = {}
+        self._scale_rms: dict[str, float] = {}
 
     def _conditions(self) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
@@ -227,6 +228,13 @@ class Point:
         if name not in self._scales:
             self._scales[name] = entry_scales(x)
         return self._scales[name].copy()
+
+    def scale_rms(self, name: str) -> float:
+        """The root mean square of the step scales of input `name` (computed once)."""
+        if name not in self._scale_rms:
+            s = self.scales(name)
+            self._scale_rms[name] = float(np.sqrt(np.mean(np.square(s, out=s)))) if s.size else 1.0
+        return self._scale_rms[name]
 
     def _jiggle(self, name: str, rng: np.random.Generator) -> np.ndarray:
         x = self.sample.values[name]
