@@ -109,6 +109,38 @@ def torch_rows(identities: Sequence[Identity]) -> dict[str, list[str]]:
     return rows
 
 
+SCALING_SIZES = (3, 10, 30, 100, 300)
+
+
+def smallest_caught(identity: Identity, method: str, size: int, seeds: int = 2) -> float | None:
+    """The smallest planted relative error (of DELTAS) that every claim of `identity` fails
+    with, at every seed, at `size`; None if even the largest passes somewhere."""
+    smallest = None
+    for delta in DELTAS:
+        for seed in range(seeds):
+            opts = options(method, plant=delta, seed=seed, size=size)
+            if any(r.status is not Status.FAIL for r in check_identity(identity, opts)):
+                return smallest
+        smallest = delta
+    return smallest
+
+
+def scaling_rows(methods: Sequence[str], sizes: Sequence[int]) -> dict[str, list[str]]:
+    """Per identity of bench/perf.py and method, the smallest planted error caught at each size."""
+    from perf import IDENTITIES  # noqa: PLC0415 (beside this file)
+
+    from gradcheck.catalogue import load_text  # noqa: PLC0415
+
+    rows = {}
+    for label, text in IDENTITIES.items():
+        identity = load_text(text, f"{label}.yaml")
+        for method in methods:
+            if applicable(identity, method):
+                found = [smallest_caught(identity, method, n) for n in sizes]
+                rows[f"{label}, {method}"] = ["-" if d is None else f"{d:.0e}" for d in found]
+    return rows
+
+
 def print_table(rows: dict[str, list[str]], header: Sequence[str]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows.values())) for i, h in enumerate(header)]
     name_width = max(len("method"), *map(len, rows))
@@ -126,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
     parser.add_argument("--skip-planted", action="store_true", help="only the false-verdict sweep")
+    parser.add_argument("--scaling-sizes", default=",".join(map(str, SCALING_SIZES)),
+                        help="sizes of the per-method table of the smallest error caught ('' to skip)")
     args = parser.parse_args(argv)
     global RTOL
     RTOL = args.rtol
@@ -143,6 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows[f"{method} ({sum(right.values())} claims)"] = cells
     if not args.skip_planted:
         rows.update(torch_rows(identities))
+    sizes = [int(n) for n in args.scaling_sizes.split(",") if n]
+    if sizes and not args.skip_planted:
+        print("Smallest planted relative error caught by every claim at every seed, by size n:")
+        print_table(scaling_rows(methods, sizes), [f"n={n}" for n in sizes])
+        print()
     if rows:
         print(f"Detection rate of planted relative errors (catalogue {args.catalogue}):")
         print_table(rows, [f"{d:.0e}" for d in DELTAS])

@@ -150,7 +150,7 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
     cannot be judged here, why."""
     claims = progress.pending()
     measured: dict[int, Measurement] = {}
-    seen: set[int] = set()  # claims whose derivative some method saw above its noise
+    seen: dict[int, set[str]] = {}  # where some method saw a claim's derivative above its noise
     probers: dict[str, Prober] = {}
 
     def prober(method: str) -> Prober:
@@ -163,8 +163,7 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
     for k, method in enumerate(methods):
         fallback = k + 1 < len(methods)
         for index, m in _measure_point(identity, prober(method), progress, claims, fallback).items():
-            if visible(m):
-                seen.add(index)
+            seen.setdefault(index, set()).update(visible(m))
             rank = _rank(m, options)
             if index not in measured or rank < ranks[index]:
                 measured[index], ranks[index] = m, rank
@@ -175,8 +174,8 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
             break
     # "Zero" below the noise of one method is no verdict when another method sees the
     # derivative (a single large term, logsumexp(x + 1e9), hides it from central steps)
-    for index in seen & {i for i, r in ranks.items() if r == 1}:
-        measured[index] = not_zero(measured[index])
+    for index in (i for i, r in ranks.items() if r == 1):
+        measured[index] = not_zero(measured[index], seen.get(index, set()))
     for claim in progress.pending():
         if claim.index in measured:
             measured[claim.index] = _confirmed(identity, claim, measured[claim.index], methods, prober, options,

@@ -167,16 +167,16 @@ def disagreeing(m: Measurement, other: Measurement) -> Measurement:
                                             "f varies faster than one method's steps"))
 
 
-def visible(m: Measurement) -> bool:
-    """Whether `m` sees a derivative: its numbers (or an input's share of them) clearly
-    above their own noise."""
-    return any(v.numeric_norm > 2 * v.noise_norm for v in views(m))
+def visible(m: Measurement) -> set[str]:
+    """Where `m` sees a derivative: the views (the whole as "", an input's share by its
+    name) whose numbers are clearly above their own noise."""
+    return {v.part for v in views(m) if v.numeric_norm > 2 * v.noise_norm}
 
 
-def not_zero(m: Measurement) -> Measurement:
-    """`m`, no longer allowed to judge its derivative zero (another method saw it)."""
-    return dataclasses.replace(m, reference=0.0, parts=tuple(dataclasses.replace(p, reference=0.0)
-                                                              for p in m.parts))
+def not_zero(m: Measurement, seen: set[str]) -> Measurement:
+    """`m`, no longer allowed to judge zero the views in `seen` (another method saw them)."""
+    parts = tuple(dataclasses.replace(p, reference=0.0) if p.part in seen else p for p in m.parts)
+    return dataclasses.replace(m, reference=0.0 if "" in seen else m.reference, parts=parts)
 
 
 def _zero(view: Measurement, max_noise: float) -> bool:
