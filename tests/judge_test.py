@@ -98,3 +98,13 @@ def test_steps_in_resonance_with_f_cannot_agree_by_chance() -> None:
         right, wrong = check_identity(load_text(text, "t.yaml"), Options(method=method))
         assert right.status is not Status.FAIL, right
         assert wrong.status is not Status.PASS, wrong
+
+
+def test_a_layout_the_symmetric_samples_cannot_show_is_warned_about() -> None:
+    text = ("name: t\ndims: {n: 4}\ninputs:\n  X: {shape: [n, n], kind: spd}\nfunction: logdet(X)\nclaims:\n"
+            "  - {wrt: X, layout: numerator, derivative: inv(X)}\n"
+            "  - {wrt: X, layout: numerator, derivative: inv(X) @ X @ X}\n")
+    slip, other = check_identity(load_text(text, "t.yaml"), Options())
+    assert slip.status is Status.PASS
+    assert slip.warnings and "kind invertible" in slip.warnings[0]
+    assert other.status is Status.FAIL and not other.warnings

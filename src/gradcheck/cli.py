@@ -360,7 +360,7 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
 
     \b
     Example:
-      gradcheck check "log(det(X))" --input X=4x4:spd --claim "inv(X).T" --layout denominator
+      gradcheck check "logdet(X)" --input X=4x4:invertible --claim "inv(X).T" --layout denominator
       gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
     """
     import yaml

@@ -101,6 +101,7 @@ class Measurement:
     part: str = ""  # the input whose share this is (a part), else ""
     kinks: int = 0  # probes along which f has a kink at the point (judged by a subgradient)
     conflict: str = ""  # why the numbers cannot judge the claim although they look clean
+    ambiguous: str = ""  # why a passing claim may still hold only in another layout
 
     # Norms the verdict asks for again and again (a frozen record: computed once).
     @functools.cached_property
@@ -359,7 +360,8 @@ def measure(claim: Claim, identity: Identity, prober: Prober) -> Measurement:
     return Measurement(prober.point.sample.trial, m.mode, m.claimed, m.numeric, m.uncertainty,
                        prober.point.nfev - before, rounding=m.rounding, method=method,
                        alternatives=alternatives, display=m.display, conditions=prober.point.conditions,
-                       sketch=m.sketch, reference=m.reference, parts=parts, kinks=m.kinks)
+                       sketch=m.sketch, reference=m.reference, parts=parts, kinks=m.kinks,
+                       ambiguous=m.ambiguous)
 
 
 def _part_measurement(m: _Partial, part: _Part, prober: Prober, worst: float, method: str) -> Measurement:
@@ -467,6 +469,7 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
                     _stack([e.error for e in estimates]), rounding=_stack([e.rounding for e in estimates]),
                     sketch=prober.sketch_size(probes), kinks=kinks(estimates))
     part.reference = _reference(prober, probes)
+    part.ambiguous = _layout_ambiguity(var, c, f_shape)
     shown = None
     if part.mode == "full" and not var.symmetric_perturbation:
         # where f has a kink, the numbers shown are the bracketed ones (the claim, if within)
@@ -489,6 +492,25 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
 
     part.more = more
     return part
+
+
+SYMMETRIC_KINDS = frozenset({"symmetric", "spd"})
+
+
+def _layout_ambiguity(var: Variable, c: np.ndarray, f_shape: tuple[int, ...]) -> str:
+    """Why a gradient claim on a symmetric sample cannot show its layout, or "".
+
+    At a symmetric X, a claim that equals its own transpose is the same matrix in both
+    layouts (inv(X).T = inv(X) for spd X): it would pass in the wrong layout too."""
+    if var.kind not in SYMMETRIC_KINDS or var.symmetric_perturbation or not is_scalar(f_shape):
+        return ""
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 2:
+        return ""
+    if distance(c, c.T) > 1e-12 * norm(c):
+        return ""
+    return (f"{var.name} is sampled {var.kind}, where this claim equals its transpose: the layouts "
+            f"numerator and denominator cannot be told apart; give {var.name} kind invertible "
+            "(or general) to check the layout")
 
 
 def _bracketed(estimate: Estimate, claimed: np.ndarray) -> np.ndarray:
@@ -702,6 +724,7 @@ class _Partial:
     reference: float = 0.0
     parts: list[_Part] = field(default_factory=list)
     kinks: int = 0
+    ambiguous: str = ""
 
 
 _FORMS: dict[str, Callable[[Claim, Identity, Prober], _Partial]] = {

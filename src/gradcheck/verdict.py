@@ -93,6 +93,8 @@ class ClaimResult:
     details: tuple[str, ...] = field(default=())
     method: str = ""
     notes: tuple[str, ...] = field(default=())
+    # what a passing claim may still hide (a layout the samples cannot tell apart)
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def description(self) -> str:
@@ -211,6 +213,7 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
         hint=hint, measurements=tuple(measurements), comparisons=comparisons,
         nfev=sum(m.nfev for m in measurements), seconds=seconds, mode=measurements[worst].mode,
         details=details, method=measurements[worst].method, notes=notes,
+        warnings=tuple(dict.fromkeys(m.ambiguous for m in measurements if m.ambiguous)) if passed else (),
     )
 
 

@@ -41,6 +41,7 @@ def claim_record(r: ClaimResult, options: Options) -> dict[str, Any]:
         "hint": r.hint,
         "message": r.message,
         "notes": list(r.notes),
+        "warnings": list(r.warnings),
         "evaluations": r.nfev,
         "seconds": round(r.seconds, 6),
     }

@@ -24,7 +24,7 @@ def markdown_report(results: Sequence[ClaimResult], counts: Mapping[Status, int]
         f"in {seconds:.2f}s",
         "",
     ]
-    problems = [r for r in results if not r.status.ok]
+    problems = [r for r in results if not r.status.ok or r.warnings]
     if problems:
         lines += ["### Needs attention", "", "| identity | claim | status | note |", "| --- | --- | --- | --- |"]
         lines += [f"| {_cell(r.identity)} | {_cell(r.description)} | {ICONS[r.status]} | {_cell(note(r))} |"

@@ -35,7 +35,7 @@ def note(result: ClaimResult) -> str:
         return f"expected: {result.claim.reason}"
     if result.status is Status.XPASS:
         return f"passed, but expected to fail: {result.claim.reason}"
-    return result.hint or "; ".join(result.notes)
+    return result.hint or "; ".join((*(f"warning: {w}" for w in result.warnings), *result.notes))
 
 
 def problems(results: Sequence[ClaimResult]) -> Text:
@@ -46,6 +46,10 @@ def problems(results: Sequence[ClaimResult]) -> Text:
             text.append(f"{r.status.value} ", style=STYLES[r.status])
             text.append(f"{r.identity}: {r.description}: ", style="bold")
             text.append(note(r) + "\n")
+        for w in r.warnings if r.status is Status.PASS else ():
+            text.append("WARNING ", style="bold yellow")
+            text.append(f"{r.identity}: {r.description}: ", style="bold")
+            text.append(w + "\n")
     return text
 
 

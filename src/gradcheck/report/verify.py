@@ -50,6 +50,7 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
         body.append(Text(f"f is large: compared through {sketch} random signed sums of its entries",
                          style="dim"))
     body.extend(Text(f"note: {n}", style="yellow") for n in result.notes)
+    body.extend(Text(f"warning: {w}", style="bold yellow") for w in result.warnings)
     if result.status is Status.ERROR:
         body.append(Text(result.message, style="magenta"))
     elif result.hint:
