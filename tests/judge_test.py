@@ -108,3 +108,24 @@ def test_a_layout_the_symmetric_samples_cannot_show_is_warned_about() -> None:
     assert slip.status is Status.PASS
     assert slip.warnings and "kind invertible" in slip.warnings[0]
     assert other.status is Status.FAIL and not other.warnings
+
+
+@pytest.mark.parametrize(("claim", "hint"), [
+    ("2 * A + 4 * X", "matches the claim transposed: it holds in layout numerator, "
+                      "and off by a factor: numerical = 1/2 x that"),
+    ("A.T + 2 * X.T + X", "matches the claim without the term 'X'"),
+    ("A.T - 2 * X.T", "matches the claim with the sign of the term '2 * X.T' flipped"),
+])
+def test_combined_slips_are_diagnosed(claim: str, hint: str) -> None:
+    text = ("name: t\ndims: {n: 3}\ninputs:\n  X: {shape: [n, n]}\nconstants:\n  A: {shape: [n, n]}\n"
+            f"function: trace(A @ X) + trace(X @ X)\nclaims:\n  - {{wrt: X, layout: denominator, derivative: '{claim}'}}\n")
+    [result] = check_identity(load_text(text, "t.yaml"), Options())
+    assert (result.status, result.hint) == (Status.FAIL, hint)
+
+
+def test_a_row_major_jacobian_is_diagnosed() -> None:
+    text = ("name: t\ndims: {n: 3, m: 2}\ninputs:\n  W: {shape: [n, m]}\nconstants:\n  B: {shape: [m, n]}\n"
+            "function: W @ B\nclaims:\n  - {wrt: W, layout: numerator, derivative: 'kron(eye(n), B.T)'}\n")
+    [result] = check_identity(load_text(text, "t.yaml"), Options())
+    assert result.status is Status.FAIL
+    assert result.hint.startswith("matches the claim read in row-major order")

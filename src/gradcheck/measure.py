@@ -478,7 +478,8 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
         part.display = (c, shown)
 
     def more() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        readings = {**_matrix_readings(c), **_swapped(claim, prober, c.shape)}
+        readings = {**_matrix_readings(c), **_swapped(claim, prober, c.shape),
+                    **_term_readings(claim, prober, c), **_row_major(c, claim.layout or "", f_shape, x.shape)}
         # every reading along each probe in turn: a large random direction is drawn once
         acted: dict[str, list[np.ndarray]] = {name: [] for name in readings}
         for p in probes:
@@ -541,6 +542,40 @@ def _matrix_readings(c: np.ndarray) -> dict[str, np.ndarray]:
     if not (c.ndim == 2 and c.shape[0] == c.shape[1] and c.shape[0] > 1):
         return {}
     return {"transposed": c.T, "symmetrised": _sym(c), "independent entries": (c + c * np.eye(c.shape[0])) / 2}
+
+
+def _term_readings(claim: Claim, prober: Prober, c: np.ndarray) -> dict[str, np.ndarray]:
+    """The claim with one of its additive terms left out, or with that term's sign flipped
+    (a term too many, or a sign slip in one term: the commonest slips in a sum)."""
+    terms = claim.expr.terms()
+    if len(terms) < 2 or len(terms) > 8:
+        return {}
+    out = {}
+    for sign, term in terms:
+        try:
+            value = np.broadcast_to(sign * prober.point.claim(term, ""), c.shape)
+        except (ExpressionError, ValueError):
+            continue
+        out[f"without the term '{term.source}'"] = c - value
+        out[f"with the sign of the term '{term.source}' flipped"] = c - 2 * value
+    return out
+
+
+def _row_major(c: np.ndarray, layout: str, f_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """A Jacobian claim read as if f and x were vectorised row by row (NumPy's and PyTorch's
+    reshape), brought to the format's column-major vec."""
+    if is_scalar(f_shape) or c.ndim != 2 or (len(f_shape) < 2 and len(x_shape) < 2):
+        return {}
+    rows, cols = (f_shape, x_shape) if layout == "numerator" else (x_shape, f_shape)
+
+    def order(shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape))
+        return np.arange(size).reshape(shape, order="C").reshape(-1, order="F")
+
+    if c.shape != (int(np.prod(rows)), int(np.prod(cols))):
+        return {}
+    moved = c[order(rows)][:, order(cols)]
+    return {} if np.array_equal(moved, c) else {"row-major": moved}
 
 
 def _swapped(claim: Claim, prober: Prober, shape: tuple[int, ...]) -> dict[str, np.ndarray]:

@@ -254,6 +254,8 @@ _READINGS = {
     "symmetric parts agree": "matches only on its symmetric part: right for symmetric dX only",
     "independent entries": ("is the derivative w.r.t. the independent entries of a symmetric X "
                             "(off-diagonal counted twice); the gradient is (claim + claim∘I)/2"),
+    "row-major": ("matches the claim read in row-major order (vec of f and x taken row by row, as "
+                  "NumPy's reshape does); the format's vec is column-major"),
 }
 
 
@@ -263,6 +265,10 @@ def diagnose(claim: Claim, m: Measurement, rtol: float) -> tuple[str, tuple[str,
     for name, (c, n) in m.alternatives.items():
         if compare(c, n, m.uncertainty, rtol).passed:
             return _reading(claim, name), tuple(details)
+    for name, (c, n) in m.alternatives.items():
+        factor = _factor(dataclasses.replace(m, claimed=c, numeric=n), rtol) if name != "negated" else None
+        if factor is not None:
+            return f"{_reading(claim, name)}, and off by a factor: numerical = {factor} x that", tuple(details)
     factor = _factor(m, rtol)
     where = f" in the part along d{m.part}" if m.part else ""
     if factor is not None:
@@ -274,6 +280,8 @@ def diagnose(claim: Claim, m: Measurement, rtol: float) -> tuple[str, tuple[str,
 def _reading(claim: Claim, name: str) -> str:
     if name.endswith(" swapped"):
         return f"matches the claim with {name}"
+    if name.startswith(("without the term", "with the sign of the term")):
+        return f"matches the claim {name}"
     text = _READINGS[name]
     if name == "transposed" and claim.form == "derivative":
         other = "denominator" if claim.layout == "numerator" else "numerator"
