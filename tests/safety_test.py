@@ -194,3 +194,21 @@ def test_one_line_errors_for_malformed_input(tmp_path: Path, cli_invoke: Callabl
     assert result.exit_code == 1
     assert f"0 passed, 0 failed, {len(cases)} errors" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_limits_hold_in_workers_whatever_the_start_method(tmp_path: Path, start_method: str) -> None:
+    # A worker started by spawn or forkserver imports gradcheck afresh: the parent's
+    # --max-elements must reach it all the same.
+    for i in range(2):
+        (tmp_path / f"big{i}.yaml").write_text(
+            TEMPLATE.format(name=f"big{i}", function="logdet(X)", claim="trace(inv(X) @ dX)").replace("n: 3", "n: 40"))
+    code = ("import multiprocessing, sys\n"
+            f"multiprocessing.set_start_method({start_method!r})\n"
+            "from gradcheck.cli import main\n"
+            "main(sys.argv[1:])\n")
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path), "--max-elements", "100", "-j", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert " ".join(proc.stdout.split()).count("over the limit of 100 ") == 2, proc.stdout
+    assert "0 passed, 0 failed, 2 errors" in proc.stdout

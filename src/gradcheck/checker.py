@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcheck import settings
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
 from gradcheck.errors import ClaimError, GradcheckError, Location, NonFiniteError
 from gradcheck.functions import EvalError
@@ -300,7 +301,10 @@ def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) 
     import multiprocessing
     from functools import partial
 
-    pool = multiprocessing.Pool(jobs, initializer=_worker_init)
+    # The limits go to the workers explicitly: a worker started by spawn or forkserver (macOS,
+    # Windows, Linux from Python 3.14) imports gradcheck afresh, with the default limits.
+    limits = (settings.MAX_ELEMENTS, settings.MAX_FILE_BYTES)
+    pool = multiprocessing.Pool(jobs, initializer=_worker_init, initargs=limits)
     try:
         # a few identities per task: most take milliseconds, less than a round trip costs
         chunk = max(1, min(8, len(items) // (4 * jobs)))
@@ -311,12 +315,14 @@ def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) 
         pool.join()
 
 
-def _worker_init() -> None:
-    """Workers ignore Ctrl-C (the parent stops them) and run BLAS on one thread: a
-    forked worker inherits the parent's OpenBLAS pool of one thread per core, and two
-    such pools on two cores spin against each other (the catalogue's CPU time doubled)."""
+def _worker_init(max_elements: int, max_file_bytes: int) -> None:
+    """Workers take the parent's limits, ignore Ctrl-C (the parent stops them) and run BLAS
+    on one thread: a forked worker inherits the parent's OpenBLAS pool of one thread per
+    core, and two such pools on two cores spin against each other (the catalogue's CPU time
+    doubled)."""
     from threadpoolctl import threadpool_limits
 
+    settings.MAX_ELEMENTS, settings.MAX_FILE_BYTES = max_elements, max_file_bytes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(limits=1)
 
