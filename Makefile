@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLD_STAMP := $(OLD)/.installed
 
-.PHONY: run test test-oldest install clean
+.PHONY: run test test-oldest typecheck install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+typecheck: $(STAMP)
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[test,typecheck]'
+	$(BIN)/python -m mypy
 
 test-oldest: $(OLD_STAMP)
 	$(OLD)/bin/python -m pip list --format freeze | grep -iE '^(numpy|scipy|click|rich|pyyaml|threadpoolctl|pytest)=='

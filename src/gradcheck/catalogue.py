@@ -347,7 +347,7 @@ class _Loader:
     def expression(self, raw: Any, scope: set[str], *path: str | int, key: str | None = None,
                    extra: Iterable[str] = ()) -> Expr:
         try:
-            return parse(raw, scope, extra_names=extra)
+            return parse(raw, scope, extra_names=tuple(extra))
         except ExpressionError as exc:
             raise exc.located(self.where(*path, key=key)) from None
 

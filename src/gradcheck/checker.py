@@ -357,6 +357,7 @@ def _alarm(seconds: float | None) -> Iterator[None]:
     def ring(signum: int, frame: object) -> None:
         raise Timeout
 
+    assert seconds is not None  # `usable` above
     previous = signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, float(seconds))
     try:

@@ -334,7 +334,8 @@ def _int_power(a: int, b: int) -> Value:
 def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
     if type(a) is int and type(b) is int and symbol != "/":
         return _int_power(a, b) if symbol == "**" else _INT_OPS[symbol](a, b)
-    sa, sb = getattr(a, "shape", ()), getattr(b, "shape", ())
+    sa: tuple[int, ...] = getattr(a, "shape", ())
+    sb: tuple[int, ...] = getattr(b, "shape", ())
     if symbol == "@":
         if len(sa) == 0 or len(sb) == 0:
             raise EvalError(f"matmul needs arrays, not scalars: {shape_str(sa)} @ {shape_str(sb)}")
@@ -375,7 +376,7 @@ class _Compiler:
         return _short(ast.get_source_segment(self.text, node) or ast.unparse(node))
 
     def node(self, node: ast.AST) -> Node:
-        fn = getattr(self, f"_{type(node).__name__}")(node)
+        fn: Node = getattr(self, f"_{type(node).__name__}")(node)
         if self.observer is None:
             return fn
         return self._observed(fn, node, self.observer)

@@ -74,7 +74,7 @@ def _count(value: Value, name: str) -> int:
     return int(value)
 
 
-def _linalg(fn: Callable[..., np.ndarray], name: str, *args: np.ndarray) -> np.ndarray:
+def _linalg(fn: Callable[..., np.ndarray], name: str, *args: np.ndarray | int) -> np.ndarray:
     try:
         return np.asarray(fn(*args))
     except np.linalg.LinAlgError as exc:
@@ -107,7 +107,7 @@ def _inv_in_place(a: np.ndarray) -> np.ndarray:
     out, info = getri(lu, piv, lwork=int(1.01 * np.real(work)) if info == 0 else 3 * a.shape[0], overwrite_lu=True)
     if info != 0:
         raise EvalError("inv: singular matrix" if info > 0 else f"inv: LAPACK error {info}")
-    return out.T if a.flags.c_contiguous else out
+    return np.asarray(out.T if a.flags.c_contiguous else out)
 
 
 def det(x: Value) -> np.ndarray:
@@ -131,11 +131,11 @@ def adj(x: Value) -> np.ndarray:
     if a.shape[0] == 1:
         return np.ones_like(a)
     if np.iscomplexobj(a):
-        return np.linalg.det(a) * _linalg(np.linalg.inv, "adj", a)
+        return np.asarray(np.linalg.det(a) * _linalg(np.linalg.inv, "adj", a))
     u, s, vt = np.linalg.svd(a)
     # adj(U S V^T) = adj(V^T) adj(S) adj(U) = det(V) V adj(S) det(U) U^T
     cof = np.array([np.prod(np.delete(s, i)) for i in range(len(s))])
-    return np.linalg.det(u) * np.linalg.det(vt) * (vt.T * cof) @ u.T
+    return np.asarray(np.linalg.det(u) * np.linalg.det(vt) * (vt.T * cof) @ u.T)
 
 
 def trace(x: Value) -> Value:
@@ -236,7 +236,7 @@ def matrix_power(x: Value, k: Value) -> np.ndarray:
 
 def sym(x: Value) -> np.ndarray:
     a = _matrix(x, "sym")
-    return (a + a.T) / 2
+    return np.asarray((a + a.T) / 2)
 
 
 def _scipy_linalg() -> Any:

@@ -263,7 +263,7 @@ class Prober:
         run). Two step sizes in a fixed ratio can agree by chance, f oscillating in
         resonance with them (x^2 + 1e-4 sin(w log x)); steps that vary cannot all."""
         seed = zlib.crc32(repr((probe.key, self.point.sample.trial, self.point.identity.name)).encode())
-        return probe.scale * 2.0 ** (seed / 2**32 - 0.5)
+        return probe.scale * float(2.0 ** (seed / 2**32 - 0.5))
 
     def moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
         return {name: _step(self.value(name), d, t) for name, d in direction.items()}
@@ -446,7 +446,8 @@ def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],
 
 def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     assert claim.wrt is not None and claim.layout is not None
-    f_shape, x = prober.point.value.shape, prober.value(claim.wrt)
+    wrt = claim.wrt
+    f_shape, x = prober.point.value.shape, prober.value(wrt)
     c = _constant_filled(claim, prober.claim_value(claim),
                          expected_derivative_shape(f_shape, x.shape, claim.layout or "denominator"))
     _check_derivative_shape(claim, c, f_shape, x.shape)
@@ -454,7 +455,7 @@ def _derivative(claim: Claim, identity: Identity, prober: Prober) -> _Partial:
     probes = prober.input_probes(var)
 
     def action(matrix: np.ndarray, p: Probe) -> np.ndarray:
-        return prober.reduced(p, derivative_action(matrix, claim.layout or "", f_shape, x.shape)(p.direction[claim.wrt]))
+        return prober.reduced(p, derivative_action(matrix, claim.layout or "", f_shape, x.shape)(p.direction[wrt]))
 
     def actions(matrix: np.ndarray) -> np.ndarray:
         return _stack([action(matrix, p) for p in probes])
@@ -534,7 +535,7 @@ def _reference(prober: Prober, probes: Sequence[Probe]) -> float:
 
 
 def _sym(a: np.ndarray) -> np.ndarray:
-    return (a + a.T) / 2
+    return np.asarray((a + a.T) / 2)
 
 
 def _matrix_readings(c: np.ndarray) -> dict[str, np.ndarray]:

@@ -78,12 +78,11 @@ class Estimate:
     upper: np.ndarray | None = None
 
     def scaled(self, factor: float) -> Estimate:
-        bounds = (None, None)
-        if self.lower is not None and self.upper is not None:
-            ends = (self.lower * factor, self.upper * factor)
-            bounds = (np.minimum(*ends), np.maximum(*ends))
+        lower, upper = self.lower, self.upper
+        if lower is not None and upper is not None:
+            lower, upper = np.minimum(lower * factor, upper * factor), np.maximum(lower * factor, upper * factor)
         return Estimate(self.value * factor, self.error * abs(factor), self.rounding * abs(factor), self.nfev,
-                        *bounds)
+                        lower, upper)
 
 
 def entry_scales(x: np.ndarray) -> np.ndarray:
@@ -95,11 +94,11 @@ def entry_scales(x: np.ndarray) -> np.ndarray:
     if not isinstance(a, np.ndarray) or a.ndim == 0:
         a = np.array(a, dtype=float)  # numpy gives a scalar for a 0-d array
     rms = float(np.linalg.norm(a) / np.sqrt(a.size)) if a.size else 1.0
-    return np.maximum(a, rms if rms > 0 else 1.0, out=a)  # in place: x may be as large as the limit
+    return np.asarray(np.maximum(a, rms if rms > 0 else 1.0, out=a))  # in place: x may be as large as the limit
 
 
 def _magnitude(*values: np.ndarray) -> np.ndarray:
-    return np.maximum.reduce([np.abs(v) for v in values])
+    return np.asarray(np.maximum.reduce([np.abs(v) for v in values]))
 
 
 def _central(g: Line, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -118,7 +117,7 @@ def _even_drift(coarse: tuple[np.ndarray, np.ndarray, float], fine: tuple[np.nda
     halve then, and their misfit is added to the error estimate. For a smooth f it is of
     the order of the rounding noise already counted."""
     (p1, m1, h1), (p2, m2, h2) = coarse, fine
-    return np.abs((p1 + m1) / h1 - (h1 / h2) * (p2 + m2) / h2)
+    return np.asarray(np.abs((p1 + m1) / h1 - (h1 / h2) * (p2 + m2) / h2))
 
 
 KINK_RATIO = 10.0  # a jump between one-sided derivatives this many times their drift is a kink
@@ -148,7 +147,7 @@ def _kink(coarse: tuple[np.ndarray, np.ndarray, float], fine: tuple[np.ndarray, 
 def _noise(magnitude: np.ndarray, f_noise: np.ndarray | float) -> np.ndarray:
     """Rounding error of one value of f: the assumed ROUNDING * eps * |f|, or more where
     the noise seen in f (see `Point.rounding_noise`) is larger."""
-    return np.maximum(ROUNDING * EPS * magnitude, 4 * np.asarray(f_noise))
+    return np.asarray(np.maximum(ROUNDING * EPS * magnitude, 4 * np.asarray(f_noise)))
 
 
 def first_derivative(g: Line, scale: float = 1.0, method: str = "central",
@@ -234,7 +233,7 @@ def _table_error(best: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> np.ndarray
     """Error of the extrapolated value: the gap to the previous column, plus the gap
     within that column, which covers steps still outside the asymptotic regime (f with
     large higher derivatives, such as log(1 - sigmoid) far out)."""
-    return 2 * np.abs(best - r2) + np.abs(r2 - r1)
+    return np.asarray(2 * np.abs(best - r2) + np.abs(r2 - r1))
 
 
 def second_derivative(g: Plane, scale_u: float = 1.0, scale_v: float = 1.0, method: str = "central",

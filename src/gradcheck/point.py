@@ -152,7 +152,7 @@ class Point:
         # zero) lies at an end of the stencil, not inside it, and is not read as noise.
         fourth = at(4) - 4 * at(3) + 6 * at(2) - 4 * at(1)  # the change at the point itself is 0
         # the fourth difference of independent errors of size s has size s sqrt(70)
-        return np.abs(fourth) / np.sqrt(70.0)
+        return np.asarray(np.abs(fourth) / np.sqrt(70.0))
 
     @functools.cached_property
     def terms(self) -> tuple[Term, ...]:
@@ -180,7 +180,7 @@ class Point:
         names = frozenset(moved)
         changing = [t for t in self.terms if t.inputs & names]
         if len(changing) == len(self.terms) == 1:
-            return self.at(moved, where) - self.value
+            return np.asarray(self.at(moved, where) - self.value)
         self.nfev += 1
         env: Env = {**self.env, **moved}
         lets = tuple((n, e) for n, e in self.identity.function_lets if self._inputs_of(frozenset({n})) & names)
@@ -202,7 +202,7 @@ class Point:
         is proportional to."""
         sizes = [np.abs(t.value) for t in self.terms if t.inputs & names]
         if len(sizes) == len(self.terms):
-            return np.abs(self.value)
+            return np.asarray(np.abs(self.value))
         total: Any = sum(sizes, np.zeros(()))
         return np.broadcast_to(total, self.value.shape)
 
@@ -213,7 +213,7 @@ class Point:
         def change(i: int) -> np.ndarray:
             env = self._with_lets({**self.sample.dims, **self.sample.values, **self.jiggle(i)}, self.where)
             try:
-                return np.asarray(finite(expr, env, what, self.where)) - base
+                return np.asarray(np.asarray(finite(expr, env, what, self.where)) - base)
             except NonFiniteError as exc:
                 raise ClaimError(exc.message) from None
 
@@ -307,7 +307,7 @@ def _largest(changes: Iterator[np.ndarray]) -> np.ndarray:
             np.maximum(out, np.abs(change, out=change), out=out)
         else:
             out = np.maximum(out, np.abs(change))
-    return out
+    return np.asarray(out)
 
 
 def _all_finite(value: Any) -> bool:

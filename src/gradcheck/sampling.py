@@ -78,7 +78,7 @@ def _positive(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 def _symmetric(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     a = rng.standard_normal(shape)
-    return (a + a.T) / np.sqrt(2)
+    return np.asarray((a + a.T) / np.sqrt(2))
 
 
 def _orthogonal_matrix(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
@@ -124,7 +124,7 @@ def _invertible(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         return a
     u = _orthogonal_matrix(rng, n, n)
     v = _orthogonal_matrix(rng, n, n)
-    return (u * _spectrum(rng, n)) @ v.T
+    return np.asarray((u * _spectrum(rng, n)) @ v.T)
 
 
 def _orthogonal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -158,7 +158,7 @@ def _unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 def _simplex(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     a = np.exp(rng.uniform(-1.0, 1.0, shape))
-    return a / a.sum()
+    return np.asarray(a / a.sum())
 
 
 _DRAWS: dict[str, Draw] = {

@@ -46,7 +46,7 @@ class CountSketch:
     def quadrature(self, a: np.ndarray) -> np.ndarray:
         """Per bucket, sqrt(sum of a^2): how independent errors of size |a| add up in it."""
         sums = self._sums(self._flat(np.asarray(a, dtype=float)) ** 2, None)
-        return np.sqrt(sums[0::2] + sums[1::2])
+        return np.asarray(np.sqrt(sums[0::2] + sums[1::2]))
 
     def _flat(self, a: np.ndarray) -> np.ndarray:
         a = np.asarray(a)
@@ -56,7 +56,7 @@ class CountSketch:
 
     def _signed(self, a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         sums = self._sums(a, b)
-        return sums[0::2] - sums[1::2]
+        return np.asarray(sums[0::2] - sums[1::2])
 
     def _sums(self, a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         out = np.zeros(2 * BUCKETS)

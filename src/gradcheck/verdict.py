@@ -26,7 +26,8 @@ import numpy as np
 from gradcheck.catalogue import Claim, Identity
 from gradcheck.measure import Measurement
 from gradcheck.norms import distance, norm, ratio
-from gradcheck.settings import DEFAULT_MAX_NOISE, DEFAULT_RTOL  # noqa: E402 (re-exported)
+from gradcheck.settings import DEFAULT_MAX_NOISE as DEFAULT_MAX_NOISE  # re-exported
+from gradcheck.settings import DEFAULT_RTOL as DEFAULT_RTOL  # re-exported
 
 KINK = "the numerical derivative changes with the step"
 TINY = 1e-300
