@@ -26,7 +26,7 @@ from types import MappingProxyType
 
 from gradcheck.catalogue import load_text
 from gradcheck.checker import Options, check_identity
-from gradcheck.numdiff import FIRST_STEP
+from gradcheck.options import FIRST_STEP
 from gradcheck.sampling import Sample, draw_sample, identity_rng
 from gradcheck.verdict import ClaimResult, Status
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from gradcheck.catalogue import Identity, load_text
 from gradcheck.checker import Options, check_identity
-from gradcheck.measure import Settings
+from planted import planted
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADCHECK = str(Path(sys.executable).with_name("gradcheck"))
@@ -83,9 +83,9 @@ def timed(command: Sequence[str], repeat: int = 5) -> float:
 
 def one_check(identity: Identity, n: int, plant: float = 0.0) -> tuple[float, int, str]:
     """Wall time, evaluations and verdicts of one trial at size n (in process)."""
-    options = Options(size=n, trials=1, timeout=None, settings=Settings(plant=plant))
+    options = Options(size=n, trials=1, timeout=None)
     start = time.perf_counter()
-    results = check_identity(identity, options)
+    results = check_identity(identity, options, point=planted(plant))
     seconds = time.perf_counter() - start
     return seconds, sum(r.nfev for r in results), ",".join(sorted({r.status.value for r in results}))
 
@@ -182,11 +182,11 @@ def sizes_table(sizes: Sequence[int]) -> dict[tuple[str, int], float]:
         identity = load_text(text, f"<bench {label}>")
         for n in sizes:
             seconds, nfev, verdict = one_check(identity, n)
-            planted = one_check(identity, n, plant=1e-6)[2].replace("FAIL", "caught").replace("PASS", "MISSED")
+            caught = one_check(identity, n, plant=1e-6)[2].replace("FAIL", "caught").replace("PASS", "MISSED")
             peak = peak_memory(identity, n)
             walls[label, n] = seconds
             print(row([label, n, f"{seconds:.3f}", nfev, f"{peak:.1f}", f"{peak / input_megabytes(identity, n):.1f}",
-                       verdict, planted], widths), flush=True)
+                       verdict, caught], widths), flush=True)
     return walls
 
 

@@ -17,19 +17,18 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))  # torch_compare beside this file
+sys.path.insert(0, os.path.dirname(__file__))  # planted, perf and torch_compare beside this file
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from gradcheck.catalogue import Identity, load_catalogue
 from gradcheck.checker import Options, check_identity, choose_method
-from gradcheck.measure import Settings
-from gradcheck.verdict import DEFAULT_RTOL, Status
+from gradcheck.verdict import DEFAULT_RTOL, ClaimResult, Status
+from planted import planted
 
 DELTAS = [10.0**-k for k in range(1, 13)]
 METHODS = ("central", "richardson", "complex")
@@ -39,8 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RTOL = DEFAULT_RTOL
 
 
-def options(method: str, plant: float = 0.0, seed: int = 0, size: int | None = None) -> Options:
-    return Options(seed=seed, size=size, method=method, rtol=RTOL, settings=replace(Settings(), plant=plant))
+def check(identity: Identity, method: str, plant: float = 0.0, seed: int = 0,
+          size: int | None = None) -> list[ClaimResult]:
+    """The results of `identity` with every claim off by `plant` (relative)."""
+    options = Options(seed=seed, size=size, method=method, rtol=RTOL)
+    return check_identity(identity, options, point=planted(plant))
 
 
 def applicable(identity: Identity, method: str) -> bool:
@@ -53,10 +55,10 @@ def baseline(identities: Sequence[Identity], method: str) -> dict[tuple[str, int
     out = {}
     for identity in identities:
         if applicable(identity, method):
-            for r in check_identity(identity, options(method)):
+            for r in check(identity, method):
                 # a claim that is zero (to rounding) cannot carry a relative error
                 nonzero = all(np.linalg.norm(m.claimed) > 10 * np.linalg.norm(m.uncertainty)
-                              for m in r.measurements)
+                              for m in r.readings)
                 out[(identity.name, r.claim.index)] = r.status is Status.PASS and nonzero
     return out
 
@@ -67,7 +69,7 @@ def detection(identities: Sequence[Identity], method: str, delta: float,
     for identity in identities:
         if not applicable(identity, method):
             continue
-        for r in check_identity(identity, options(method, plant=delta)):
+        for r in check(identity, method, plant=delta):
             if right.get((identity.name, r.claim.index)):
                 total += 1
                 caught += r.status is not Status.PASS
@@ -80,7 +82,7 @@ def _false_verdicts(args: tuple[str, str, int, int, float]) -> list[str]:
     RTOL = rtol
     found = []
     for identity in load_catalogue([catalogue_dir]).identities:
-        for r in check_identity(identity, options(method, seed=seed, size=size)):
+        for r in check(identity, method, seed=seed, size=size):
             expected = Status.XFAIL if r.claim.expect_fail else Status.PASS
             if r.status is not expected and "over the limit" not in r.message:
                 found.append(f"{method} seed {seed} size {size}: {identity.name} claim {r.claim.index} "
@@ -118,8 +120,7 @@ def smallest_caught(identity: Identity, method: str, size: int, seeds: int = 2) 
     smallest = None
     for delta in DELTAS:
         for seed in range(seeds):
-            opts = options(method, plant=delta, seed=seed, size=size)
-            if any(r.status is not Status.FAIL for r in check_identity(identity, opts)):
+            if any(r.status is not Status.FAIL for r in check(identity, method, delta, seed, size)):
                 return smallest
         smallest = delta
     return smallest

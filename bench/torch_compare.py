@@ -10,16 +10,15 @@ backward passes. Imported by sensitivity.py when PyTorch is installed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from gradcheck.catalogue import Claim, Identity
 from gradcheck.errors import GradcheckError
-from gradcheck.measure import Prober, Settings, is_scalar
-from gradcheck.point import Point
+from gradcheck.forms import is_scalar
 from gradcheck.sampling import draw_sample, identity_rng
+from planted import PlantedPoint
 
 
 def _gradient(claim_value: np.ndarray, claim: Claim, f_shape: tuple[int, ...],
@@ -39,8 +38,7 @@ def checker(identity: Identity, claim: Claim, delta: float, seed: int = 0,
             fast_mode: bool = False) -> bool | None:
     """True if torch's gradcheck accepts the (planted) claim, None if it cannot be set up."""
     sizes = identity.sizes()
-    point = Point(identity, draw_sample(identity, sizes, identity_rng(seed, identity.name), 0))
-    prober = Prober(point, replace(Settings(), plant=delta), identity_rng(seed, "torch"))
+    point = PlantedPoint(identity, draw_sample(identity, sizes, identity_rng(seed, identity.name), 0), delta)
     wrt = claim.wrt or ""
     base = dict(point.sample.values)
 
@@ -53,7 +51,7 @@ def checker(identity: Identity, claim: Claim, delta: float, seed: int = 0,
 
         @staticmethod
         def backward(ctx: object, grad_out: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-            c = prober.claim_value(claim) if np.array_equal(ctx.x, base[wrt]) else None  # type: ignore[attr-defined]
+            c = point.claim(claim.expr, f"claim {claim.index}") if np.array_equal(ctx.x, base[wrt]) else None  # type: ignore[attr-defined]
             if c is None:
                 raise RuntimeError("backward away from the sample is not supported")
             g = _gradient(c, claim, point.value.shape, base[wrt].shape, grad_out.numpy())

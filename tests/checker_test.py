@@ -280,7 +280,7 @@ def test_workers_run_blas_on_one_thread() -> None:
     from gradcheck.checker import _worker_init
 
     # A timeout, because a pool whose initializer raises restarts workers for ever.
-    with multiprocessing.Pool(1, initializer=_worker_init, initargs=(10**6, 10**6)) as pool:
+    with multiprocessing.Pool(1, initializer=_worker_init) as pool:
         threads = pool.map_async(_blas_threads, [None]).get(timeout=60)[0]
     assert threads and set(threads) == {1}
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradcheck.numdiff import FIRST_STEP, METHODS, entry_scales, first_derivative, second_derivative
+from gradcheck.numdiff import METHODS, entry_scales, first_derivative, second_derivative
+from gradcheck.options import FIRST_STEP
 
 
 def line(t: complex) -> np.ndarray:

@@ -5,7 +5,8 @@ import pytest
 
 from gradcheck.catalogue import Variable
 from gradcheck.functions import EvalError
-from gradcheck.sampling import KINDS, MAX_COND, draw_variable, identity_rng
+from gradcheck.options import SAMPLE_COND
+from gradcheck.sampling import KINDS, draw_variable, identity_rng
 
 
 def draw(kind: str, shape: tuple[int | str, ...] = (5, 5), seed: int = 0) -> np.ndarray:
@@ -16,8 +17,8 @@ def draw(kind: str, shape: tuple[int | str, ...] = (5, 5), seed: int = 0) -> np.
 def test_kinds_have_their_structure(seed: int) -> None:
     spd = draw("spd", seed=seed)
     assert np.allclose(spd, spd.T) and np.linalg.eigvalsh(spd).min() > 0
-    assert np.linalg.cond(spd) <= MAX_COND * (1 + 1e-9)
-    assert np.linalg.cond(draw("invertible", seed=seed)) <= MAX_COND * (1 + 1e-9)
+    assert np.linalg.cond(spd) <= SAMPLE_COND * (1 + 1e-9)
+    assert np.linalg.cond(draw("invertible", seed=seed)) <= SAMPLE_COND * (1 + 1e-9)
     q = draw("orthogonal", seed=seed)
     assert np.allclose(q.T @ q, np.eye(5))
     tall = draw("orthogonal", (6, 3), seed)
@@ -60,6 +61,6 @@ def test_huge_inputs_are_refused_before_allocation() -> None:
 @pytest.mark.parametrize("kind", ["spd", "invertible"])
 def test_large_samples_are_well_conditioned_too(kind: str) -> None:
     x = draw_variable(Variable("X", ("n", "n"), kind), {"n": 400}, np.random.default_rng(1))
-    assert np.linalg.cond(x) <= MAX_COND
+    assert np.linalg.cond(x) <= SAMPLE_COND
     if kind == "spd":
         assert np.allclose(x, x.T) and np.linalg.eigvalsh(x).min() >= 1.0 - 1e-9

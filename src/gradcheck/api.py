@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from gradcheck.catalogue import Claim, Identity, Variable
-from gradcheck.checker import Options, check_identity
+from gradcheck.checker import check_identity
 from gradcheck.expr import Expr
+from gradcheck.options import Options
 from gradcheck.sampling import Sample
 from gradcheck.verdict import DEFAULT_RTOL, ClaimResult
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gradcheck import settings, yamlsafe
+from gradcheck import yamlsafe
+from gradcheck.options import Limits
 from gradcheck.errors import CatalogueError, ExpressionError, Location, did_you_mean
 from gradcheck.expr import Expr, parse
 from gradcheck.functions import CONSTANTS, FUNCTIONS
@@ -156,14 +157,14 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
+def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits()) -> Catalogue:
     """Load every file under `paths`; bad files are collected, never raised."""
     identities: list[Identity] = []
     bad: list[BadFile] = []
     seen: dict[str, str] = {}
     for path in discover(paths):
         try:
-            identity = load_file(path)
+            identity = load_file(path, limits)
         except CatalogueError as exc:
             bad.append(BadFile(str(path), exc, _guess_name(path)))
             continue
@@ -181,13 +182,13 @@ def _guess_name(path: Path) -> str:
     return path.stem
 
 
-def load_file(path: str | Path) -> Identity:
+def load_file(path: str | Path, limits: Limits = Limits()) -> Identity:
     """Read and validate one identity file."""
     file = str(path)
     try:
         size = Path(path).stat().st_size
-        if size > settings.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
-            raise CatalogueError(f"file is {size:,} bytes, over the limit of {settings.MAX_FILE_BYTES:,}",
+        if size > limits.max_file_bytes:  # refuse before reading a huge file into memory
+            raise CatalogueError(f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
                                  Location(file))
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -196,12 +197,12 @@ def load_file(path: str | Path) -> Identity:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CatalogueError("file is not UTF-8 text", Location(file)) from None
-    return load_text(text, file)
+    return load_text(text, file, limits)
 
 
-def load_text(text: str, file: str = "<string>") -> Identity:
+def load_text(text: str, file: str = "<string>", limits: Limits = Limits()) -> Identity:
     """Validate one identity given as YAML text; `file` names it in errors."""
-    return _Loader(yamlsafe.read(text, file), file).identity()
+    return _Loader(yamlsafe.read(text, file, limits.max_file_bytes), file).identity()
 
 
 class _Loader:

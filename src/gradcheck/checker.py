@@ -20,17 +20,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcheck import settings
+from gradcheck import forms
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
+from gradcheck.diagnosis import diagnosed
+from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, GradcheckError, Location, NonFiniteError
+from gradcheck.forms import Probing
 from gradcheck.functions import EvalError
-from gradcheck.measure import Measurement, Prober, Settings, measure
+from gradcheck.options import Options as Options  # re-exported: the run options
+from gradcheck.options import applied
 from gradcheck.point import Point
+from gradcheck.probes import ProbeSets
+from gradcheck.reading import Reading
 from gradcheck.sampling import Sample, draw_sample, identity_rng
-from gradcheck.settings import DEFAULT_SEED, DEFAULT_TIMEOUT, DEFAULT_TRIALS  # noqa: E402
 from gradcheck.verdict import (
-    DEFAULT_MAX_NOISE,
-    DEFAULT_RTOL,
     ClaimResult,
     Status,
     errored,
@@ -43,21 +46,6 @@ from gradcheck.verdict import (
     visible,
     zero_judged,
 )
-
-
-@dataclass(frozen=True)
-class Options:
-    """What a run asks for: points, sizes, method and tolerance."""
-
-    seed: int = DEFAULT_SEED
-    trials: int = DEFAULT_TRIALS
-    rtol: float = DEFAULT_RTOL
-    size: int | None = None  # every dimension
-    dims: Mapping[str, int] = field(default_factory=dict)  # one dimension each
-    method: str = "central"  # one of METHOD_CHOICES
-    max_noise: float = DEFAULT_MAX_NOISE
-    timeout: float | None = DEFAULT_TIMEOUT  # seconds per identity
-    settings: Settings = field(default_factory=Settings)
 
 
 def choose_method(identity: Identity, requested: str) -> tuple[str, str]:
@@ -80,7 +68,7 @@ class _Progress:
     """What is known about each claim while points are drawn."""
 
     claims: tuple[Claim, ...]
-    found: dict[int, list[Measurement]] = field(default_factory=dict)
+    found: dict[int, list[Reading]] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
     refuted: dict[int, str] = field(default_factory=dict)
     seconds: dict[int, float] = field(default_factory=dict)
@@ -90,12 +78,19 @@ class _Progress:
 
 
 Sampler = Callable[[Mapping[str, int], int], Sample]
+PointMaker = Callable[[Identity, Sample], Point]
 
 
-def check_identity(identity: Identity, options: Options = Options(),
-                   sampler: Sampler | None = None) -> list[ClaimResult]:
+def check_identity(identity: Identity, options: Options = Options(), sampler: Sampler | None = None,
+                   point: PointMaker = Point) -> list[ClaimResult]:
     """Check every claim of `identity` at `options.trials` random points (or at the points
-    `sampler(sizes, trial)` gives)."""
+    `sampler(sizes, trial)` gives), under `options.limits`. `point` builds the point at a
+    sample (a benchmark plants errors in the claims through it)."""
+    with applied(options.limits):
+        return _check(identity, options, sampler, point)
+
+
+def _check(identity: Identity, options: Options, sampler: Sampler | None, make_point: PointMaker) -> list[ClaimResult]:
     sizes = identity.sizes(options.dims, options.size)
     method, method_note = choose_method(identity, options.method)
     samples = identity_rng(options.seed, identity.name)
@@ -110,7 +105,7 @@ def check_identity(identity: Identity, options: Options = Options(),
     while judged < options.trials and drawn < 2 * options.trials:
         drawn += 1
         try:
-            point = Point(identity, sampler(sizes, drawn - 1))
+            point = make_point(identity, sampler(sizes, drawn - 1))
         except (GradcheckError, EvalError) as exc:
             progress.failed.update({c.index: _message(exc, identity) for c in progress.pending()})
             break
@@ -124,7 +119,7 @@ def check_identity(identity: Identity, options: Options = Options(),
             progress.failed.update({c.index: message for c in progress.pending()})
             break
         methods = [method, *_escalations(identity, method)]
-        measured, reason = _judgeable_measurements(identity, point, methods, directions, options, progress)
+        measured, reason = _judgeable_readings(identity, point, methods, directions, options, progress)
         escalated |= {m.method for m in measured.values() if m.method not in (method, "exact")}
         if reason and not last_chance:
             resampled.append(reason)
@@ -144,26 +139,26 @@ def _escalations(identity: Identity, method: str) -> list[str]:
     return [m for m in others if choose_method(identity, m)[0] == m]
 
 
-def _judgeable_measurements(identity: Identity, point: Point, methods: list[str], directions: Any,
-                            options: Options, progress: _Progress) -> tuple[dict[int, Measurement], str | None]:
+def _judgeable_readings(identity: Identity, point: Point, methods: list[str], directions: Any,
+                            options: Options, progress: _Progress) -> tuple[dict[int, Reading], str | None]:
     """Measure the pending claims at `point`; claims too noisy to judge are measured again
-    with the next method of `methods`. Returns the measurements and, if some claim still
+    with the next method of `methods`. Returns the readings and, if some claim still
     cannot be judged here, why."""
     claims = progress.pending()
-    measured: dict[int, Measurement] = {}
+    measured: dict[int, Reading] = {}
     seen: dict[int, set[str]] = {}  # where some method saw a claim's derivative above its noise
-    probers: dict[str, Prober] = {}
+    probings: dict[str, Probing] = {}
+    probes = ProbeSets(point, options.numerics, directions)  # the same directions for every method
 
-    def prober(method: str) -> Prober:
-        if method not in probers:
-            settings = dataclasses.replace(options.settings, method=method, rtol=options.rtol)
-            probers[method] = Prober(point, settings, directions)
-        return probers[method]
+    def probing(method: str) -> Probing:
+        if method not in probings:
+            probings[method] = Probing(point, probes, Differences(point, method, options.numerics))
+        return probings[method]
 
     ranks: dict[int, int] = {}
     for k, method in enumerate(methods):
         fallback = k + 1 < len(methods)
-        for index, m in _measure_point(identity, prober(method), progress, claims, fallback).items():
+        for index, m in _measure_point(identity, probing(method), progress, claims, options.rtol, fallback).items():
             seen.setdefault(index, set()).update(visible(m))
             rank = _rank(m, options)
             if index not in measured or rank < ranks[index]:
@@ -179,14 +174,14 @@ def _judgeable_measurements(identity: Identity, point: Point, methods: list[str]
         measured[index] = not_zero(measured[index], seen.get(index, set()))
     for claim in progress.pending():
         if claim.index in measured:
-            measured[claim.index] = _confirmed(identity, claim, measured[claim.index], methods, prober, options,
+            measured[claim.index] = _confirmed(identity, claim, measured[claim.index], methods, probing, options,
                                                progress)
     reasons = (unjudgeable(m, options.max_noise, options.rtol) for m in measured.values())
     return measured, next(filter(None, reasons), None)
 
 
-def _confirmed(identity: Identity, claim: Claim, m: Measurement, methods: list[str],
-               prober: Callable[[str], Prober], options: Options, progress: _Progress) -> Measurement:
+def _confirmed(identity: Identity, claim: Claim, m: Reading, methods: list[str],
+               probing: Callable[[str], Probing], options: Options, progress: _Progress) -> Reading:
     """A failure, measured again by the next method that can judge the claim at this point.
 
     A difference quotient's error estimate assumes that f is smooth at the scale of its
@@ -200,7 +195,7 @@ def _confirmed(identity: Identity, claim: Claim, m: Measurement, methods: list[s
     for method in methods:
         if method == m.method:
             continue
-        other = _measure_point(identity, prober(method), progress, [claim], fallback=True).get(claim.index)
+        other = _measure_point(identity, probing(method), progress, [claim], options.rtol, fallback=True).get(claim.index)
         if other is None or _rank(other, options):
             continue
         if not passes(other, options.rtol) or m.method == "complex":
@@ -209,7 +204,7 @@ def _confirmed(identity: Identity, claim: Claim, m: Measurement, methods: list[s
     return m
 
 
-def _rank(m: Measurement, options: Options) -> int:
+def _rank(m: Reading, options: Options) -> int:
     """0 for numbers that judge the claim, 1 for a derivative judged zero (below its noise),
     2 for numbers too noisy to judge it."""
     if unjudgeable(m, options.max_noise, options.rtol):
@@ -223,18 +218,18 @@ def _escalation_note(method: str, used: set[str]) -> str:
     return f"{method} could not judge at some points; used {', '.join(sorted(used))} there"
 
 
-def _measure_point(identity: Identity, prober: Prober, progress: _Progress,
-                   claims: list[Claim], fallback: bool = False) -> dict[int, Measurement]:
+def _measure_point(identity: Identity, at: Probing, progress: _Progress, claims: list[Claim], rtol: float,
+                   fallback: bool = False) -> dict[int, Reading]:
     """Measure `claims`; with `fallback`, a value that is not finite at a perturbed point
     leaves the claim unmeasured for the next method (a complex step can overflow where a
     real one does not) instead of failing it."""
-    measured: dict[int, Measurement] = {}
+    measured: dict[int, Reading] = {}
     for claim in claims:
         if claim.index in progress.failed or claim.index in progress.refuted:
             continue
         start = time.perf_counter()
         try:
-            measured[claim.index] = measure(claim, identity, prober)
+            measured[claim.index] = _read(claim, identity, at, rtol)
         except ClaimError as exc:
             target = progress.refuted if claim.expect_fail else progress.failed
             target[claim.index] = _message(exc, identity)
@@ -245,6 +240,18 @@ def _measure_point(identity: Identity, prober: Prober, progress: _Progress,
             progress.failed[claim.index] = _message(exc, identity)
         progress.seconds[claim.index] += time.perf_counter() - start
     return measured
+
+
+def _read(claim: Claim, identity: Identity, at: Probing, rtol: float) -> Reading:
+    """A claim's reading at the point of `at`, ready to leave it. Before a claim fails, its
+    own rounding sensitivity joins the error estimate; a claim that still fails gets its
+    other readings for the diagnosis (both cost evaluations, so only failures pay)."""
+    reading = forms.measure(claim, identity, at)
+    if not passes(reading, rtol):
+        reading = forms.refined(reading, claim, at)
+    if not passes(reading, rtol):
+        return forms.explained(reading)
+    return dataclasses.replace(reading, explain=None)  # it holds the point: a result outlives it
 
 
 def _resample_note(reasons: list[str]) -> str:
@@ -266,8 +273,9 @@ def _result(identity: Identity, claim: Claim, sizes: Mapping[str, int], progress
         return refuted_result(identity, claim, sizes, progress.refuted[claim.index], seconds)
     if claim.index in progress.failed:
         return errored(identity.name, identity.path, claim, sizes, progress.failed[claim.index], seconds)
-    return judge(identity.name, identity.path, claim, sizes, progress.found[claim.index], options.rtol,
-                 seconds, options.max_noise, notes)
+    result = judge(identity.name, identity.path, claim, sizes, progress.found[claim.index], options.rtol,
+                   seconds, options.max_noise, notes)
+    return diagnosed(result, options.rtol)
 
 
 def bad_file_result(bad: BadFile) -> ClaimResult:
@@ -301,10 +309,9 @@ def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) 
     import multiprocessing
     from functools import partial
 
-    # The limits go to the workers explicitly: a worker started by spawn or forkserver (macOS,
-    # Windows, Linux from Python 3.14) imports gradcheck afresh, with the default limits.
-    limits = (settings.MAX_ELEMENTS, settings.MAX_FILE_BYTES)
-    pool = multiprocessing.Pool(jobs, initializer=_worker_init, initargs=limits)
+    # The limits travel inside `options`, with every task: a worker started by spawn or
+    # forkserver (macOS, Windows, Linux from Python 3.14) imports gradcheck afresh.
+    pool = multiprocessing.Pool(jobs, initializer=_worker_init)
     try:
         # a few identities per task: most take milliseconds, less than a round trip costs
         chunk = max(1, min(8, len(items) // (4 * jobs)))
@@ -315,14 +322,12 @@ def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) 
         pool.join()
 
 
-def _worker_init(max_elements: int, max_file_bytes: int) -> None:
-    """Workers take the parent's limits, ignore Ctrl-C (the parent stops them) and run BLAS
-    on one thread: a forked worker inherits the parent's OpenBLAS pool of one thread per
+def _worker_init() -> None:
+    """Workers ignore Ctrl-C (the parent stops them) and run BLAS on one thread: a forked worker inherits the parent's OpenBLAS pool of one thread per
     core, and two such pools on two cores spin against each other (the catalogue's CPU time
     doubled)."""
     from threadpoolctl import threadpool_limits
 
-    settings.MAX_ELEMENTS, settings.MAX_FILE_BYTES = max_elements, max_file_bytes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(limits=1)
 

@@ -12,32 +12,33 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gradcheck import __version__, settings
+from gradcheck import __version__
 from gradcheck.errors import ExitCode, GradcheckError, did_you_mean
-from gradcheck.settings import (
+from gradcheck.options import (
     DEFAULT_MAX_NOISE,
     DEFAULT_RTOL,
     DEFAULT_SEED,
     DEFAULT_TIMEOUT,
     DEFAULT_TRIALS,
     METHOD_CHOICES,
+    Limits,
+    Options,
 )
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from gradcheck.catalogue import Catalogue, Identity
-    from gradcheck.checker import Options
     from gradcheck.verdict import ClaimResult, Status
 
 # NumPy, YAML and rich are imported inside the commands that use them, so that
 # `gradcheck --help` and usage errors start fast.
 
 
-def load_catalogue(paths: Any) -> Catalogue:
+def load_catalogue(paths: Any, limits: Limits = Limits()) -> Catalogue:
     from gradcheck.catalogue import load_catalogue as load
 
-    return load(paths)
+    return load(paths, limits)
 
 
 def _console(**options: Any) -> Console:
@@ -66,16 +67,6 @@ def _dim(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> d
     return dims
 
 
-def _set_limit(module: Any, name: str) -> Callable[[click.Context, click.Parameter, int], int]:
-    """A callback that sets a module-level limit (inherited by worker processes)."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: int) -> int:
-        setattr(module, name, value)
-        return value
-
-    return callback
-
-
 def numeric_options(fn: F) -> F:
     """Options shared by the commands that check claims."""
     decorators = [
@@ -97,11 +88,11 @@ def numeric_options(fn: F) -> F:
                      show_default=True,
                      help="Largest relative noise floor at which a claim is judged; noisier points are "
                           "resampled."),
-        click.option("--max-elements", type=click.IntRange(1, None), default=settings.MAX_ELEMENTS,
-                     show_default=True, callback=_set_limit(settings, "MAX_ELEMENTS"), expose_value=False,
+        click.option("--max-elements", type=click.IntRange(1, None), default=Limits.max_elements,
+                     show_default=True,
                      help="Largest array (entries) a sample or an expression may build."),
-        click.option("--max-file-size", type=click.IntRange(1, None), default=settings.MAX_FILE_BYTES,
-                     show_default=True, callback=_set_limit(settings, "MAX_FILE_BYTES"), expose_value=False,
+        click.option("--max-file-size", type=click.IntRange(1, None), default=Limits.max_file_bytes,
+                     show_default=True,
                      help="Largest identity file, in bytes."),
     ]
     for decorator in reversed(decorators):
@@ -109,10 +100,11 @@ def numeric_options(fn: F) -> F:
     return fn
 
 
-def _options(**values: Any) -> Options:
-    from gradcheck.checker import Options
-
-    return Options(**values)
+def _options(max_elements: int = Limits.max_elements, max_file_size: int = Limits.max_file_bytes,
+             **values: Any) -> Options:
+    """The run options from the command line's values: the limits travel with them (to
+    worker processes too), never through a module global."""
+    return Options(limits=Limits(max_elements, max_file_size), **values)
 
 
 class _Group(click.Group):
@@ -172,7 +164,7 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     """
     start = time.perf_counter()
     options = _options(timeout=timeout, **numeric)
-    catalogue = load_catalogue(paths)
+    catalogue = load_catalogue(paths, options.limits)
     console = _console()
     results, interrupted = _collect(catalogue, options, only, jobs or os.cpu_count() or 1, console)
     if not results and not interrupted:
@@ -273,8 +265,8 @@ def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
     """
     from gradcheck.report.verify import run_line, verify_report
 
-    identity = _find(name, catalogue_dir)
     options = _options(**numeric)
+    identity = _find(name, catalogue_dir, options.limits)
     from gradcheck.checker import check_identity
 
     results = check_identity(identity, options)
@@ -283,7 +275,7 @@ def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
 
 
-def _find(name: str, catalogue_dir: str | None) -> Identity:
+def _find(name: str, catalogue_dir: str | None, limits: Limits) -> Identity:
     from gradcheck.catalogue import bundled_catalogue
 
     if catalogue_dir is not None:
@@ -292,7 +284,7 @@ def _find(name: str, catalogue_dir: str | None) -> Identity:
         places = [p for p in (Path("identities"), bundled_catalogue()) if p is not None and p.is_dir()]
     seen: list[str] = []
     for place in places:
-        catalogue = load_catalogue([place])
+        catalogue = load_catalogue([place], limits)
         seen += [i.name for i in catalogue.identities]
         match = [i for i in catalogue.identities if i.name == name]
         if match:
@@ -379,8 +371,8 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
         raise click.UsageError("give a claim: --claim (with --layout), --differential, --hessian or --equals")
     document = {"name": "check", "inputs": inputs, "constants": constants, "function": function,
                 "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
-    identity = load_text(yaml.safe_dump(document, sort_keys=False), "<command line>")
     options = _options(**numeric)
+    identity = load_text(yaml.safe_dump(document, sort_keys=False), "<command line>", options.limits)
     from gradcheck.checker import check_identity
 
     results = check_identity(identity, options)

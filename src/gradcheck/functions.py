@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import settings
+from gradcheck.options import current_limits
 
 Value = Any  # an ndarray, or a Python int/float (dimension sizes and literals)
 
@@ -29,11 +29,9 @@ def check_size(shape: tuple[int, ...], what: str) -> None:
     size = 1
     for n in shape:
         size *= int(n)
-    if size > settings.MAX_ELEMENTS:
-        raise EvalError(
-            f"{what} would have shape {shape_str(shape)} ({size:,} entries), "
-            f"over the limit of {settings.MAX_ELEMENTS:,}"
-        )
+    limit = current_limits().max_elements
+    if size > limit:
+        raise EvalError(f"{what} would have shape {shape_str(shape)} ({size:,} entries), over the limit of {limit:,}")
 
 
 def shape_str(shape: tuple[int, ...]) -> str:

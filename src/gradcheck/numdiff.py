@@ -49,14 +49,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradcheck.options import EPS, FIRST_STEP, KINK_RATIO, ROUNDING, SECOND_STEP
+
 __all__ = ["Estimate", "METHODS", "entry_scales", "first_derivative", "second_derivative"]
 
-EPS = float(np.finfo(float).eps)
 METHODS = ("central", "richardson", "complex")
-FIRST_STEP = {"central": EPS ** (1 / 3), "richardson": 1e-3, "complex": 1e-20}
-SECOND_STEP = {"central": 5e-3, "richardson": 5e-3, "complex": 1e-4}
 TINY = 1e-300
-ROUNDING = 8.0  # assumed rounding error of one evaluation of f, in units of eps * |f|
 
 Line = Callable[[float | complex], np.ndarray]
 Plane = Callable[[float | complex, float | complex], np.ndarray]
@@ -120,7 +118,6 @@ def _even_drift(coarse: tuple[np.ndarray, np.ndarray, float], fine: tuple[np.nda
     return np.asarray(np.abs((p1 + m1) / h1 - (h1 / h2) * (p2 + m2) / h2))
 
 
-KINK_RATIO = 10.0  # a jump between one-sided derivatives this many times their drift is a kink
 
 
 def _kink(coarse: tuple[np.ndarray, np.ndarray, float], fine: tuple[np.ndarray, np.ndarray, float],

@@ -19,17 +19,16 @@ from gradcheck.errors import ClaimError, ExpressionError, NonFiniteError
 from gradcheck.expr import Expr
 from gradcheck.functions import EvalError, inv
 from gradcheck.norms import norm
-from gradcheck.numdiff import EPS, entry_scales
+from gradcheck.numdiff import entry_scales
+from gradcheck.options import EPS, MAX_INVERTED_COND, NOISE_STEP
 from gradcheck.sampling import Sample, identity_rng
 
 Env = dict[str, Any]
 
 # Functions whose result depends on how close their argument is to singular.
 INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol"})
-MAX_COND = 1e6  # samples of inverted matrices worse than this are drawn again
 SCALES_KEPT = 1_048_576  # inputs up to this many entries keep their step scales (8 MB)
 WELL_CONDITIONED = frozenset({"spd", "invertible", "orthogonal", "diagonal"})  # kinds, by their sampling
-NOISE_STEP = 1e-5  # relative step of the line along which the rounding noise of f is read
 COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
 
 
@@ -250,8 +249,8 @@ class Point:
     def ill_conditioned(self) -> str | None:
         """Why this point is too close to singular to judge, or None."""
         for name, cond in self.conditions.items():
-            if not cond < MAX_COND:
-                return f"cond({name}) = {cond:.1e} is above {MAX_COND:.0e}"
+            if not cond < MAX_INVERTED_COND:
+                return f"cond({name}) = {cond:.1e} is above {MAX_INVERTED_COND:.0e}"
         return None
 
     def _with_lets(self, env: Env, where: str, lets: tuple[tuple[str, Expr], ...] | None = None) -> Env:

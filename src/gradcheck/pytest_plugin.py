@@ -52,7 +52,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 
 
 def _options(config: pytest.Config) -> Any:
-    from gradcheck.checker import Options
+    from gradcheck.options import Options
 
     values = {"seed": config.getoption("gradcheck_seed"), "trials": config.getoption("gradcheck_trials"),
               "size": config.getoption("gradcheck_size"), "method": config.getoption("gradcheck_method"),

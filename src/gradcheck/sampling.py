@@ -1,7 +1,7 @@
 """Random points at which identities are checked.
 
 Each kind of the format is drawn so that finite differences are trustworthy:
-`spd` and `invertible` matrices have condition number at most `MAX_COND`,
+`spd` and `invertible` matrices have condition number at most `SAMPLE_COND`,
 `positive` entries stay in [0.5, 2], triangular and diagonal matrices keep
 their diagonal away from zero. Every draw takes an explicit generator; an
 identity's generator is derived from the run's seed and the identity's name, so
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gradcheck.functions import check_size
+from gradcheck.options import SAMPLE_COND
 
 if TYPE_CHECKING:
     from gradcheck.catalogue import Identity, Variable
 
-MAX_COND = 10.0
 # Above this size a Haar-orthogonal factor (a QR of an n-by-n matrix) costs seconds;
 # larger spd and invertible samples are built from one Gaussian matrix instead.
 HAAR_LIMIT = 200
@@ -90,8 +90,8 @@ def _orthogonal_matrix(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
 
 
 def _spectrum(rng: np.random.Generator, n: int) -> np.ndarray:
-    # log-uniform in [1, MAX_COND]: the condition number is at most MAX_COND
-    return np.exp(rng.uniform(0.0, np.log(MAX_COND), n))
+    # log-uniform in [1, SAMPLE_COND]: the condition number is at most SAMPLE_COND
+    return np.exp(rng.uniform(0.0, np.log(SAMPLE_COND), n))
 
 
 def _spd(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

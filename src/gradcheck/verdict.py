@@ -1,4 +1,4 @@
-"""From measurements to a verdict, and from a failure to a diagnosis.
+"""From readings to a verdict: the one place that decides PASS and FAIL.
 
 Error measure (the format's): ``||claimed - numeric||_F / max(||numeric||_F,
 ||claimed||_F)`` over all probes of a trial. A claim passes a trial when its
@@ -8,9 +8,10 @@ derivative: a relative tolerance plus the numerical uncertainty.
 
 Floor for zero derivatives: when the derivative is no larger than ``u`` it
 cannot be told from zero; the error is then measured against ``u / rtol`` and
-the claim passes when it is within ``2 u`` of the numbers (error at most
-``2 * rtol``), so that the claim 0 passes for a derivative that is exactly zero
-and any claim of a size above the noise fails. The verdict is the worst trial.
+the claim passes when it is within ``ZERO_SLACK * u`` of the numbers, so that the
+claim 0 passes for a derivative that is exactly zero and any claim of a size above
+the noise fails. The verdict is the worst trial. Why a claim failed is the business
+of gradcheck.diagnosis, asked afterwards for failures only.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ import dataclasses
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 
 from gradcheck.catalogue import Claim, Identity
-from gradcheck.measure import Measurement
-from gradcheck.norms import distance, norm, ratio
-from gradcheck.settings import DEFAULT_MAX_NOISE as DEFAULT_MAX_NOISE  # re-exported
-from gradcheck.settings import DEFAULT_RTOL as DEFAULT_RTOL  # re-exported
+from gradcheck.norms import distance, norm
+from gradcheck.options import DEFAULT_MAX_NOISE as DEFAULT_MAX_NOISE  # re-exported
+from gradcheck.options import DEFAULT_RTOL as DEFAULT_RTOL  # re-exported
+from gradcheck.options import NOT_SMOOTH, SEEN, ZERO_SLACK
+from gradcheck.reading import Reading
 
 KINK = "the numerical derivative changes with the step"
 TINY = 1e-300
@@ -69,8 +70,8 @@ def compare(claimed: np.ndarray, numeric: np.ndarray, uncertainty: np.ndarray, r
     if scale > u:
         return Comparison(diff / scale, rtol + noise, noise)
     # Below the numerical noise the derivative is indistinguishable from zero:
-    # measure against the floor u / rtol, and pass within twice the noise.
-    return Comparison(diff * rtol / max(u, TINY), 2 * rtol, noise)
+    # measure against the floor u / rtol, and pass within ZERO_SLACK times the noise.
+    return Comparison(diff * rtol / max(u, TINY), ZERO_SLACK * rtol, noise)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class ClaimResult:
     noise: float | None = None
     hint: str = ""
     message: str = ""
-    measurements: tuple[Measurement, ...] = ()
+    readings: tuple[Reading, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
     nfev: int = 0
     seconds: float = 0.0
@@ -108,23 +109,18 @@ def status_of(passed: bool, expect_fail: bool) -> Status:
     return Status.PASS if passed else Status.FAIL
 
 
-def views(m: Measurement) -> tuple[Measurement, ...]:
-    """A measurement and each input's share of it: a claim is judged on all of them."""
-    return (m, *m.parts)
-
-
-def unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
+def unjudgeable(m: Reading, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
     """Why `m` (or an input's share of it) is too noisy to judge (see `_unjudgeable`)."""
     if m.conflict:
         return m.conflict
-    for view in views(m):
+    for view in m.views:
         reason = _unjudgeable(view, max_noise, rtol)
         if reason:
             return f"{reason} (the part along d{view.part})" if view.part else reason
     return None
 
 
-def _unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
+def _unjudgeable(m: Reading, max_noise: float, rtol: float = DEFAULT_RTOL) -> str | None:
     """Why the numbers of `m` are too noisy to judge its claim, or None.
 
     Noise above `max_noise` (relative) matters when the numerical derivative
@@ -139,7 +135,7 @@ def _unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -
     if u <= max_noise * scale:
         return None
     noise = u / max(scale, TINY)
-    if u > 10 * r:
+    if u > NOT_SMOOTH * r:
         return f"{KINK} (noise floor {noise:.1e}): f is not smooth near the point"
     if scale <= u:
         if _zero(m, max_noise):
@@ -152,82 +148,69 @@ def _unjudgeable(m: Measurement, max_noise: float, rtol: float = DEFAULT_RTOL) -
     return f"rounding noise floor {noise:.1e} is above {max_noise:g}: f is large compared with its change"
 
 
-def zero_judged(m: Measurement, max_noise: float) -> bool:
+def zero_judged(m: Reading, max_noise: float) -> bool:
     """Whether `m` shows a derivative that is zero: no larger than its noise, and that
     noise within `max_noise` of the size of what changes in f (a constant or an unrelated
     term of f is not part of that size, so it cannot hide a derivative as "zero")."""
-    return any(_zero(view, max_noise) for view in views(m))
+    return any(_zero(view, max_noise) for view in m.views)
 
 
-def passes(m: Measurement, rtol: float) -> bool:
+def passes(m: Reading, rtol: float) -> bool:
     """Whether the claim passes at `m` (as a whole and in every input's share)."""
-    return all(compare(v.claimed, v.numeric, v.uncertainty, rtol).passed for v in views(m))
+    return all(compare(v.claimed, v.numeric, v.uncertainty, rtol).passed for v in m.views)
 
 
-def disagreeing(m: Measurement, other: Measurement) -> Measurement:
+def disagreeing(m: Reading, other: Reading) -> Reading:
     """`m`, unjudgeable because `other` (another method) passes the claim that `m` fails."""
     return dataclasses.replace(m, conflict=(f"{m.method} fails the claim but {other.method} passes it: "
                                             "f varies faster than one method's steps"))
 
 
-def visible(m: Measurement) -> set[str]:
+def visible(m: Reading) -> set[str]:
     """Where `m` sees a derivative: the views (the whole as "", an input's share by its
     name) whose numbers are clearly above their own noise."""
-    return {v.part for v in views(m) if v.numeric_norm > 2 * v.noise_norm}
+    return {v.part for v in m.views if v.numeric_norm > SEEN * v.noise_norm}
 
 
-def not_zero(m: Measurement, seen: set[str]) -> Measurement:
+def not_zero(m: Reading, seen: set[str]) -> Reading:
     """`m`, no longer allowed to judge zero the views in `seen` (another method saw them)."""
     parts = tuple(dataclasses.replace(p, reference=0.0) if p.part in seen else p for p in m.parts)
     return dataclasses.replace(m, reference=0.0 if "" in seen else m.reference, parts=parts)
 
 
-def _zero(view: Measurement, max_noise: float) -> bool:
+def _zero(view: Reading, max_noise: float) -> bool:
     return view.scale <= view.noise_norm <= max_noise * view.reference
 
 
 def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
-          measurements: Sequence[Measurement], rtol: float, seconds: float = 0.0,
+          readings: Sequence[Reading], rtol: float, seconds: float = 0.0,
           max_noise: float = DEFAULT_MAX_NOISE, notes: tuple[str, ...] = ()) -> ClaimResult:
-    """The verdict on a claim from its measurements over all trials."""
-    if not measurements:
+    """The verdict on a claim from its readings over all trials."""
+    if not readings:
         return errored(identity, path, claim, sizes, "no point could be sampled", seconds)
-    noisy = next(filter(None, (unjudgeable(m, max_noise, rtol) for m in measurements)), None)
+    noisy = next(filter(None, (unjudgeable(m, max_noise, rtol) for m in readings)), None)
     if noisy:
-        hint = " (try --method richardson or complex)" if measurements[0].method == "central" else ""
+        hint = " (try --method richardson or complex)" if readings[0].method == "central" else ""
         return dataclasses.replace(
             errored(identity, path, claim, sizes, f"cannot judge at any point tried: {noisy}{hint}", seconds),
-            notes=notes, measurements=tuple(measurements))
-    comparisons = tuple(_worst(compare(v.claimed, v.numeric, v.uncertainty, rtol) for v in views(m))
-                        for m in measurements)
+            notes=notes, readings=tuple(readings))
+    comparisons = tuple(_worst(compare(v.claimed, v.numeric, v.uncertainty, rtol) for v in m.views)
+                        for m in readings)
     worst = max(range(len(comparisons)), key=lambda i: comparisons[i].error - comparisons[i].tolerance)
     passed = all(c.passed for c in comparisons)
-    if passed and any(zero_judged(m, max_noise) for m in measurements):
+    if passed and any(zero_judged(m, max_noise) for m in readings):
         notes = (*notes, "judged zero: the derivative is below its noise, itself within --max-noise of "
                  "the size of f's changing terms (a claim that small passes)")
-    if passed and any(m.kinks for m in measurements):
+    if passed and any(m.kinks for m in readings):
         notes = (*notes, "at a kink: the claim lies between the one-sided derivatives (a subgradient)")
-    hint, details = ("", ()) if passed else diagnose(claim, _worst_view(measurements[worst], rtol), rtol)
     return ClaimResult(
         identity, path, claim, dict(sizes), status_of(passed, claim.expect_fail),
         error=max(c.error for c in comparisons), noise=max(c.noise for c in comparisons),
-        hint=hint, measurements=tuple(measurements), comparisons=comparisons,
-        nfev=sum(m.nfev for m in measurements), seconds=seconds, mode=measurements[worst].mode,
-        details=details, method=measurements[worst].method, notes=notes,
-        warnings=tuple(dict.fromkeys(m.ambiguous for m in measurements if m.ambiguous)) if passed else (),
+        readings=tuple(readings), comparisons=comparisons,
+        nfev=sum(m.nfev for m in readings), seconds=seconds, mode=readings[worst].mode,
+        method=readings[worst].method, notes=notes,
+        warnings=tuple(dict.fromkeys(m.ambiguous for m in readings if m.ambiguous)) if passed else (),
     )
-
-
-def _worst_view(m: Measurement, rtol: float) -> Measurement:
-    """The whole measurement, or the input's share of it that fails by the most (the
-    diagnosis then speaks of that share: "off by a factor 2" in the dY part)."""
-    def excess(view: Measurement) -> float:
-        c = compare(view.claimed, view.numeric, view.uncertainty, rtol)
-        return c.error - c.tolerance
-
-    whole = excess(m)
-    part = max(m.parts, key=excess, default=None)
-    return part if part is not None and excess(part) > max(whole, 0.0) else m
 
 
 def _worst(comparisons: Iterable[Comparison]) -> Comparison:
@@ -244,72 +227,3 @@ def refuted_result(identity: Identity, claim: Claim, sizes: Mapping[str, int], m
     """An expected failure whose own expression cannot stand (wrong shape, not finite)."""
     return ClaimResult(identity.name, identity.path, claim, dict(sizes), Status.XFAIL, hint=message,
                        message=message, seconds=seconds)
-
-
-# -- diagnosis -----------------------------------------------------------------
-
-_READINGS = {
-    "transposed": "matches the claim transposed",
-    "negated": "matches the claim negated",
-    "symmetrised": "matches the symmetric part of the claim, sym(claim)",
-    "symmetric parts agree": "matches only on its symmetric part: right for symmetric dX only",
-    "independent entries": ("is the derivative w.r.t. the independent entries of a symmetric X "
-                            "(off-diagonal counted twice); the gradient is (claim + claim∘I)/2"),
-    "row-major": ("matches the claim read in row-major order (vec of f and x taken row by row, as "
-                  "NumPy's reshape does); the format's vec is column-major"),
-}
-
-
-def diagnose(claim: Claim, m: Measurement, rtol: float) -> tuple[str, tuple[str, ...]]:
-    """A short hint and detail lines explaining why a claim failed."""
-    details = list(_worst_entry(m))
-    for name, (c, n) in m.alternatives.items():
-        if compare(c, n, m.uncertainty, rtol).passed:
-            return _reading(claim, name), tuple(details)
-    for name, (c, n) in m.alternatives.items():
-        factor = _factor(dataclasses.replace(m, claimed=c, numeric=n), rtol) if name != "negated" else None
-        if factor is not None:
-            return f"{_reading(claim, name)}, and off by a factor: numerical = {factor} x that", tuple(details)
-    factor = _factor(m, rtol)
-    where = f" in the part along d{m.part}" if m.part else ""
-    if factor is not None:
-        return f"off by a factor{where}: numerical = {factor} x claim", tuple(details)
-    size = compare(m.claimed, m.numeric, m.uncertainty, rtol).error
-    return f"no simple slip found{where} (relative error {size:.1e})", tuple(details)
-
-
-def _reading(claim: Claim, name: str) -> str:
-    if name.endswith(" swapped"):
-        return f"matches the claim with {name}"
-    if name.startswith(("without the term", "with the sign of the term")):
-        return f"matches the claim {name}"
-    text = _READINGS[name]
-    if name == "transposed" and claim.form == "derivative":
-        other = "denominator" if claim.layout == "numerator" else "numerator"
-        return f"{text}: it holds in layout {other}"
-    return text
-
-
-def _factor(m: Measurement, rtol: float) -> str | None:
-    """A constant a with numeric = a * claimed, written as a small fraction, if there is one."""
-    a = ratio(m.claimed, m.numeric)
-    if a == 0 or not compare(a * m.claimed, m.numeric, m.uncertainty, rtol).passed:
-        return None
-    frac = Fraction(a).limit_denominator(16)
-    if frac != 1 and abs(float(frac) - a) <= 1e-6 * abs(a):
-        return str(frac)
-    shown = f"{a:.6g}"
-    return None if shown == "1" else shown  # not a factor to speak of
-
-
-def _worst_entry(m: Measurement) -> tuple[str, ...]:
-    if m.display is None:
-        return ()
-    claimed, numeric = (np.atleast_1d(np.asarray(a, dtype=float)) for a in m.display)
-    if claimed.shape != numeric.shape or claimed.size == 0:
-        return ()
-    diff = np.abs(claimed - numeric)
-    index = np.unravel_index(int(np.argmax(diff)), diff.shape)
-    where = ",".join(str(i + 1) for i in index)
-    return (f"largest difference at entry ({where}): claimed {claimed[index]:.6g}, "
-            f"numerical {numeric[index]:.6g}",)

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from gradcheck import settings
+from gradcheck.options import Limits
 from gradcheck.errors import CatalogueError, Location
 
 MAX_NODES = 100_000  # nodes visited, counting every alias expansion
@@ -48,12 +48,10 @@ class Document:
         return self.lines.get(path)
 
 
-def read(text: str | bytes, file: str) -> Document:
+def read(text: str | bytes, file: str, max_bytes: int = Limits.max_file_bytes) -> Document:
     """Parse one YAML document from `text`; `file` names it in errors."""
-    if len(text) > settings.MAX_FILE_BYTES:
-        raise CatalogueError(
-            f"file is {len(text):,} bytes, over the limit of {settings.MAX_FILE_BYTES:,}", Location(file)
-        )
+    if len(text) > max_bytes:
+        raise CatalogueError(f"file is {len(text):,} bytes, over the limit of {max_bytes:,}", Location(file))
     try:
         node = _compose(text, file)
     except yaml.MarkedYAMLError as exc:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gradcheck import __version__
-from gradcheck.checker import Options
+from gradcheck.options import Options
 from gradcheck.verdict import ClaimResult, Status
 
 SCHEMA_VERSION = 1

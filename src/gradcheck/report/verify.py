@@ -10,7 +10,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from gradcheck.catalogue import Identity, Variable
-from gradcheck.checker import Options
+from gradcheck.options import Options
 from gradcheck.report.table import STYLES, note, sizes_text
 from gradcheck.verdict import ClaimResult, Status
 
@@ -45,7 +45,7 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     if claim.expect_fail:
         body.append(Text(f"expected to fail: {claim.reason}", style="yellow"))
     body.extend(_trials(result))
-    sketch = max((m.sketch for m in result.measurements), default=0)
+    sketch = max((m.sketch for m in result.readings), default=0)
     if sketch:
         body.append(Text(f"f is large: compared through {sketch} random signed sums of its entries",
                          style="dim"))
@@ -61,31 +61,31 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
 
 
 def _trials(result: ClaimResult) -> Iterator[Text]:
-    for m, c in zip(result.measurements, result.comparisons):
+    for m, c in zip(result.readings, result.comparisons):
         mark = "ok" if c.passed else "FAIL"
         cost = f"{m.nfev} evals" if m.nfev else "shared evals"
         # the tolerance is rtol (in the header) plus the noise floor
         # at most 78 characters: the claim's body is indented by 2 in an 80-column terminal
         yield Text(f"trial {m.trial + 1}: {mark:4} error {c.error:.1e}  noise {c.noise:.1e}  "
                    f"{m.method} {m.mode}, {cost}")
-    names = dict.fromkeys(k for m in result.measurements for k in m.conditions)
+    names = dict.fromkeys(k for m in result.readings for k in m.conditions)
     for name in names:  # on a line of their own: an 80-column terminal has no room left
         values = ", ".join(f"{m.conditions[name]:.1f}" if name in m.conditions else "-"
-                           for m in result.measurements)
+                           for m in result.readings)
         yield Text(f"cond({name}) by trial: {values}", style="dim")
 
 
 def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:
-    if not result.measurements or not result.comparisons:
+    if not result.readings or not result.comparisons:
         return
     worst = max(range(len(result.comparisons)), key=lambda i: result.comparisons[i].error)
-    display = result.measurements[worst].display
+    display = result.readings[worst].display
     if display is None:
         return
     claimed, numeric = (np.atleast_2d(np.real(np.asarray(a, dtype=float))) for a in display)
     if claimed.size > SIDE_BY_SIDE_MAX or numeric.size > SIDE_BY_SIDE_MAX:
         return
-    trial = result.measurements[worst].trial + 1
+    trial = result.readings[worst].trial + 1
     left, right = _matrix_lines(claimed), _matrix_lines(numeric)
     if max(map(len, left)) + max(map(len, right)) + 5 <= width:
         yield Text(f"claimed | numerical (trial {trial}):", style="dim")

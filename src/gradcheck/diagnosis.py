@@ -1,0 +1,198 @@
+"""Why a claim failed: the slips a failing claim is tried against, and the hint they give.
+
+Two halves. At the point, a failing reading is given its other readings: the claim
+transposed, negated, symmetrised, read row-major, with two variables swapped, with one
+of its terms dropped or its sign flipped (the slips listed here, applied by each claim
+form). After the verdict, `diagnosed` finds the reading that explains the numbers (up
+to a constant factor, too) and says so in one line, with the largest difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+
+from gradcheck.catalogue import Claim
+from gradcheck.errors import ExpressionError
+from gradcheck.norms import ratio
+from gradcheck.point import Point
+from gradcheck.reading import Alternatives, Reading
+from gradcheck.verdict import ClaimResult, Comparison, compare
+
+# -- slips to try, at the point ----------------------------------------------------
+
+
+def sym(a: np.ndarray) -> np.ndarray:
+    return np.asarray((a + a.T) / 2)
+
+
+def matrix_slips(c: np.ndarray) -> dict[str, np.ndarray]:
+    """Other readings of a square claimed matrix, in the order a diagnosis tries them."""
+    if not (c.ndim == 2 and c.shape[0] == c.shape[1] and c.shape[0] > 1):
+        return {}
+    return {"transposed": c.T, "symmetrised": sym(c), "independent entries": (c + c * np.eye(c.shape[0])) / 2}
+
+
+def derivative_slips(claim: Claim, point: Point, c: np.ndarray, layout: str, f_shape: tuple[int, ...],
+                     x_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Every other reading of a derivative claim's matrix `c` a diagnosis tries."""
+    return {**matrix_slips(c), **_swapped(claim, point, c.shape), **_term_slips(claim, point, c),
+            **_row_major(c, layout, f_shape, x_shape)}
+
+
+def value_slips(values: Sequence[np.ndarray], target: np.ndarray) -> Alternatives:
+    """Other readings of claimed values (a differential's, an equality's) against `target`."""
+    stacked = np.concatenate([np.asarray(v).reshape(-1, order="F") for v in values])
+    alts = {"negated": (-stacked, target)}
+    if values and values[0].ndim == 2 and values[0].shape[0] == values[0].shape[1] > 1:
+        alts["transposed"] = (np.concatenate([v.T.reshape(-1, order="F") for v in values]), target)
+    return alts
+
+
+def _term_slips(claim: Claim, point: Point, c: np.ndarray) -> dict[str, np.ndarray]:
+    """The claim with one of its additive terms left out, or with that term's sign flipped
+    (a term too many, or a sign slip in one term: the commonest slips in a sum)."""
+    terms = claim.expr.terms()
+    if len(terms) < 2 or len(terms) > 8:
+        return {}
+    out = {}
+    for sign, term in terms:
+        try:
+            value = np.broadcast_to(sign * point.claim(term, ""), c.shape)
+        except (ExpressionError, ValueError):
+            continue
+        out[f"without the term '{term.source}'"] = c - value
+        out[f"with the sign of the term '{term.source}' flipped"] = c - 2 * value
+    return out
+
+
+def _row_major(c: np.ndarray, layout: str, f_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """A Jacobian claim read as if f and x were vectorised row by row (NumPy's and PyTorch's
+    reshape), brought to the format's column-major vec."""
+    if int(np.prod(f_shape)) == 1 or c.ndim != 2 or (len(f_shape) < 2 and len(x_shape) < 2):
+        return {}
+    rows, cols = (f_shape, x_shape) if layout == "numerator" else (x_shape, f_shape)
+
+    def order(shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape))
+        return np.arange(size).reshape(shape, order="C").reshape(-1, order="F")
+
+    if c.shape != (int(np.prod(rows)), int(np.prod(cols))):
+        return {}
+    moved = c[order(rows)][:, order(cols)]
+    return {} if np.array_equal(moved, c) else {"row-major": moved}
+
+
+def _swapped(claim: Claim, point: Point, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The claim with two of its variables of the same shape exchanged (a common slip)."""
+    values = point.sample.values
+    names = sorted(n for n in claim.expr.names if n in values)
+    out = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if values[a].shape != values[b].shape:
+                continue
+            try:
+                c = point.claim(claim.expr, "", {a: values[b], b: values[a]})
+            except ExpressionError:
+                continue
+            if c.shape == shape:
+                out[f"{a} and {b} swapped"] = c
+    return out
+
+
+# -- the hint, after the verdict ---------------------------------------------------
+
+_READINGS = {
+    "transposed": "matches the claim transposed",
+    "negated": "matches the claim negated",
+    "symmetrised": "matches the symmetric part of the claim, sym(claim)",
+    "symmetric parts agree": "matches only on its symmetric part: right for symmetric dX only",
+    "independent entries": ("is the derivative w.r.t. the independent entries of a symmetric X "
+                            "(off-diagonal counted twice); the gradient is (claim + claim∘I)/2"),
+    "row-major": ("matches the claim read in row-major order (vec of f and x taken row by row, as "
+                  "NumPy's reshape does); the format's vec is column-major"),
+}
+
+
+def diagnosed(result: ClaimResult, rtol: float) -> ClaimResult:
+    """`result` with a hint and details saying why its claim did not pass (unchanged if it
+    passed or was never judged)."""
+    if not result.readings or not result.comparisons or all(c.passed for c in result.comparisons):
+        return result
+    worst = max(range(len(result.comparisons)), key=lambda i: _excess(result.comparisons[i]))
+    hint, details = diagnose(result.claim, worst_view(result.readings[worst], rtol), rtol)
+    return replace(result, hint=hint, details=details)
+
+
+def worst_view(m: Reading, rtol: float) -> Reading:
+    """The whole reading, or the input's share of it that fails by the most (the diagnosis
+    then speaks of that share: "off by a factor 2" in the dY part)."""
+    def excess(view: Reading) -> float:
+        return _excess(compare(view.claimed, view.numeric, view.uncertainty, rtol))
+
+    whole = excess(m)
+    part = max(m.parts, key=excess, default=None)
+    return part if part is not None and excess(part) > max(whole, 0.0) else m
+
+
+def _excess(c: Comparison) -> float:
+    return c.error - c.tolerance
+
+
+def diagnose(claim: Claim, m: Reading, rtol: float) -> tuple[str, tuple[str, ...]]:
+    """A short hint and detail lines explaining why a claim failed."""
+    details = _worst_entry(m)
+    for name, (c, n) in m.alternatives.items():
+        if compare(c, n, m.uncertainty, rtol).passed:
+            return _reading(claim, name), details
+    for name, (c, n) in m.alternatives.items():
+        factor = _factor(replace(m, claimed=c, numeric=n), rtol) if name != "negated" else None
+        if factor is not None:
+            return f"{_reading(claim, name)}, and off by a factor: numerical = {factor} x that", details
+    factor = _factor(m, rtol)
+    where = f" in the part along d{m.part}" if m.part else ""
+    if factor is not None:
+        return f"off by a factor{where}: numerical = {factor} x claim", details
+    size = compare(m.claimed, m.numeric, m.uncertainty, rtol).error
+    return f"no simple slip found{where} (relative error {size:.1e})", details
+
+
+def _reading(claim: Claim, name: str) -> str:
+    if name.endswith(" swapped"):
+        return f"matches the claim with {name}"
+    if name.startswith(("without the term", "with the sign of the term")):
+        return f"matches the claim {name}"
+    text = _READINGS[name]
+    if name == "transposed" and claim.form == "derivative":
+        other = "denominator" if claim.layout == "numerator" else "numerator"
+        return f"{text}: it holds in layout {other}"
+    return text
+
+
+def _factor(m: Reading, rtol: float) -> str | None:
+    """A constant a with numeric = a * claimed, written as a small fraction, if there is one."""
+    a = ratio(m.claimed, m.numeric)
+    if a == 0 or not compare(a * m.claimed, m.numeric, m.uncertainty, rtol).passed:
+        return None
+    frac = Fraction(a).limit_denominator(16)
+    if frac != 1 and abs(float(frac) - a) <= 1e-6 * abs(a):
+        return str(frac)
+    shown = f"{a:.6g}"
+    return None if shown == "1" else shown  # not a factor to speak of
+
+
+def _worst_entry(m: Reading) -> tuple[str, ...]:
+    if m.display is None:
+        return ()
+    claimed, numeric = (np.atleast_1d(np.asarray(a, dtype=float)) for a in m.display)
+    if claimed.shape != numeric.shape or claimed.size == 0:
+        return ()
+    diff = np.abs(claimed - numeric)
+    index = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    where = ",".join(str(i + 1) for i in index)
+    return (f"largest difference at entry ({where}): claimed {claimed[index]:.6g}, "
+            f"numerical {numeric[index]:.6g}",)

@@ -1,0 +1,122 @@
+"""Numerical derivatives of f along probes at one point, by one method.
+
+d/dt f(x + t d) at t = 0 for every probe a claim asks about, cached by probe so that
+all claims of an identity share them. An f with more entries than the sketch limit is
+kept only as a count sketch along random directions (see gradcheck.sketch): the
+claimed actions are then reduced the same way (`reduced`).
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from gradcheck.norms import norm
+from gradcheck.numdiff import Estimate, first_derivative, second_derivative
+from gradcheck.options import EPS, ROUNDING, Numerics
+from gradcheck.point import Point
+from gradcheck.probes import Direction, Probe
+from gradcheck.sampling import identity_rng
+from gradcheck.sketch import BUCKETS, CountSketch
+
+
+class Differences:
+    """Cached numerical derivatives along probes at `point`, by `method`."""
+
+    def __init__(self, point: Point, method: str, numerics: Numerics) -> None:
+        self.point = point
+        self.method = method
+        self.cache: dict[tuple[object, ...], Estimate] = {}
+        self.sketch = (CountSketch(point.value.shape, identity_rng(point.sample.trial, point.identity.name + "/sketch"))
+                       if point.value.size > numerics.sketch_limit else None)
+
+    def sketched(self, probe: Probe) -> bool:
+        """Whether f's values along this probe are kept only as a sketch: for an f with
+        more than `sketch_limit` entries, along random directions (see gradcheck.sketch)."""
+        return self.sketch is not None and probe.random
+
+    def reduced(self, probe: Probe, action: np.ndarray) -> np.ndarray:
+        """A claimed action along `probe`, as the numbers along it are kept."""
+        return self.sketch(action) if self.sketch is not None and self.sketched(probe) else action
+
+    def sketch_size(self, probes: Sequence[Probe]) -> int:
+        return BUCKETS if any(map(self.sketched, probes)) else 0
+
+    def step(self, probe: Probe) -> float:
+        """The scale of the steps along `probe`: its own, times a factor between 1/sqrt(2)
+        and sqrt(2) that differs from probe to probe and trial to trial (the same in every
+        run). Two step sizes in a fixed ratio can agree by chance, f oscillating in
+        resonance with them (x^2 + 1e-4 sin(w log x)); steps that vary cannot all."""
+        seed = zlib.crc32(repr((probe.key, self.point.sample.trial, self.point.identity.name)).encode())
+        return probe.scale * float(2.0 ** (seed / 2**32 - 0.5))
+
+    def _moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
+        return {name: _step(np.asarray(self.point.sample.values[name]), d, t) for name, d in direction.items()}
+
+    def first(self, probe: Probe) -> Estimate:
+        """d/dt f(x + t d) at t = 0, cached by probe (sketched if f is large, see `sketched`)."""
+        if probe.key not in self.cache:
+            self.cache[probe.key] = self._first_sketched(probe) if self.sketched(probe) else self.whole(probe)
+        return self.cache[probe.key]
+
+    def whole(self, probe: Probe) -> Estimate:
+        """d/dt f(x + t d) at t = 0 entry by entry (not cached)."""
+        names = frozenset(probe.direction)
+        line: Callable[[complex], np.ndarray] = lambda t: self.point.change(self._moved(probe.direction, t))
+        noise = self.point.change_noise(names, line=self.method != "complex")
+        return _compact(first_derivative(line, self.step(probe), self.method, noise,
+                                         self.point.change_size(names), at_zero=True))
+
+    def _first_sketched(self, probe: Probe) -> Estimate:
+        assert self.sketch is not None
+        sketch = self.sketch
+        # Sketching f(x + t d) - f(x), not f(x + t d): the sums then add up changes of
+        # size t |f'|, and their own rounding is that much smaller.
+        line: Callable[[complex], np.ndarray] = lambda t: sketch(self.point.change(self._moved(probe.direction, t)))
+        # The rounding of f, entry by entry, as it adds up in each sum; numdiff takes
+        # four times `f_noise` as the rounding of one value.
+        return _compact(first_derivative(line, self.step(probe), self.method, self._sketched_noise / 4))
+
+    @functools.cached_property
+    def _sketched_noise(self) -> np.ndarray:
+        assert self.sketch is not None
+        names = frozenset(v.name for v in self.point.identity.inputs)
+        noise = self.point.jiggled_noise(names)  # not kept: as large as f
+        if self.method != "complex":  # as in `whole`: the complex step takes no real step along a line
+            np.maximum(noise, self.point.line_noise(names), out=noise)
+        noise *= 4
+        return self.sketch.quadrature(np.maximum(noise, ROUNDING * EPS * np.abs(self.point.value), out=noise))
+
+    def second(self, u: Probe, v: Probe) -> Estimate:
+        """d^2/ds dt f(x + s u + t v) at 0 (steps relative to the probes' own scale)."""
+        key = ("second", *sorted((u.key, v.key), key=repr))
+        if key not in self.cache:
+
+            def plane(s: complex, t: complex) -> np.ndarray:
+                moved = self._moved(u.direction, s)
+                for n, d in v.direction.items():
+                    moved[n] = moved.get(n, np.asarray(self.point.sample.values[n])) + t * d
+                return self.point.change(moved)
+
+            names = frozenset(u.direction) | frozenset(v.direction)
+            self.cache[key] = _compact(second_derivative(plane, self.step(u), self.step(v), self.method,
+                                                         self.point.change_noise(names),
+                                                         self.point.change_size(names)))
+        return self.cache[key]
+
+
+def _step(x: np.ndarray, d: np.ndarray, t: complex) -> np.ndarray:
+    """x + t d, with one array as large as x instead of two."""
+    moved = d * t
+    moved += x
+    return moved
+
+
+def _compact(estimate: Estimate) -> Estimate:
+    """Only the norms of the error estimates are ever used (the verdict compares norms):
+    keeping them alone halves the memory of a check with a matrix-valued f."""
+    return Estimate(estimate.value, np.asarray(norm(estimate.error)), np.asarray(norm(estimate.rounding)),
+                    estimate.nfev, estimate.lower, estimate.upper)

@@ -1,0 +1,370 @@
+"""The claim forms: what each kind of claim says the change of f is, next to the numbers.
+
+Every form is checked the same way: the claim's *action* on each probe (for a gradient
+G along dX: sum(G * dX)) against the numerical derivative of f along it. `measure`
+returns a frozen `Reading`; `refined` adds the claim's own sensitivity to the rounding of
+the inputs (asked only before a claim fails). The other readings a diagnosis tries are
+built by the reading's `explain`, from the slips listed in gradcheck.diagnosis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from gradcheck import diagnosis
+from gradcheck.catalogue import Claim, Identity, Variable
+from gradcheck.differences import Differences
+from gradcheck.errors import ClaimError, ExpressionError
+from gradcheck.functions import shape_str
+from gradcheck.norms import distance, norm
+from gradcheck.numdiff import Estimate
+from gradcheck.options import CLAIM_NOISE_FACTOR, EPS, ROUNDING
+from gradcheck.point import Point
+from gradcheck.probes import Probe, ProbeSets, vec
+from gradcheck.reading import Display, Explanation, Reading
+
+SYMMETRIC_KINDS = frozenset({"symmetric", "spd"})
+
+
+@dataclass(frozen=True)
+class Probing:
+    """What a claim is measured with at one point: the probes and the numbers along them."""
+
+    point: Point
+    probes: ProbeSets
+    numbers: Differences
+
+    @property
+    def method(self) -> str:
+        return self.numbers.method
+
+    def value(self, name: str) -> np.ndarray:
+        return np.asarray(self.point.sample.values[name])
+
+
+def measure(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """Compare one claim with the numbers at the point of `at`."""
+    before = at.point.nfev
+    reading = _FORMS[claim.form](claim, identity, at)
+    own = _own_rounding(reading, at)
+    method = "exact" if claim.form == "equals" else at.method
+    parts = tuple(replace(_with_own(part, _own_rounding(part, at)), method=method) for part in reading.parts)
+    return replace(_with_own(reading, own), nfev=at.point.nfev - before, parts=parts, method=method,
+                   conditions=at.point.conditions)
+
+
+def refined(reading: Reading, claim: Claim, at: Probing) -> Reading:
+    """`reading` with the claim's own sensitivity to the rounding of the inputs in its
+    uncertainty: a claim such as cos(1e6 log x) is defined only to 1e6 eps at the sampled
+    point. Asked before a derivative or Hessian claim fails (it costs two evaluations)."""
+    if claim.form not in ("derivative", "hessian"):
+        return reading
+    extra = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point) * norm(reading.claimed)
+    if not extra:
+        return reading
+    own = np.array([extra])
+    return replace(reading, uncertainty=np.concatenate([reading.uncertainty, own]),
+                   rounding=np.concatenate([reading.rounding, own]))
+
+
+def explained(reading: Reading) -> Reading:
+    """`reading` with its other readings built (for a failure), ready to leave the point."""
+    if reading.explain is None:
+        return reading
+    alternatives, display = reading.explain()
+    return replace(reading, alternatives=alternatives, display=display or reading.display, explain=None)
+
+
+def _own_rounding(reading: Reading, at: Probing) -> float:
+    """The rounding of the claim's own value, amplified by the conditioning of the matrices
+    the identity inverts (a claim built from inv(X^T X) at cond 1e6 loses 6 digits), and of
+    the sums of a sketch."""
+    worst = max(at.point.conditions.values(), default=1.0)
+    own = ROUNDING * EPS * worst * norm(reading.claimed)
+    if reading.sketch and at.numbers.sketch is not None:
+        own += ROUNDING * EPS * np.sqrt(at.numbers.sketch.terms) * (norm(reading.claimed) + norm(reading.numeric))
+    return own
+
+
+def _with_own(reading: Reading, own: float) -> Reading:
+    extra = np.array([own])
+    return replace(reading, uncertainty=np.concatenate([reading.uncertainty, extra]),
+                   rounding=np.concatenate([reading.rounding, extra]))
+
+
+def _relative_claim_noise(claim: Claim, point: Point) -> float:
+    """How much a claim's value moves between points within rounding of the sample,
+    relative to its size (see `Point.claim_noise`)."""
+    try:
+        noise = point.claim_noise(claim.expr, f"claim {claim.index}")
+    except ExpressionError:
+        return 0.0
+    size = norm(point.claim(claim.expr, f"claim {claim.index}"))
+    return norm(noise) / size if size > 0 else 0.0
+
+
+# -- shapes and layouts -------------------------------------------------------------
+
+def is_scalar(shape: tuple[int, ...]) -> bool:
+    """Shapes (), (1,) and (1, 1) all mean a scalar."""
+    return len(shape) <= 2 and int(np.prod(shape)) == 1
+
+
+def expected_derivative_shape(f_shape: tuple[int, ...], x_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    """The shape a derivative claim must have (see the format's layout rules)."""
+    if is_scalar(f_shape):
+        if len(x_shape) <= 1:
+            return x_shape
+        return x_shape if layout == "denominator" else x_shape[::-1]
+    m, n = int(np.prod(f_shape)), int(np.prod(x_shape))
+    return (m, n) if layout == "numerator" else (n, m)
+
+
+def _check_derivative_shape(claim: Claim, c: np.ndarray, f_shape: tuple[int, ...],
+                            x_shape: tuple[int, ...]) -> None:
+    layout = claim.layout or "denominator"
+    want = expected_derivative_shape(f_shape, x_shape, layout)
+    if c.shape == want or (is_scalar(c.shape) and is_scalar(want)):
+        return
+    other = "numerator" if layout == "denominator" else "denominator"
+    fits = c.shape == expected_derivative_shape(f_shape, x_shape, other)
+    hint = f"the claimed shape fits layout {other}" if fits else "it fits neither layout"
+    raise ClaimError(
+        f"claimed derivative has shape {shape_str(c.shape)} but layout {layout} expects "
+        f"{shape_str(want)} for f of shape {shape_str(f_shape)} and {claim.wrt} of shape "
+        f"{shape_str(x_shape)}; {hint} in claim {claim.index}"
+    )
+
+
+def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],
+                      x_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    """The linear map dX -> df that a derivative claim `c` states."""
+    if is_scalar(f_shape):
+        g = c.reshape(x_shape) if is_scalar(c.shape) else c
+        if layout == "numerator" and len(x_shape) == 2:
+            g = g.T
+        return lambda d: np.asarray(np.sum(g * d))
+    jac = c if layout == "numerator" else c.T
+    return lambda d: (jac @ vec(d)).reshape(f_shape, order="F")
+
+
+def _constant_filled(claim: Claim, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A claim without variables (`derivative: 0`) stands for every entry of `shape`."""
+    if claim.expr.names or value.size != 1 or is_scalar(shape):
+        return value
+    return np.full(shape, value.reshape(()).item())
+
+
+def _layout_ambiguity(var: Variable, c: np.ndarray, f_shape: tuple[int, ...]) -> str:
+    """Why a gradient claim on a symmetric sample cannot show its layout, or "".
+
+    At a symmetric X, a claim that equals its own transpose is the same matrix in both
+    layouts (inv(X).T = inv(X) for spd X): it would pass in the wrong layout too."""
+    if var.kind not in SYMMETRIC_KINDS or var.symmetric_perturbation or not is_scalar(f_shape):
+        return ""
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 2:
+        return ""
+    if distance(c, c.T) > 1e-12 * norm(c):
+        return ""
+    return (f"{var.name} is sampled {var.kind}, where this claim equals its transpose: the layouts "
+            f"numerator and denominator cannot be told apart; give {var.name} kind invertible "
+            "(or general) to check the layout")
+
+
+# -- the numbers along probes -------------------------------------------------------
+
+def _bracketed(estimate: Estimate, claimed: np.ndarray) -> np.ndarray:
+    """The numbers along a probe, where f has a kink at the point the claim itself if it
+    lies between the one-sided derivatives (any subgradient holds), else the nearer end."""
+    if estimate.lower is None or estimate.upper is None:
+        return estimate.value
+    return np.clip(np.reshape(claimed, np.shape(estimate.value)), estimate.lower, estimate.upper)
+
+
+def _kinks(estimates: Sequence[Estimate]) -> int:
+    """How many probes found a kink at the point."""
+    return sum(e.lower is not None for e in estimates)
+
+
+def _reference(point: Point, probes: Sequence[Probe]) -> float:
+    """The norm, over probes, of the size of the changing terms of f per unit step."""
+    sizes = np.array([point.change_size_norm(frozenset(p.direction)) / p.scale for p in probes])
+    return norm(sizes)
+
+
+def _stack(values: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([vec(v) for v in values]) if values else np.zeros(0)
+
+
+def _along(estimates: Sequence[Estimate], claimed: Sequence[np.ndarray], at: Probing, probes: Sequence[Probe],
+           mode: str) -> Reading:
+    """The reading of claimed actions against the numbers along `probes` (a first derivative)."""
+    return Reading(at.point.sample.trial, mode, _stack(claimed),
+                   _stack([_bracketed(e, a) for e, a in zip(estimates, claimed)]),
+                   _stack([e.error for e in estimates]), 0, rounding=_stack([e.rounding for e in estimates]),
+                   sketch=at.numbers.sketch_size(probes), kinks=_kinks(estimates),
+                   reference=_reference(at.point, probes))
+
+
+def _assemble(estimates: Sequence[Estimate], layout: str, f_shape: tuple[int, ...],
+              x_shape: tuple[int, ...]) -> np.ndarray:
+    """The numerical derivative in a claim's layout, from entry-by-entry probes."""
+    if is_scalar(f_shape):
+        g = np.array([float(np.real(e.value).reshape(-1)[0]) for e in estimates]).reshape(x_shape, order="F")
+        return g.T if layout == "numerator" and len(x_shape) == 2 else g
+    jac = np.column_stack([vec(e.value) for e in estimates])
+    return jac if layout == "numerator" else jac.T
+
+
+# -- the forms ----------------------------------------------------------------------
+
+def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    assert claim.wrt is not None and claim.layout is not None
+    wrt, layout = claim.wrt, claim.layout
+    f_shape, x = at.point.value.shape, at.value(wrt)
+    c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}"),
+                         expected_derivative_shape(f_shape, x.shape, layout))
+    _check_derivative_shape(claim, c, f_shape, x.shape)
+    var = identity.input(wrt)
+    probes = at.probes.of_input(var)
+
+    def action(matrix: np.ndarray, p: Probe) -> np.ndarray:
+        return at.numbers.reduced(p, derivative_action(matrix, layout, f_shape, x.shape)(p.direction[wrt]))
+
+    # Numbers and claim along each probe in turn: a large random direction is drawn once.
+    estimates, claimed = [], []
+    for p in probes:
+        estimates.append(at.numbers.first(p))
+        claimed.append(action(c, p))
+    reading = _along(estimates, claimed, at, probes, "full" if at.probes.full(var) else "directional")
+    shown = None
+    if reading.mode == "full" and not var.symmetric_perturbation:
+        # where f has a kink, the numbers shown are the bracketed ones (the claim, if within)
+        bracketed = [replace(e, value=_bracketed(e, a)) for e, a in zip(estimates, claimed)]
+        shown = _assemble(bracketed, layout, f_shape, x.shape).reshape(c.shape)
+
+    def explain() -> Explanation:
+        slips = diagnosis.derivative_slips(claim, at.point, c, layout, f_shape, x.shape)
+        # every reading along each probe in turn: a large random direction is drawn once
+        acted: dict[str, list[np.ndarray]] = {name: [] for name in slips}
+        for p in probes:
+            for name, matrix in slips.items():
+                acted[name].append(action(matrix, p))
+        alts = {"negated": (-reading.claimed, reading.numeric)}
+        alts.update((name, (_stack(values), reading.numeric)) for name, values in acted.items())
+        if shown is not None and c.ndim == 2 and c.shape[0] == c.shape[1]:
+            alts["symmetric parts agree"] = (vec(diagnosis.sym(c)), vec(diagnosis.sym(shown)))
+        return alts, None
+
+    return replace(reading, display=(c, shown) if shown is not None else None, explain=explain,
+                   ambiguous=_layout_ambiguity(var, c, f_shape))
+
+
+def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    probes = at.probes.joint(identity.inputs)
+    f_shape = at.point.value.shape
+
+    def value(p: Probe) -> np.ndarray:
+        extra = {f"d{v.name}": p.direction.get(v.name, np.zeros_like(at.value(v.name))) for v in identity.inputs}
+        c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}", extra), f_shape)
+        if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
+            raise ClaimError(f"claimed differential has shape {shape_str(c.shape)} but f has "
+                             f"shape {shape_str(f_shape)} in claim {claim.index}")
+        return c.reshape(f_shape) if c.size == int(np.prod(f_shape)) else c
+
+    claimed, estimates = [], []
+    for p in probes:
+        claimed.append(at.numbers.reduced(p, value(p)))  # a sketch, for a large f: see `Differences.sketched`
+        estimates.append(at.numbers.first(p))
+    mode = "full" if at.probes.joint_full(identity.inputs) else "directional"
+    reading = _along(estimates, claimed, at, probes, mode)
+    if len(identity.inputs) > 1:
+        reading = replace(reading, parts=_input_parts(reading, at.point, probes, claimed))
+    worst = int(np.argmax([distance(vec(c), vec(e.value)) for c, e in zip(claimed, estimates)]))
+    if not reading.sketch:
+        return replace(reading, display=(claimed[worst], estimates[worst].value),
+                       explain=lambda: (diagnosis.value_slips(claimed, reading.numeric), None))
+
+    def explain() -> Explanation:
+        # The claim's values and one probe's numbers, whole again, only to explain a failure.
+        alts = {"negated": (-reading.claimed, reading.numeric)}
+        if len(f_shape) == 2 and f_shape[0] == f_shape[1] > 1:
+            alts["transposed"] = (_stack([at.numbers.reduced(p, value(p).T) for p in probes]), reading.numeric)
+        shown: Display = (value(probes[worst]), at.numbers.whole(probes[worst]).value)
+        return alts, shown
+
+    return replace(reading, explain=explain)
+
+
+def _input_parts(reading: Reading, point: Point, probes: Sequence[Probe],
+                 claimed: Sequence[np.ndarray]) -> tuple[Reading, ...]:
+    """Each input's share of a differential's reading: its entries and its probes."""
+    spans: dict[str, list[int]] = {}  # name -> [start, stop, first probe, last probe + 1]
+    start = 0
+    for k, (p, c) in enumerate(zip(probes, claimed)):
+        [name] = p.direction
+        stop = start + np.size(c)
+        span = spans.setdefault(name, [start, stop, k, k + 1])
+        span[1], span[3] = stop, k + 1
+        start = stop
+    parts = []
+    for name, (lo, hi, first, last) in spans.items():
+        parts.append(Reading(reading.trial, reading.mode, reading.claimed[lo:hi], reading.numeric[lo:hi],
+                             reading.uncertainty[first:last], 0, rounding=reading.rounding[first:last],
+                             sketch=reading.sketch, reference=_reference(point, probes[first:last]), part=name))
+    return tuple(parts)
+
+
+def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    assert claim.wrt is not None
+    if not is_scalar(at.point.value.shape):
+        raise ExpressionError(f"a hessian claim needs a scalar function, but f has shape "
+                              f"{shape_str(at.point.value.shape)} in claim {claim.index}")
+    var, x = identity.input(claim.wrt), at.value(claim.wrt)
+    n = x.size
+    h = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}"), (n, n))
+    if h.shape != (n, n) and not (n == 1 and is_scalar(h.shape)):
+        raise ClaimError(f"claimed hessian has shape {shape_str(h.shape)} but {claim.wrt} has {n} "
+                         f"entries, so ({n},{n}) is expected in claim {claim.index}")
+    h = h.reshape(n, n)
+    mode, pairs = at.probes.hessian_pairs(var)
+    estimates = [at.numbers.second(u, v) for u, v in pairs]
+
+    def actions(m: np.ndarray) -> np.ndarray:
+        return np.array([vec(u.direction[var.name]) @ m @ vec(v.direction[var.name]) for u, v in pairs])
+
+    numeric = _stack([e.value for e in estimates])
+    claimed = actions(h)
+    size = norm(at.point.change_size(frozenset({var.name})))
+    reference = float(np.sqrt(sum((size / (u.scale * v.scale)) ** 2 for u, v in pairs)))
+    display = (h, numeric.reshape(n, n)) if mode == "full" and not var.symmetric_perturbation else None
+    return Reading(at.point.sample.trial, mode, claimed, numeric, _stack([e.error for e in estimates]), 0,
+                   rounding=_stack([e.rounding for e in estimates]), reference=reference, display=display,
+                   explain=lambda: ({"negated": (-claimed, numeric),
+                                     **{name: (actions(m), numeric) for name, m in diagnosis.matrix_slips(h).items()}},
+                                    None))
+
+
+def _equals(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    point = at.point
+    c = point.claim(claim.expr, f"claim {claim.index}")
+    f = point.value
+    if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
+        raise ClaimError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
+                         f"{shape_str(f.shape)} in claim {claim.index}")
+    c = c.reshape(f.shape)
+    # Both sides are the same function if the claim holds, so between points within
+    # rounding of each other their difference changes by rounding noise alone.
+    noise = point.rounding_noise + point.claim_noise(claim.expr, f"claim {claim.index}").reshape(f.shape)
+    uncertainty = vec(4 * noise + 4 * EPS * np.maximum(np.abs(c), np.abs(f)))
+    return Reading(point.sample.trial, "value", vec(c), vec(f), uncertainty, 0, rounding=uncertainty,
+                   reference=norm(point.change_size(frozenset(v.name for v in identity.inputs))),
+                   display=(c, f), explain=lambda: (diagnosis.value_slips([c], vec(f)), None))
+
+
+_FORMS: dict[str, Callable[[Claim, Identity, Probing], Reading]] = {
+    "derivative": _derivative, "differential": _differential, "hessian": _hessian, "equals": _equals,
+}
