@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradcheck.errors import ExpressionError
+from gradcheck.errors import CatalogueError, EvaluationError, ExpressionError, GradcheckError
 from gradcheck.expr import MAX_DEPTH, parse
 
 SCOPE = {"X", "Y", "x", "n"}
@@ -80,27 +80,27 @@ def test_length_limit() -> None:
 
 def test_matmul_shape_mismatch_names_the_expression() -> None:
     expr = parse("X @ Y", SCOPE)
-    with pytest.raises(ExpressionError) as info:
+    with pytest.raises(EvaluationError) as info:
         expr({"X": np.ones((3, 4)), "Y": np.ones((3, 4))})
     assert str(info.value) == "matmul shape mismatch (3,4) @ (3,4) in 'X @ Y'"
 
 
 def test_broadcast_mismatch() -> None:
-    with pytest.raises(ExpressionError, match=r"add shape mismatch \(3,4\) \+ \(2,\) in 'X \+ Y'"):
+    with pytest.raises(EvaluationError, match=r"add shape mismatch \(3,4\) \+ \(2,\) in 'X \+ Y'"):
         parse("X + Y", SCOPE)({"X": np.ones((3, 4)), "Y": np.ones(2)})
 
 
 def test_function_errors_name_the_call() -> None:
-    with pytest.raises(ExpressionError, match=r"inv expects a square matrix, got shape \(3,4\) in 'inv\(X\)'"):
+    with pytest.raises(EvaluationError, match=r"inv expects a square matrix, got shape \(3,4\) in 'inv\(X\)'"):
         parse("inv(X)", SCOPE)({"X": np.ones((3, 4))})
-    with pytest.raises(ExpressionError, match=r"inv: singular matrix in 'inv\(X\)'"):
+    with pytest.raises(EvaluationError, match=r"inv: singular matrix in 'inv\(X\)'"):
         parse("inv(X)", SCOPE)({"X": np.zeros((2, 2))})
 
 
 def test_size_limit_on_constructors() -> None:
-    with pytest.raises(ExpressionError, match=r"eye would have shape \(1000000000,1000000000\)"):
+    with pytest.raises(EvaluationError, match=r"eye would have shape \(1000000000,1000000000\)"):
         parse("eye(10 ** 9)", SCOPE)({})
-    with pytest.raises(ExpressionError, match="kron would have shape"):
+    with pytest.raises(EvaluationError, match="kron would have shape"):
         parse("kron(kron(X, X), kron(X, X))", SCOPE)({"X": np.ones((100, 100))})
 
 
@@ -162,3 +162,12 @@ def test_semantics_of_elementwise_functions() -> None:
     np.testing.assert_allclose(value("norm(x)", x=x), np.sqrt(13.0))
     np.testing.assert_allclose(value("pi * 2"), 2 * np.pi)
     assert value("sigmoid(x)", x=np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]
+
+
+def test_load_and_run_time_errors_are_two_branches_of_one_base() -> None:
+    with pytest.raises(ExpressionError) as parsing:
+        parse("X +", SCOPE)
+    with pytest.raises(EvaluationError) as running:
+        parse("X @ Y", SCOPE)({"X": np.ones((3, 4)), "Y": np.ones((3, 4))})
+    assert isinstance(parsing.value, CatalogueError) and not isinstance(running.value, CatalogueError)
+    assert isinstance(running.value, GradcheckError)

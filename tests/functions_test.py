@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradcheck.functions import LARGE, EvalError, inv
+from gradcheck.errors import EvalError
+from gradcheck.functions import LARGE, inv
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((LARGE + 8, LARGE + 8))

@@ -42,6 +42,21 @@ def test_json_report_follows_its_schema(cli_invoke: Callable[..., Result], mixed
     assert document["results"][1]["hint"] == "matches the claim transposed: it holds in layout denominator"
 
 
+def test_a_bad_file_is_a_row_of_its_own_in_every_report(cli_invoke: Callable[..., Result],
+                                                           write: Callable[..., Path], tmp_path: Path) -> None:
+    bad = write("name: broken\nfunction: [\n", "broken.yaml")
+    document = json.loads(cli_invoke("run", str(bad), "--format", "json").output)
+    jsonschema.validate(document, SCHEMA)
+    [row] = document["results"]
+    assert (row["status"], row["description"], row["claim"]["form"], row["claim"]["index"]) == \
+        ("ERROR", "(file)", "file", 0)
+    assert row["message"].startswith("malformed YAML") and "broken.yaml" in row["message"]
+    out = tmp_path / "junit.xml"
+    cli_invoke("run", str(bad), "--format", "junit", "--output", str(out))
+    [case] = ET.parse(out).getroot().iter("testcase")
+    assert case.get("name") == "file" and case.find("error") is not None
+
+
 def test_json_report_of_the_bundled_catalogue_follows_the_schema(cli_invoke: Callable[..., Result],
                                                                  tmp_path: Path) -> None:
     out = tmp_path / "report.json"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradcheck.catalogue import Variable
-from gradcheck.functions import EvalError
+from gradcheck.errors import EvalError
 from gradcheck.options import SAMPLE_COND
 from gradcheck.sampling import KINDS, draw_variable, identity_rng
 

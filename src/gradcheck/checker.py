@@ -24,9 +24,8 @@ from gradcheck import forms
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
 from gradcheck.diagnosis import diagnosed
 from gradcheck.differences import Differences
-from gradcheck.errors import ClaimError, GradcheckError, Location, NonFiniteError
+from gradcheck.errors import ClaimError, EvalError, GradcheckError, Location, NonFiniteError
 from gradcheck.forms import Probing
-from gradcheck.functions import EvalError
 from gradcheck.options import Options as Options  # re-exported: the run options
 from gradcheck.options import applied
 from gradcheck.point import Point
@@ -37,6 +36,7 @@ from gradcheck.verdict import (
     ClaimResult,
     Status,
     errored,
+    file_error,
     judge,
     refuted_result,
     disagreeing,
@@ -106,7 +106,7 @@ def _check(identity: Identity, options: Options, sampler: Sampler | None, make_p
         drawn += 1
         try:
             point = make_point(identity, sampler(sizes, drawn - 1))
-        except (GradcheckError, EvalError) as exc:
+        except GradcheckError as exc:
             progress.failed.update({c.index: _message(exc, identity) for c in progress.pending()})
             break
         last_chance = drawn == 2 * options.trials
@@ -280,10 +280,7 @@ def _result(identity: Identity, claim: Claim, sizes: Mapping[str, int], progress
 
 def bad_file_result(bad: BadFile) -> ClaimResult:
     """An ERROR row standing for a file that could not be loaded."""
-    from gradcheck.expr import parse
-
-    placeholder = Claim(0, "file", parse("0", ()), label="(file)")
-    return errored(bad.name or bad.path, bad.path, placeholder, {}, str(bad.error))
+    return file_error(bad.name or bad.path, bad.path, str(bad.error))
 
 
 def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: str | None = None,

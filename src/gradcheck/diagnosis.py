@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from gradcheck.catalogue import Claim
-from gradcheck.errors import ExpressionError
+from gradcheck.errors import EvaluationError
 from gradcheck.norms import ratio
 from gradcheck.point import Point
 from gradcheck.reading import Alternatives, Reading
@@ -62,7 +62,7 @@ def _term_slips(claim: Claim, point: Point, c: np.ndarray) -> dict[str, np.ndarr
     for sign, term in terms:
         try:
             value = np.broadcast_to(sign * point.claim(term, ""), c.shape)
-        except (ExpressionError, ValueError):
+        except (EvaluationError, ValueError):
             continue
         out[f"without the term '{term.source}'"] = c - value
         out[f"with the sign of the term '{term.source}' flipped"] = c - 2 * value
@@ -97,7 +97,7 @@ def _swapped(claim: Claim, point: Point, shape: tuple[int, ...]) -> dict[str, np
                 continue
             try:
                 c = point.claim(claim.expr, "", {a: values[b], b: values[a]})
-            except ExpressionError:
+            except EvaluationError:
                 continue
             if c.shape == shape:
                 out[f"{a} and {b} swapped"] = c
@@ -121,7 +121,7 @@ _READINGS = {
 def diagnosed(result: ClaimResult, rtol: float) -> ClaimResult:
     """`result` with a hint and details saying why its claim did not pass (unchanged if it
     passed or was never judged)."""
-    if not result.readings or not result.comparisons or all(c.passed for c in result.comparisons):
+    if result.claim is None or not result.comparisons or all(c.passed for c in result.comparisons):
         return result
     worst = max(range(len(result.comparisons)), key=lambda i: _excess(result.comparisons[i]))
     hint, details = diagnose(result.claim, worst_view(result.readings[worst], rtol), rtol)

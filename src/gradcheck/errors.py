@@ -40,13 +40,11 @@ class Location:
 
 
 class GradcheckError(Exception):
-    """Base of every error the tool reports to a user as one line."""
+    """Base of every error the tool reports to a user as one line.
 
-
-class CatalogueError(GradcheckError):
-    """A catalogue file is unreadable or breaks the format.
-
-    The message reads ``<what is wrong> in <key> of <file>, line N[: <hint>]``.
+    The message reads ``<what is wrong> in <where>[: <hint>]``. Two branches: a
+    `CatalogueError` when a file is loaded, an `EvaluationError` when an expression is
+    evaluated at a point; a run-time error never poses as a bad file.
     """
 
     def __init__(self, message: str, location: Location | None = None, hint: str = "") -> None:
@@ -63,25 +61,40 @@ class CatalogueError(GradcheckError):
             text += f": {self.hint}"
         return text
 
-    def located(self, location: Location) -> CatalogueError:
+    def located(self, location: Location) -> GradcheckError:
         """This error, placed at `location` unless it already has a place."""
         if self.location is not None:
             return self
         return type(self)(self.message, location, self.hint)
 
 
+class CatalogueError(GradcheckError):
+    """Load time: a catalogue file is unreadable or breaks the format."""
+
+
 class ExpressionError(CatalogueError):
-    """An expression cannot be parsed, is not allowed, or fails to evaluate."""
+    """Load time: an expression cannot be parsed or is not allowed (an unknown name, a
+    syntax error, a function called with the wrong arguments)."""
 
 
-class NonFiniteError(ExpressionError):
+class EvaluationError(GradcheckError):
+    """Run time: an expression cannot be evaluated at a point (shapes that do not fit, a
+    singular matrix, an array over the size limit)."""
+
+
+class EvalError(EvaluationError):
+    """A function or operator cannot be applied to the values it was given (a plain
+    message: the expression that called it adds where)."""
+
+
+class NonFiniteError(EvaluationError):
     """An expression produced NaN or infinity."""
 
 
-class ClaimError(ExpressionError):
+class ClaimError(EvaluationError):
     """A claim's own value refutes it: it is not finite, or has the wrong shape. For a
     claim recorded with `expect: fail` this is the expected failure (a claim that cannot
-    be evaluated at all raises a plain ExpressionError: an ERROR whatever is expected)."""
+    be evaluated at all raises a plain EvaluationError: an ERROR whatever is expected)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.errors import ExpressionError, NonFiniteError, did_you_mean
-from gradcheck.functions import CONSTANTS, FUNCTIONS, EvalError, Value, check_size, shape_str
+from gradcheck.errors import EvalError, EvaluationError, ExpressionError, NonFiniteError, did_you_mean
+from gradcheck.functions import CONSTANTS, FUNCTIONS, Value, check_size, shape_str
 
 __all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH"]
 
@@ -81,7 +81,7 @@ class Expr:
             try:
                 return np.asarray(fn(*(env[n] for n in arguments)))
             except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as exc:
-                raise ExpressionError(f"{source} raised {type(exc).__name__}: {exc}") from None
+                raise EvaluationError(f"{source} raised {type(exc).__name__}: {exc}") from None
 
         return cls(source, None, frozenset(names), frozenset() if analytic else frozenset({source}), call)
 
@@ -399,7 +399,7 @@ class _Compiler:
                 return fn(env)
             except _FAULTS as exc:
                 message = str(exc) or type(exc).__name__
-                raise ExpressionError(f"{message} in '{self.segment(node)}'") from None
+                raise EvaluationError(f"{message} in '{self.segment(node)}'") from None
 
         return guarded
 

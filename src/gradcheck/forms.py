@@ -17,7 +17,7 @@ import numpy as np
 from gradcheck import diagnosis
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.differences import Differences
-from gradcheck.errors import ClaimError, ExpressionError
+from gradcheck.errors import ClaimError, EvaluationError
 from gradcheck.functions import shape_str
 from gradcheck.norms import distance, norm
 from gradcheck.numdiff import Estimate
@@ -100,7 +100,7 @@ def _relative_claim_noise(claim: Claim, point: Point) -> float:
     relative to its size (see `Point.claim_noise`)."""
     try:
         noise = point.claim_noise(claim.expr, f"claim {claim.index}")
-    except ExpressionError:
+    except EvaluationError:
         return 0.0
     size = norm(point.claim(claim.expr, f"claim {claim.index}"))
     return norm(noise) / size if size > 0 else 0.0
@@ -321,7 +321,7 @@ def _input_parts(reading: Reading, point: Point, probes: Sequence[Probe],
 def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
     assert claim.wrt is not None
     if not is_scalar(at.point.value.shape):
-        raise ExpressionError(f"a hessian claim needs a scalar function, but f has shape "
+        raise EvaluationError(f"a hessian claim needs a scalar function, but f has shape "
                               f"{shape_str(at.point.value.shape)} in claim {claim.index}")
     var, x = identity.input(claim.wrt), at.value(claim.wrt)
     n = x.size

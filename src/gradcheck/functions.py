@@ -14,14 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck.errors import EvalError
 from gradcheck.options import current_limits
 
 Value = Any  # an ndarray, or a Python int/float (dimension sizes and literals)
-
-
-
-class EvalError(Exception):
-    """A function or operator cannot be applied to the values it was given."""
 
 
 def check_size(shape: tuple[int, ...], what: str) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from gradcheck.catalogue import Identity
-from gradcheck.errors import ClaimError, ExpressionError, NonFiniteError
+from gradcheck.errors import ClaimError, EvalError, EvaluationError, NonFiniteError
 from gradcheck.expr import Expr
-from gradcheck.functions import EvalError, inv
+from gradcheck.functions import inv
 from gradcheck.norms import norm
 from gradcheck.numdiff import entry_scales
 from gradcheck.options import EPS, MAX_INVERTED_COND, NOISE_STEP
@@ -320,8 +320,8 @@ def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:
         value = expr(env)
     except NonFiniteError:
         raise
-    except ExpressionError as exc:
-        raise ExpressionError(f"{exc.message} in {what} at {where}") from None
+    except EvaluationError as exc:
+        raise EvaluationError(f"{exc.message} in {what} at {where}") from None
     if not _all_finite(value):
         found = expr.locate_nonfinite(env)
         detail = found.message if found else f"'{expr.source}' is not finite"

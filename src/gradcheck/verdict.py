@@ -76,11 +76,12 @@ def compare(claimed: np.ndarray, numeric: np.ndarray, uncertainty: np.ndarray, r
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """The verdict on one claim of one identity, with everything needed to explain it."""
+    """The verdict on one claim of one identity, with everything needed to explain it; or
+    the ERROR of a file that could not be loaded (`claim` None: it has no claims)."""
 
     identity: str
     path: str
-    claim: Claim
+    claim: Claim | None
     sizes: Mapping[str, int]
     status: Status
     error: float | None = None
@@ -100,7 +101,7 @@ class ClaimResult:
 
     @property
     def description(self) -> str:
-        return self.claim.describe()
+        return self.claim.describe() if self.claim is not None else "(file)"
 
 
 def status_of(passed: bool, expect_fail: bool) -> Status:
@@ -220,6 +221,11 @@ def _worst(comparisons: Iterable[Comparison]) -> Comparison:
 def errored(identity: str, path: str, claim: Claim, sizes: Mapping[str, int], message: str,
             seconds: float = 0.0) -> ClaimResult:
     return ClaimResult(identity, path, claim, dict(sizes), Status.ERROR, message=message, seconds=seconds)
+
+
+def file_error(name: str, path: str, message: str) -> ClaimResult:
+    """The ERROR row of a file that could not be loaded."""
+    return ClaimResult(name, path, None, {}, Status.ERROR, message=message)
 
 
 def refuted_result(identity: Identity, claim: Claim, sizes: Mapping[str, int], message: str,

@@ -24,13 +24,15 @@ def _number(x: float | None) -> float | None:
 
 def claim_record(r: ClaimResult, options: Options) -> dict[str, Any]:
     c = r.claim
+    # a file that could not be loaded: report v1 gives it claim index 0 and form "file"
+    claim = ({"index": c.index, "form": c.form, "label": c.label, "wrt": c.wrt, "layout": c.layout,
+              "expression": c.expr.source, "expect_fail": c.expect_fail, "reason": c.reason} if c is not None else
+             {"index": 0, "form": "file", "label": r.description, "wrt": None, "layout": None, "expression": "",
+              "expect_fail": False, "reason": None})
     return {
         "identity": r.identity,
         "file": r.path,
-        "claim": {
-            "index": c.index, "form": c.form, "label": c.label, "wrt": c.wrt, "layout": c.layout,
-            "expression": c.expr.source, "expect_fail": c.expect_fail, "reason": c.reason,
-        },
+        "claim": claim,
         "description": r.description,
         "sizes": dict(r.sizes),
         "seed": options.seed,

@@ -17,7 +17,7 @@ def junit_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], s
                           time=f"{seconds:.3f}")
     for r in results:
         case = ET.SubElement(suite, "testcase", classname=r.identity,
-                             name=f"claim {r.claim.index}: {r.description}", file=r.path,
+                             name=f"claim {r.claim.index}: {r.description}" if r.claim else "file", file=r.path,
                              time=f"{r.seconds:.6f}")
         detail = f"{note(r)}\nerror {r.error if r.error is not None else '-'}; sizes {sizes_text(r.sizes)}"
         if r.details:
@@ -27,6 +27,7 @@ def junit_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], s
         elif r.status is Status.ERROR:
             ET.SubElement(case, "error", message=r.message, type="ERROR").text = detail
         elif r.status is Status.XFAIL:
-            ET.SubElement(case, "skipped", message=f"expected failure: {r.claim.reason}")
+            reason = r.claim.reason if r.claim is not None else None
+            ET.SubElement(case, "skipped", message=f"expected failure: {reason}")
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -31,10 +31,11 @@ def note(result: ClaimResult) -> str:
     """What a row says besides its status: a diagnosis, a reason or an error."""
     if result.status is Status.ERROR:
         return result.message
+    reason = result.claim.reason if result.claim is not None else None
     if result.status is Status.XFAIL:
-        return f"expected: {result.claim.reason}"
+        return f"expected: {reason}"
     if result.status is Status.XPASS:
-        return f"passed, but expected to fail: {result.claim.reason}"
+        return f"passed, but expected to fail: {reason}"
     return result.hint or "; ".join((*(f"warning: {w}" for w in result.warnings), *result.notes))
 
 

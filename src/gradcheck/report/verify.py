@@ -39,6 +39,7 @@ def _variable(v: Variable) -> str:
 
 def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     claim = result.claim
+    assert claim is not None  # an identity's results, never a bad file's
     head = Text.assemble((f"claim {claim.index}: ", "bold"), claim.describe(), " ",
                          (result.status.value, STYLES[result.status]))
     body: list[RenderableType] = [Text(f"{claim.form}: {claim.expr.source}")]
