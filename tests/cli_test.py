@@ -145,6 +145,15 @@ def test_subprocess_run_and_exit_codes(tmp_path: Path) -> None:
     assert usage.returncode == 2 and "Invalid value for '--size'" in usage.stderr
 
 
+def test_subprocess_tool_error_is_one_line_and_exit_status_1() -> None:
+    bad = gradcheck("check", "logdet(X)", "--input", "X=3x3:invertible", "--claim", "inv(Y).T",
+                    "--layout", "denominator")
+    assert bad.returncode == 1
+    assert bad.stderr == "gradcheck: error: unknown name 'Y' in claim 1 of <command line>\n"
+    missing = gradcheck("verify", "logdt")
+    assert missing.returncode == 2 and "did you mean 'logdet'?" in missing.stderr
+
+
 def test_subprocess_verify_from_another_directory(tmp_path: Path) -> None:
     result = gradcheck("verify", "logdet", "--size", "5", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,13 @@ from conftest import ROOT
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy: a build in the checkout would leave build/ and *.egg-info there.
+    source = tmp_path_factory.mktemp("source") / "gradcheck"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info",
+                                                                "__pycache__", ".*cache"))
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-                    str(ROOT)], check=True, capture_output=True, timeout=600)
+                    str(source)], check=True, capture_output=True, timeout=600)
     return target
 
 
@@ -32,3 +37,15 @@ def test_installed_verify_works_from_any_directory(installed: Path, tmp_path: Pa
                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"file: {installed / 'gradcheck' / 'identities' / 'seed' / 'logdet.yaml'}" in result.stdout
+
+
+def test_installed_new_writes_the_template_from_any_directory(installed: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    run = subprocess.run([sys.executable, "-m", "gradcheck.cli", "new", "mine", "--folder", "."],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    text = (tmp_path / "mine.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=file://") and "name: mine\n" in text
+    lint = subprocess.run([sys.executable, "-m", "gradcheck.cli", "lint", "mine.yaml"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert lint.returncode == 0, lint.stderr

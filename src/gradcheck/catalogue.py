@@ -16,7 +16,7 @@ from typing import Any
 
 from gradcheck import yamlsafe
 from gradcheck.options import Limits
-from gradcheck.errors import CatalogueError, ExpressionError, Location, did_you_mean
+from gradcheck.errors import CatalogueError, ExpressionError, GradcheckError, Location, did_you_mean
 from gradcheck.expr import Expr, parse
 from gradcheck.functions import CONSTANTS, FUNCTIONS
 from gradcheck.sampling import KINDS, SQUARE_KINDS
@@ -146,6 +146,42 @@ def bundled_catalogue() -> Path | None:
     return None
 
 
+class NotFound(GradcheckError):
+    """No identity of the name asked for, or no catalogue to look in (a usage error)."""
+
+
+def default_paths() -> list[Path]:
+    """Where identities are looked for when no path is given: ./identities, else the
+    installed catalogue."""
+    local = Path("identities")
+    if local.is_dir():
+        return [local]
+    bundled = bundled_catalogue()
+    if bundled is None:
+        raise NotFound("no ./identities folder here and no installed catalogue; give a PATH")
+    return [bundled]
+
+
+def find_identity(name: str, places: Sequence[str | Path] | None = None, limits: Limits = Limits()) -> Identity:
+    """The identity called `name` in the first of `places` that has it (by default
+    ./identities, then the installed catalogue). A bad file of that name raises its own
+    error; no identity of that name raises NotFound, with the closest name as a hint."""
+    if places is None:
+        places = [p for p in (Path("identities"), bundled_catalogue()) if p is not None and p.is_dir()]
+    seen: list[str] = []
+    for place in places:
+        catalogue = load_catalogue([place], limits)
+        match = [i for i in catalogue.identities if i.name == name]
+        if match:
+            return match[0]
+        bad = [b for b in catalogue.bad_files if b.name == name]
+        if bad:
+            raise bad[0].error
+        seen += [i.name for i in catalogue.identities]
+    searched = ", ".join(str(p) for p in places) or "no catalogue"
+    raise NotFound(f"no identity named '{name}' in {searched}", hint=did_you_mean(name, seen))
+
+
 def discover(paths: Iterable[str | Path]) -> list[Path]:
     """The identity files named by `paths` (files, or folders searched recursively)."""
     found: list[Path] = []
@@ -203,6 +239,12 @@ def load_file(path: str | Path, limits: Limits = Limits()) -> Identity:
 def load_text(text: str, file: str = "<string>", limits: Limits = Limits()) -> Identity:
     """Validate one identity given as YAML text; `file` names it in errors."""
     return _Loader(yamlsafe.read(text, file, limits.max_file_bytes), file).identity()
+
+
+def load_data(data: Mapping[str, Any], file: str) -> Identity:
+    """Validate one identity given as plain data (as YAML would give it: strings, numbers,
+    lists and mappings), e.g. built from the command line; `file` names it in errors."""
+    return _Loader(yamlsafe.Document(dict(data), {}), file).identity()
 
 
 class _Loader:

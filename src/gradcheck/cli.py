@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 import sys
 import time
 import traceback
@@ -276,25 +277,12 @@ def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
 
 
 def _find(name: str, catalogue_dir: str | None, limits: Limits) -> Identity:
-    from gradcheck.catalogue import bundled_catalogue
+    from gradcheck.catalogue import NotFound, find_identity
 
-    if catalogue_dir is not None:
-        places = [Path(catalogue_dir)]
-    else:
-        places = [p for p in (Path("identities"), bundled_catalogue()) if p is not None and p.is_dir()]
-    seen: list[str] = []
-    for place in places:
-        catalogue = load_catalogue([place], limits)
-        seen += [i.name for i in catalogue.identities]
-        match = [i for i in catalogue.identities if i.name == name]
-        if match:
-            return match[0]
-        bad = [b for b in catalogue.bad_files if b.name == name]
-        if bad:
-            raise GradcheckError(str(bad[0].error))
-    searched = ", ".join(str(p) for p in places) or "no catalogue"
-    hint = did_you_mean(name, seen)
-    raise click.UsageError(f"no identity named '{name}' in {searched}{': ' + hint if hint else ''}")
+    try:
+        return find_identity(name, [catalogue_dir] if catalogue_dir is not None else None, limits)
+    except NotFound as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @cli.command()
@@ -355,9 +343,7 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
       gradcheck check "logdet(X)" --input X=4x4:invertible --claim "inv(X).T" --layout denominator
       gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
     """
-    import yaml
-
-    from gradcheck.catalogue import load_text
+    from gradcheck.catalogue import load_data
     from gradcheck.report.verify import run_line, verify_report
 
     target = wrt or (next(iter(inputs)) if len(inputs) == 1 else None)
@@ -372,42 +358,13 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
     document = {"name": "check", "inputs": inputs, "constants": constants, "function": function,
                 "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
     options = _options(**numeric)
-    identity = load_text(yaml.safe_dump(document, sort_keys=False), "<command line>", options.limits)
+    identity = load_data(document, "<command line>")
     from gradcheck.checker import check_identity
 
     results = check_identity(identity, options)
     console = _console()
     console.print(verify_report(identity, results, run_line(results, options), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
-
-
-TEMPLATE = """\
-# yaml-language-server: $schema={schema}
-# An identity: a function, its inputs, and claims about its derivative.
-# The format: docs/format.md. Check it with: gradcheck verify {name} --catalogue {folder}
-name: {name}
-title: One line saying what this is
-source: "Where the claim comes from, e.g. Matrix Cookbook (2012), eq. (57)"
-tags: [example]
-latex: '\\frac{{\\partial \\ln|X|}}{{\\partial X}} = X^{{-T}}'
-dims: {{n: 4, m: 3}}          # default sizes; give different names different sizes
-inputs:                        # differentiated; kinds: general positive symmetric spd invertible
-  X: {{shape: [n, n], kind: invertible}}   # orthogonal diagonal lower upper unit simplex
-constants:                     # random, held fixed
-  A: {{shape: [m, n]}}
-let:                           # named intermediates, in order
-  Xi: inv(X)
-function: logdet(X) + trace(A @ X @ A.T)
-claims:
-  - wrt: X
-    layout: denominator        # the gradient, shaped like X: df = sum(G * dX)
-    derivative: Xi.T + A.T @ A
-  - wrt: X
-    layout: numerator          # shaped like X^T: df = tr(D dX)
-    derivative: Xi + A.T @ A
-  - differential: trace(Xi @ dX) + trace(A @ dX @ A.T)
-  # - {{wrt: X, layout: numerator, derivative: Xi.T, expect: fail, reason: why the published form is wrong}}
-"""
 
 
 @cli.command()
@@ -430,7 +387,8 @@ def new(name: str, folder: str) -> None:
         raise click.UsageError(f"{target} exists; not overwriting it")
     schema = Path(__file__).resolve().parent / "schemas" / "identity.schema.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(TEMPLATE.format(name=name, folder=folder, schema=schema.as_uri()), encoding="utf-8")
+    template = string.Template((Path(__file__).resolve().parent / "templates" / "identity.yaml").read_text("utf-8"))
+    target.write_text(template.substitute(name=name, folder=folder, schema=schema.as_uri()), encoding="utf-8")
     click.echo(f"wrote {target}")
 
 
@@ -495,22 +453,23 @@ def docs(catalogue_dir: str | None, output: str, check: bool) -> None:
 
 
 def _default_paths() -> list[Path]:
-    from gradcheck.catalogue import bundled_catalogue
+    from gradcheck.catalogue import NotFound, default_paths
 
-    local = Path("identities")
-    if local.is_dir():
-        return [local]
-    bundled = bundled_catalogue()
-    if bundled is None:
-        raise click.UsageError("no ./identities folder here and no installed catalogue; give a PATH")
-    return [bundled]
+    try:
+        return default_paths()
+    except NotFound as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the command group and map errors to exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="gradcheck", standalone_mode=False)
+        # Without standalone mode click returns, not raises, the status of ctx.exit (the
+        # tool's own errors, see _Group): it must still reach the process.
+        status = cli.main(args=argv, prog_name="gradcheck", standalone_mode=False)
+        if isinstance(status, int) and status:
+            sys.exit(status)
     except SystemExit as exc:
         sys.exit(exc.code)
     except click.exceptions.Abort:
