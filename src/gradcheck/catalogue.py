@@ -1,14 +1,13 @@
 """Catalogue files: read, validate against the format, build `Identity` records.
 
 No numerics happen here. Every problem is a `CatalogueError` that names the
-file, the key and the line. The schema is data (`_TOP`, `_VARIABLE`, `_CLAIM`),
-checked before any expression is parsed.
+file, the key and the line. The keys of the format are data (gradcheck.schema), checked
+before any expression is parsed; the rules between keys are checked here.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,30 +18,20 @@ from gradcheck.options import Limits
 from gradcheck.errors import CatalogueError, ExpressionError, GradcheckError, Location, did_you_mean
 from gradcheck.expr import Expr, parse
 from gradcheck.functions import CONSTANTS, FUNCTIONS
-from gradcheck.sampling import KINDS, SQUARE_KINDS
-
-NAME_PATTERN = re.compile(r"^[a-z0-9_.-]+$")
-IDENT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-MAX_DIM = 100_000
-FORMS = ("derivative", "differential", "hessian", "equals")
-LAYOUTS = ("numerator", "denominator")
-
-# key -> (required, type description); the type is checked by `_check_type`.
-_TOP: dict[str, tuple[bool, str]] = {
-    "name": (True, "str"), "title": (False, "str"), "source": (False, "str"),
-    "tags": (False, "list[str]"), "latex": (False, "str"), "notes": (False, "str"),
-    "dims": (False, "map"), "inputs": (True, "map"), "constants": (False, "map"),
-    "let": (False, "map"), "function": (True, "expr"), "claims": (True, "list"),
-}
-_VARIABLE: dict[str, tuple[bool, str]] = {
-    "shape": (True, "list"), "kind": (False, "str"), "perturb": (False, "str"),
-}
-_CLAIM: dict[str, tuple[bool, str]] = {
-    "wrt": (False, "str"), "layout": (False, "str"), "derivative": (False, "expr"),
-    "differential": (False, "expr"), "hessian": (False, "expr"), "equals": (False, "expr"),
-    "label": (False, "str"), "expect": (False, "str"), "reason": (False, "str"),
-}
-
+from gradcheck.kinds import KINDS, shape_problem
+from gradcheck.schema import (
+    CLAIM,
+    EXPECTS,
+    FORMS,
+    IDENT_PATTERN,
+    LAYOUTS,
+    MAX_DIM,
+    NAME_PATTERN,
+    PERTURBS,
+    TOP,
+    VARIABLE,
+    Key,
+)
 
 @dataclass(frozen=True)
 class Variable:
@@ -267,7 +256,7 @@ class _Loader:
         data = self.doc.data
         if not isinstance(data, dict):
             raise self.fail(f"expected a mapping of keys at the top level, got {_type_name(data)}")
-        self.check_keys(data, _TOP, ())
+        self.check_keys(data, TOP, ())
         name = data["name"]
         if not NAME_PATTERN.match(name):
             raise self.fail(f"name '{name}' may use only a-z, 0-9, '_', '.' and '-'", "name")
@@ -289,18 +278,18 @@ class _Loader:
             latex=data.get("latex", "").strip(), notes=_line(data.get("notes", "")),
         )
 
-    def check_keys(self, data: dict[str, Any], schema: Mapping[str, tuple[bool, str]],
+    def check_keys(self, data: dict[str, Any], schema: Mapping[str, Key],
                    path: tuple[str | int, ...], what: str = "") -> None:
         for key in data:
             if key not in schema:
                 where = Location(self.file, ".".join(map(str, path)) or "top level", self.doc.line((*path, key)))
                 raise CatalogueError(f"unknown key '{key}'{what}", where,
                                      did_you_mean(key, schema) or f"expected one of {', '.join(schema)}")
-        for key, (required, _) in schema.items():
-            if required and key not in data:
+        for key, spec in schema.items():
+            if spec.required and key not in data:
                 raise self.fail(f"missing required key '{key}'{what}", *path)
         for key, value in data.items():
-            self.check_type(value, schema[key][1], (*path, key))
+            self.check_type(value, schema[key].type, (*path, key))
 
     def check_type(self, value: Any, kind: str, path: tuple[str | int, ...]) -> None:
         ok = {
@@ -333,7 +322,7 @@ class _Loader:
             raise self.fail(f"'{name}' is not a valid variable name", *path)
         if not isinstance(spec, dict):
             raise self.fail(f"expected a mapping with 'shape', got {_type_name(spec)}", *path)
-        self.check_keys(spec, _VARIABLE, path)
+        self.check_keys(spec, VARIABLE, path)
         shape = self.shape(spec["shape"], (*path, "shape"), dims)
         kind = spec.get("kind", "general")
         if kind not in KINDS:
@@ -344,7 +333,7 @@ class _Loader:
         if perturb is not None:
             if section != "inputs":
                 raise self.fail("'perturb' applies to inputs only", *path, "perturb")
-            if perturb != "symmetric":
+            if perturb not in PERTURBS:
                 raise self.fail(f"unknown perturb '{perturb}': expected 'symmetric'", *path, "perturb")
             if len(shape) != 2 or shape[0] != shape[1]:
                 raise self.fail("'perturb: symmetric' needs a square shape", *path, "perturb")
@@ -363,10 +352,9 @@ class _Loader:
         return tuple(raw)
 
     def check_kind(self, kind: str, shape: tuple[str | int, ...], path: tuple[str | int, ...]) -> None:
-        if kind in SQUARE_KINDS and (len(shape) != 2 or shape[0] != shape[1]):
-            raise self.fail(f"kind '{kind}' needs a square shape [n, n], got {list(shape)}", *path)
-        if kind in ("lower", "upper", "orthogonal") and len(shape) != 2:
-            raise self.fail(f"kind '{kind}' needs a matrix shape, got {list(shape)}", *path)
+        problem = shape_problem(kind, shape)
+        if problem:
+            raise self.fail(problem, *path)
 
     def check_names(self, dims: Mapping[str, int], inputs: Sequence[Variable],
                     constants: Sequence[Variable], lets: Mapping[str, Any]) -> None:
@@ -415,11 +403,11 @@ class _Loader:
         if not isinstance(spec, dict):
             raise self.fail(f"expected a mapping, got {_type_name(spec)}", *path, key=key)
         for k in spec:
-            if k not in _CLAIM:
+            if k not in CLAIM:
                 raise self.fail(f"unknown key '{k}'", *path, k, key=key,
-                                hint=did_you_mean(k, _CLAIM) or f"expected one of {', '.join(_CLAIM)}")
+                                hint=did_you_mean(k, CLAIM) or f"expected one of {', '.join(CLAIM)}")
         for k, value in spec.items():
-            self.check_type(value, _CLAIM[k][1], (*path, k))
+            self.check_type(value, CLAIM[k].type, (*path, k))
         forms = [f for f in FORMS if f in spec]
         if len(forms) != 1:
             found = " and ".join(forms) if forms else "none"
@@ -458,11 +446,11 @@ class _Loader:
     def claim_expectation(self, spec: dict[str, Any], path: tuple[str | int, ...],
                           key: str) -> tuple[bool, str | None]:
         expect, reason = spec.get("expect"), spec.get("reason")
-        if expect is not None and expect not in ("fail", "pass"):
+        if expect is not None and expect not in EXPECTS:
             raise self.fail(f"unknown expect '{expect}': expected 'fail'", *path, "expect", key=f"{key}.expect")
         if expect == "fail" and not reason:
             raise self.fail("'expect: fail' needs a 'reason'", *path, key=key)
-        if reason and expect != "fail":
+        if reason is not None and expect != "fail":
             raise self.fail("'reason' is only for a claim with 'expect: fail'", *path, "reason", key=f"{key}.reason")
         return expect == "fail", reason
 

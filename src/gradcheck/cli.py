@@ -378,7 +378,7 @@ def new(name: str, folder: str) -> None:
     Example:
       gradcheck new my_logdet --folder identities/mine
     """
-    from gradcheck.catalogue import NAME_PATTERN
+    from gradcheck.schema import NAME_PATTERN
 
     if not NAME_PATTERN.match(name):
         raise click.BadParameter("use only a-z, 0-9, '_', '.' and '-'", param_hint="NAME")

@@ -19,6 +19,7 @@ from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvaluationError
 from gradcheck.functions import shape_str
+from gradcheck.kinds import KINDS
 from gradcheck.norms import distance, norm
 from gradcheck.numdiff import Estimate
 from gradcheck.options import CLAIM_NOISE_FACTOR, EPS, ROUNDING
@@ -26,7 +27,6 @@ from gradcheck.point import Point
 from gradcheck.probes import Probe, ProbeSets, vec
 from gradcheck.reading import Display, Explanation, Reading
 
-SYMMETRIC_KINDS = frozenset({"symmetric", "spd"})
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def _layout_ambiguity(var: Variable, c: np.ndarray, f_shape: tuple[int, ...]) ->
 
     At a symmetric X, a claim that equals its own transpose is the same matrix in both
     layouts (inv(X).T = inv(X) for spd X): it would pass in the wrong layout too."""
-    if var.kind not in SYMMETRIC_KINDS or var.symmetric_perturbation or not is_scalar(f_shape):
+    if not KINDS[var.kind].symmetric or var.symmetric_perturbation or not is_scalar(f_shape):
         return ""
     if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 2:
         return ""

@@ -18,6 +18,7 @@ from gradcheck.catalogue import Identity
 from gradcheck.errors import ClaimError, EvalError, EvaluationError, NonFiniteError
 from gradcheck.expr import Expr
 from gradcheck.functions import inv
+from gradcheck.kinds import KINDS
 from gradcheck.norms import norm
 from gradcheck.numdiff import entry_scales
 from gradcheck.options import EPS, MAX_INVERTED_COND, NOISE_STEP
@@ -28,7 +29,6 @@ Env = dict[str, Any]
 # Functions whose result depends on how close their argument is to singular.
 INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol"})
 SCALES_KEPT = 1_048_576  # inputs up to this many entries keep their step scales (8 MB)
-WELL_CONDITIONED = frozenset({"spd", "invertible", "orthogonal", "diagonal"})  # kinds, by their sampling
 COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
 
 
@@ -73,7 +73,7 @@ class Point:
         # Large samples of these kinds are well conditioned by construction (see sampling):
         # an inverse to confirm it would cost as much as a few evaluations of f.
         known = {id(self.sample.values[v.name]) for v in (*self.identity.inputs, *self.identity.constants)
-                 if v.kind in WELL_CONDITIONED and max(np.shape(self.sample.values[v.name])) > COND_SIZE_LIMIT}
+                 if KINDS[v.kind].conditioned and max(np.shape(self.sample.values[v.name])) > COND_SIZE_LIMIT}
 
         def record(where: str, value: Any) -> None:
             a = np.asarray(value)

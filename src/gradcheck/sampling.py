@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 # larger spd and invertible samples are built from one Gaussian matrix instead.
 HAAR_LIMIT = 200
 
-KINDS = ("general", "positive", "symmetric", "spd", "invertible", "orthogonal", "diagonal",
-         "lower", "upper", "unit", "simplex")
-SQUARE_KINDS = frozenset({"symmetric", "spd", "invertible", "diagonal"})
 
 Draw = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
 

@@ -1,0 +1,48 @@
+"""What each kind of input means, in one table read by every module that needs it.
+
+The loader checks shapes against it (catalogue), the sampler draws by it (sampling),
+the point skips measuring the conditioning of matrices well conditioned by construction
+(point), and a claim at a symmetric sample is warned about when its layout cannot show
+(forms). The JSON Schema's list of kinds is generated from it (schema).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    shape: str  # "any", "matrix" (two dimensions) or "square"
+    symmetric: bool = False  # every sample is a symmetric matrix
+    conditioned: bool = False  # large samples are well conditioned by construction (not measured)
+    drawn: str = ""  # what is drawn, in a few words (docs/format.md has the full table)
+
+
+_TABLE = (
+    Kind("general", "any", drawn="independent standard normal entries"),
+    Kind("positive", "any", drawn="entries uniform in [0.5, 2]"),
+    Kind("symmetric", "square", symmetric=True, drawn="(A + A^T)/sqrt(2), A Gaussian"),
+    Kind("spd", "square", symmetric=True, conditioned=True, drawn="symmetric positive definite, condition <= 10"),
+    Kind("invertible", "square", conditioned=True, drawn="U diag(s) V^T, condition <= 10"),
+    Kind("orthogonal", "matrix", conditioned=True, drawn="Haar-distributed orthonormal columns (rows, if wide)"),
+    Kind("diagonal", "square", conditioned=True, drawn="diagonal with entries +-[0.5, 2]"),
+    Kind("lower", "matrix", drawn="lower triangular, diagonal +-[0.5, 2]"),
+    Kind("upper", "matrix", drawn="upper triangular, diagonal +-[0.5, 2]"),
+    Kind("unit", "any", drawn="Gaussian, scaled to Frobenius norm 1"),
+    Kind("simplex", "any", drawn="positive entries summing to 1"),
+)
+
+KINDS: MappingProxyType[str, Kind] = MappingProxyType({k.name: k for k in _TABLE})
+
+
+def shape_problem(kind: str, shape: tuple[str | int, ...]) -> str:
+    """Why `shape` does not suit `kind`, or "" (an unknown kind is the caller's business)."""
+    want = KINDS[kind].shape
+    if want == "square" and (len(shape) != 2 or shape[0] != shape[1]):
+        return f"kind '{kind}' needs a square shape [n, n], got {list(shape)}"
+    if want == "matrix" and len(shape) != 2:
+        return f"kind '{kind}' needs a matrix shape, got {list(shape)}"
+    return ""

@@ -1,0 +1,143 @@
+"""The identity format's keys, held once, as data.
+
+The loader (gradcheck.catalogue) checks every file against these tables, and the JSON
+Schema that editors use (schemas/identity.schema.json) is generated from them, so the two
+cannot disagree; a test checks that the shipped file is the generated one. Regenerate it
+with `python -m gradcheck.schema > src/gradcheck/schemas/identity.schema.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from gradcheck.kinds import KINDS
+
+NAME_PATTERN = re.compile(r"^[a-z0-9_.-]+$")
+IDENT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MAX_DIM = 100_000
+LAYOUTS = ("numerator", "denominator")
+EXPECTS = ("fail", "pass")
+PERTURBS = ("symmetric",)
+# Each claim form, and the keys that say what it is about: required with that form,
+# not allowed with the others.
+FORM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "derivative": ("wrt", "layout"), "differential": (), "hessian": ("wrt",), "equals": (),
+})
+FORMS = tuple(FORM_TARGETS)
+TARGETS = ("wrt", "layout")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a mapping in the format: its type as the loader checks it ("str",
+    "list[str]", "map", "list" or "expr"), whether it is required, and the JSON Schema of
+    its value."""
+
+    type: str
+    required: bool = False
+    json: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _named(value: dict[str, Any], description: str = "", **more: Any) -> dict[str, Any]:
+    """A mapping of identifiers to `value` (dims, inputs, constants, let)."""
+    return {"type": "object", **({"description": description} if description else {}), **more,
+            "propertyNames": _ref("identifier"), "additionalProperties": value}
+
+
+TOP: Mapping[str, Key] = MappingProxyType({
+    "name": Key("str", True, {"type": "string", "pattern": NAME_PATTERN.pattern,
+                              "description": "Unique in a catalogue."}),
+    "title": Key("str", json={"type": "string"}),
+    "source": Key("str", json={"type": "string", "description": "The work and equation the claim comes from."}),
+    "tags": Key("list[str]", json={"type": "array", "items": {"type": "string"}}),
+    "latex": Key("str", json={"type": "string"}),
+    "notes": Key("str", json={"type": "string"}),
+    "dims": Key("map", json=_named({"type": "integer", "minimum": 1, "maximum": MAX_DIM},
+                                   "Default size of every symbolic dimension.")),
+    "inputs": Key("map", True, _named(_ref("input"), "The variables that are differentiated.", minProperties=1)),
+    "constants": Key("map", json=_named(_ref("constant"), "Random, held fixed, never differentiated.")),
+    "let": Key("map", json=_named(_ref("expression"), "Named intermediates, evaluated in order.")),
+    "function": Key("expr", True, _ref("expression")),
+    "claims": Key("list", True, {"type": "array", "minItems": 1, "items": _ref("claim")}),
+})
+
+VARIABLE: Mapping[str, Key] = MappingProxyType({
+    "shape": Key("list", True, _ref("shape")),
+    "kind": Key("str", json=_ref("kind")),
+    "perturb": Key("str", json={"enum": list(PERTURBS)}),  # inputs only
+})
+INPUT_ONLY = ("perturb",)
+
+CLAIM: Mapping[str, Key] = MappingProxyType({
+    **{form: Key("expr", json=_ref("expression")) for form in FORMS},
+    "wrt": Key("str", json=_ref("identifier")),
+    "layout": Key("str", json={"enum": list(LAYOUTS)}),
+    "label": Key("str", json={"type": "string"}),
+    "expect": Key("str", json={"enum": list(EXPECTS)}),
+    "reason": Key("str", json={"type": "string"}),
+})
+
+
+def _object(keys: Mapping[str, Key], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    required = [k for k, key in keys.items() if key.required and k not in skip]
+    return {"type": "object", "additionalProperties": False, **({"required": required} if required else {}),
+            "properties": {k: dict(key.json) for k, key in keys.items() if k not in skip}}
+
+
+def _claim() -> dict[str, Any]:
+    def one(form: str) -> dict[str, Any]:
+        others = [f for f in FORMS if f != form] + [t for t in TARGETS if t not in FORM_TARGETS[form]]
+        return {"required": [form, *FORM_TARGETS[form]], "not": {"anyOf": [{"required": [k]} for k in others]}}
+
+    return {
+        **_object(CLAIM),
+        "oneOf": [one(form) for form in FORMS],
+        # `expect: fail` needs a reason, and a reason is only for `expect: fail`
+        "if": {"properties": {"expect": {"const": "fail"}}, "required": ["expect"]},
+        "then": {"required": ["reason"]},
+        "dependentSchemas": {"reason": {"required": ["expect"], "properties": {"expect": {"const": "fail"}}}},
+    }
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the format, generated from the tables above."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://gradcheck.dev/schemas/identity-v1.json",
+        "title": "gradcheck identity file (format v1)",
+        "description": ("One matrix-calculus identity: a function, its inputs and claimed derivatives. "
+                        "See docs/format.md."),
+        **_object(TOP),
+        "$defs": {
+            "identifier": {"type": "string", "pattern": IDENT_PATTERN.pattern},
+            "expression": {
+                "description": ("Python syntax with NumPy meaning (see docs/format.md#expressions); "
+                                "a number is a constant."),
+                "type": ["string", "number"],
+            },
+            "shape": {"type": "array", "maxItems": 2,
+                      "items": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]}},
+            "kind": {"enum": list(KINDS)},
+            "input": _object(VARIABLE),
+            "constant": _object(VARIABLE, skip=INPUT_ONLY),
+            "claim": _claim(),
+        },
+    }
+
+
+def text() -> str:
+    """The schema file's text, exactly as shipped."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(text(), end="")

@@ -1,0 +1,86 @@
+"""The format's keys held once: the shipped JSON Schema is generated, and agrees with the loader."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import CATALOGUE, ROOT
+from gradcheck import schema
+from gradcheck.catalogue import load_data
+from gradcheck.errors import CatalogueError
+
+SHIPPED = ROOT / "src" / "gradcheck" / "schemas" / "identity.schema.json"
+BASE = yaml.safe_load((CATALOGUE / "seed" / "logdet.yaml").read_text())
+
+
+def test_the_shipped_schema_is_the_generated_one() -> None:
+    # on failure: python -m gradcheck.schema > src/gradcheck/schemas/identity.schema.json
+    assert SHIPPED.read_text(encoding="utf-8") == schema.text()
+    jsonschema.Draft202012Validator.check_schema(json.loads(schema.text()))
+
+
+def loader_accepts(document: dict[str, Any]) -> bool:
+    try:
+        load_data(document, "f.yaml")
+    except CatalogueError:
+        return False
+    return True
+
+
+def schema_accepts(document: dict[str, Any]) -> bool:
+    return jsonschema.Draft202012Validator(schema.json_schema()).is_valid(document)
+
+
+X = {"X": {"shape": ["n", "n"], "kind": "invertible"}}
+
+
+@pytest.mark.parametrize(("change", "valid"), [
+    ({}, True),
+    ({"tags": []}, True),
+    ({"claims": [{"equals": "logdet(X)", "expect": "pass"}]}, True),
+    ({"claims": [{"equals": "0", "expect": "fail", "reason": "a slip"}]}, True),
+    ({"claims": [{"hessian": "0", "wrt": "X"}]}, True),
+    ({"inputs": {"X": {"shape": ["n", "n"], "kind": "spd", "perturb": "symmetric"}}}, True),
+    ({"clams": []}, False),
+    ({"claims": []}, False),
+    ({"claims": [{"wrt": "X", "derivative": "inv(X)"}]}, False),  # no layout
+    ({"claims": [{"differential": "0", "equals": "0"}]}, False),
+    ({"claims": [{"differential": "0", "layout": "numerator"}]}, False),
+    ({"claims": [{"hessian": "0"}]}, False),  # no wrt
+    ({"claims": [{"equals": "0", "wrt": "X"}]}, False),
+    ({"claims": [{"equals": "0", "expect": "fail"}]}, False),  # no reason
+    ({"claims": [{"equals": "0", "expect": "pass", "reason": "why"}]}, False),
+    ({"claims": [{"equals": "0", "reason": "why"}]}, False),
+    ({"claims": [{"equals": "0", "expect": "maybe"}]}, False),
+    ({"claims": [{"equals": "0", "layout": "sideways"}]}, False),
+    ({"claims": [{"equals": ["0"]}]}, False),
+    ({"inputs": {}}, False),
+    ({"inputs": {"X": {"shape": ["n", "n"], "kind": "spdd"}}}, False),
+    ({"inputs": {"X": {"shape": ["n", "n"], "perturb": "antisymmetric"}}}, False),
+    ({"inputs": {"X": {"shape": ["n", "n", "n"]}}}, False),
+    ({"inputs": {"X": {"shape": [0, 0]}}}, False),
+    ({"inputs": {"X": {"shape": [100_001, 1]}}}, False),
+    ({"inputs": {**X, "x": {"kind": "general"}}}, False),
+    ({"inputs": X, "constants": {"A": {"shape": ["n", "n"], "perturb": "symmetric"}}}, False),
+    ({"dims": {"n": 0}}, False),
+    ({"dims": {"n": 100_001}}, False),
+    ({"dims": {"2n": 3}}, False),
+    ({"name": "Not A Name"}, False),
+    ({"title": ["a", "list"]}, False),
+    ({"tags": "one"}, False),
+])
+def test_the_loader_and_the_schema_agree(change: dict[str, Any], valid: bool) -> None:
+    document = {**BASE, **change}
+    assert loader_accepts(document) is valid
+    assert schema_accepts(document) is valid
+
+
+def test_every_kind_is_in_the_schema() -> None:
+    from gradcheck.kinds import KINDS
+
+    assert schema.json_schema()["$defs"]["kind"]["enum"] == list(KINDS)
