@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLD_STAMP := $(OLD)/.installed
 
-.PHONY: run test test-oldest typecheck install clean
+.PHONY: run test check-catalogue test-oldest typecheck coverage install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,24 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The sweeps over the whole bundled catalogue (every claim at several seeds and sizes).
+check-catalogue: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --catalogue -m catalogue
+
 typecheck: $(STAMP)
 	$(BIN)/python -m pip install --quiet --upgrade -e '.[test,typecheck]'
 	$(BIN)/python -m mypy
+
+coverage: $(STAMP)
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[test,coverage]'
+	rm -rf .coverage && mkdir -p .coverage
+	$(BIN)/python -m coverage run -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report
 
 test-oldest: $(OLD_STAMP)
 	$(OLD)/bin/python -m pip list --format freeze | grep -iE '^(numpy|scipy|click|rich|pyyaml|threadpoolctl|pytest)=='
 	$(OLD)/bin/python -m pytest -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) $(OLD) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(OLD) build src/*.egg-info .pytest_cache .coverage

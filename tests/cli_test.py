@@ -23,6 +23,7 @@ claims:
 WRONG = RIGHT + "  - {{wrt: X, layout: numerator, derivative: inv(X).T}}\n"
 
 
+@pytest.mark.catalogue
 def test_run_bundled_catalogue_passes(cli_invoke: Callable[..., Result]) -> None:
     result = cli_invoke("run", str(CATALOGUE))
     assert result.exit_code == 0, result.output
@@ -193,3 +194,71 @@ def test_help_does_not_import_the_numerics() -> None:
     code = "import sys, gradcheck.cli; print(sorted(m for m in ('numpy', 'yaml', 'rich', 'scipy') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+def test_docs_writes_the_page_and_checks_it_is_up_to_date(cli_invoke: Callable[..., Result],
+                                                          write: Callable[..., Path], tmp_path: Path) -> None:
+    write(RIGHT.format(name="right"), "topic/right.yaml")
+    page = tmp_path / "out" / "page.md"
+    written = cli_invoke("docs", str(tmp_path / "topic"), "--output", str(page))
+    assert written.exit_code == 0 and f"wrote {page} (1 identities)" in written.output
+    assert "right" in page.read_text()
+    assert cli_invoke("docs", str(tmp_path / "topic"), "--output", str(page), "--check").exit_code == 0
+    page.write_text("stale\n")
+    stale = cli_invoke("docs", str(tmp_path / "topic"), "--output", str(page), "--check")
+    assert stale.exit_code == 1 and "is out of date: run `gradcheck docs" in stale.output
+    write("name: broken\n", "topic/broken.yaml")
+    bad = cli_invoke("docs", str(tmp_path / "topic"), "--output", str(page))
+    assert bad.exit_code == 1 and "cannot document a catalogue with bad files" in bad.output
+
+
+def test_list_and_run_without_paths_use_the_local_catalogue_then_say_what_is_missing(
+        cli_invoke: Callable[..., Result], write: Callable[..., Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(RIGHT.format(name="local_one"), "identities/local_one.yaml")
+    listed = cli_invoke("list")
+    assert listed.exit_code == 0 and "local_one" in listed.output
+    write("name: broken\n", "identities/broken.yaml")
+    assert cli_invoke("list").exit_code == 1
+    monkeypatch.setattr("gradcheck.catalogue.bundled_catalogue", lambda: None)
+    monkeypatch.chdir(tmp_path / "identities")
+    missing = cli_invoke("list")
+    assert missing.exit_code == 2 and "no ./identities folder here and no installed catalogue" in missing.output
+
+
+def test_the_table_can_be_written_to_a_file(cli_invoke: Callable[..., Result], write: Callable[..., Path],
+                                            tmp_path: Path) -> None:
+    path = write(WRONG.format(name="wrong"))
+    out = tmp_path / "table.txt"
+    assert cli_invoke("run", str(path), "--output", str(out)).exit_code == 1
+    text = out.read_text()
+    assert "1 passed, 1 failed, 0 errors" in text and "\x1b[" not in text  # plain text, no colour
+
+
+def test_main_maps_every_way_out_to_its_exit_status(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import click
+
+    from gradcheck import cli
+
+    def raising(exc: BaseException) -> Callable[..., None]:
+        def main(*args: object, **kwargs: object) -> None:
+            raise exc
+        return main
+
+    cases: list[tuple[BaseException, int, str]] = [
+        (click.exceptions.Abort(), 130, ""),
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (RuntimeError("boom"), 3, "internal error (a bug); run again with --debug"),
+    ]
+    for exc, status, text in cases:
+        monkeypatch.setattr(cli.cli, "main", raising(exc))
+        with pytest.raises(SystemExit) as info:
+            cli.main(["run"])
+        assert info.value.code == status
+        assert text in capsys.readouterr().err
+    monkeypatch.setattr(cli.cli, "main", raising(RuntimeError("boom")))
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--debug"])
+    assert "RuntimeError: boom" in capsys.readouterr().err

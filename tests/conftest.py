@@ -42,12 +42,16 @@ def cli_invoke() -> Callable[..., Result]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", help="also run the long sweeps (marker: slow)")
+    parser.addoption("--catalogue", action="store_true",
+                     help="also run the sweeps over the whole bundled catalogue (marker: catalogue)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--slow"):
-        return
-    skip = pytest.mark.skip(reason="long sweep: run with --slow")
+    # The unit suite stays fast; the catalogue sweeps run as a CI step of their own
+    # (make check-catalogue), the long ones on demand.
+    skips = {"slow": (config.getoption("--slow"), "long sweep: run with --slow"),
+             "catalogue": (config.getoption("--catalogue"), "catalogue sweep: run with --catalogue")}
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        for marker, (wanted, reason) in skips.items():
+            if marker in item.keywords and not wanted:
+                item.add_marker(pytest.mark.skip(reason=reason))

@@ -22,3 +22,109 @@ def test_inv_agrees_with_numpy_in_every_memory_order(a: np.ndarray) -> None:
 def test_inv_of_a_singular_matrix_is_an_evaluation_error(n: int) -> None:
     with pytest.raises(EvalError, match="inv: singular matrix"):
         inv(np.zeros((n, n)))
+
+
+# -- every function of the language against its reference ------------------------------
+
+import re  # noqa: E402
+
+import scipy.linalg  # noqa: E402
+
+from gradcheck.expr import parse  # noqa: E402
+
+R = np.random.default_rng(1)
+G = R.standard_normal((3, 3))
+S = G @ G.T + 3 * np.eye(3)  # spd
+B = R.standard_normal((2, 3))
+V = R.standard_normal((3, 1))
+ENV = {"G": G, "S": S, "B": B, "V": V}
+
+
+def run(source: str) -> np.ndarray:
+    return np.asarray(parse(source, tuple(ENV))(ENV))
+
+
+@pytest.mark.parametrize(("source", "reference"), [
+    ("inv(S)", np.linalg.inv(S)),
+    ("det(G)", np.linalg.det(G)),
+    ("adj(G)", np.linalg.det(G) * np.linalg.inv(G)),
+    ("adj(eye(1))", np.ones((1, 1))),
+    ("logdet(S)", np.linalg.slogdet(S)[1]),
+    ("trace(G)", np.trace(G)),
+    ("tr(V.T @ V)", (V.T @ V).item()),
+    ("diag(G)", np.diag(G).reshape(-1, 1)),
+    ("diag(V)", np.diag(V.ravel())),
+    ("kron(G, B)", np.kron(G, B)),
+    ("outer(V, V)", np.outer(V, V)),
+    ("solve(S, V)", np.linalg.solve(S, V)),
+    ("pinv(B)", np.linalg.pinv(B)),
+    ("norm(G)", np.linalg.norm(G)),
+    ("norm(G, 2)", np.linalg.norm(G, 2)),
+    ("norm(V, 1)", np.abs(V).sum()),
+    ("vec(B)", B.reshape(-1, 1, order="F")),
+    ("eye(2, 3)", np.eye(2, 3)),
+    ("ones(2, 3)", np.ones((2, 3))),
+    ("zeros(2)", np.zeros(2)),
+    ("transpose(B)", B.T),
+    ("matrix_power(G, 3)", G @ G @ G),
+    ("matrix_power(S, -1)", np.linalg.inv(S)),
+    ("sym(G)", (G + G.T) / 2),
+    ("exp(G) + log(S * S) + sqrt(S * S) + sin(G) + cos(G) + tanh(G)",
+     np.exp(G) + np.log(S * S) + np.sqrt(S * S) + np.sin(G) + np.cos(G) + np.tanh(G)),
+    ("abs(G) + sign(G)", np.abs(G) + np.sign(G)),
+    ("sigmoid(G)", 1 / (1 + np.exp(-G))),
+    ("sigmoid(1000 * G)", 1 / (1 + np.exp(np.clip(-1000 * G, -700, 700)))),
+    ("relu(G)", np.maximum(G, 0)),
+    ("softplus(G)", np.log1p(np.exp(G))),
+    ("step(G)", (G > 0).astype(float)),
+    ("maximum(G, 0) - minimum(G, 0)", np.abs(G)),
+    ("where(G > 0, G, 0)", np.maximum(G, 0)),
+    ("sum(G) + mean(G)", G.sum() + G.mean()),
+    ("sum(G, axis=0)", G.sum(axis=0, keepdims=True)),
+    ("logsumexp(V)", np.log(np.exp(V).sum())),
+    ("softmax(V)", np.exp(V) / np.exp(V).sum()),
+    ("expm(G)", scipy.linalg.expm(G)),
+    ("logm(S)", scipy.linalg.logm(S)),
+    ("sqrtm(S)", scipy.linalg.sqrtm(S)),
+    ("eigvalsh(S)", np.linalg.eigvalsh(S).reshape(-1, 1)),
+    ("chol(S)", np.linalg.cholesky(S)),
+    ("pi * ones(1)", np.pi * np.ones(1)),
+])
+def test_each_function_agrees_with_its_reference(source: str, reference: object) -> None:
+    value = run(source)
+    ref = np.asarray(reference)
+    assert value.size == ref.size
+    assert np.allclose(value.reshape(ref.shape), ref, rtol=1e-12, atol=1e-12), source
+
+
+def test_complex_branches_agree_with_the_real_ones() -> None:
+    for name in ("sigmoid", "softplus", "adj"):
+        real = run(f"{name}(G)")
+        complex_ = np.asarray(parse(f"{name}(G)", ("G",))({"G": G + 0j}))
+        assert np.allclose(complex_.real, real, rtol=1e-12, atol=1e-12), name
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("inv(B)", "inv expects a square matrix, got shape (2,3)"),
+    ("eye(-1)", "eye expects a non-negative integer size, got -1"),
+    ("ones(1.5)", "ones expects a non-negative integer size, got 1.5"),
+    ("solve(S, B)", "solve shape mismatch: (3,3) with right-hand side (2,3)"),
+    ("norm(G, G)", "norm order must be a number, got ndarray"),
+    ("norm(G, 3)", "norm of a matrix takes order 1, 2 or none (Frobenius), got 3"),
+    ("matrix_power(G, 0.5)", "matrix_power expects an integer power up to 10000, got 0.5"),
+    ("matrix_power(G, 20000)", "matrix_power expects an integer power up to 10000, got 20000"),
+    ("chol(-S)", "chol"),
+    ("logm(-S)", "logm of a real matrix with eigenvalues on the negative real axis is not real"),
+    ("sqrtm(-S)", "sqrtm of a real matrix with eigenvalues on the negative real axis is not real"),
+    ("maximum(G, B)", "maximum shape mismatch (3,3) and (2,3)"),
+    ("trace(B)", "trace expects a square matrix, got shape (2,3)"),
+    ("diag(B)", "diag expects a square matrix, got shape (2,3)"),
+    ("expm(B)", "expm expects a square matrix, got shape (2,3)"),
+    ("eigvalsh(B)", "eigvalsh expects a square matrix, got shape (2,3)"),
+    ("sym(B)", "sym expects a square matrix, got shape (2,3)"),
+])
+def test_each_misuse_is_an_evaluation_error_that_names_the_call(source: str, message: str) -> None:
+    from gradcheck.errors import EvaluationError
+
+    with pytest.raises(EvaluationError, match="^" + re.escape(message)):
+        run(source)

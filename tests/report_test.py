@@ -57,6 +57,7 @@ def test_a_bad_file_is_a_row_of_its_own_in_every_report(cli_invoke: Callable[...
     assert case.get("name") == "file" and case.find("error") is not None
 
 
+@pytest.mark.catalogue
 def test_json_report_of_the_bundled_catalogue_follows_the_schema(cli_invoke: Callable[..., Result],
                                                                  tmp_path: Path) -> None:
     out = tmp_path / "report.json"
