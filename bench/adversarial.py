@@ -97,6 +97,12 @@ CASES: list[Case] = [
         (RIGHT, grad("2e-3 * x")), (WRONG, grad("1e-3 * x")), (WRONG, grad("0 * x")), (WRONG, grad("-2e-3 * x")),
         (RIGHT, hess("2e-3 * eye(n)")), (WRONG, hess("1e-3 * eye(n)")),
     )),
+    # a flat f: its value (3) dwarfs its slope (1e-10 x); only the complex step sees the
+    # slope, and the rounding of f's value must not blind it
+    Case("flat sum(cos(1e-5 x))", vector(3, "sum(cos(1e-5 * x))"), (
+        (RIGHT, grad("-1e-5 * sin(1e-5 * x)")), (WRONG, grad("-1.0000001e-5 * sin(1e-5 * x)")),
+        (WRONG, grad("0 * x")), (WRONG, grad("1e-5 * sin(1e-5 * x)")),
+    )),
     Case("logsumexp(x + 1e9)", vector(5, "logsumexp(x + 1e9)"), (
         (RIGHT, grad("softmax(x)")), (WRONG, grad("softmax(x) * (1 + 1e-6 * x)")), (WRONG, grad("0 * x")),
         (WRONG, grad("-softmax(x)")),

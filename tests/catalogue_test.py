@@ -173,3 +173,122 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     bad.write_bytes("name: caf\xe9".encode("latin-1"))
     with pytest.raises(CatalogueError, match="file is not UTF-8 text"):
         load_file(bad)
+
+
+# -- every message of the loader, exactly as a user reads it ---------------------------
+
+MESSAGES_BASE = """\
+name: base
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n], kind: invertible}
+constants:
+  A: {shape: [n, n]}
+let:
+  Xi: inv(X)
+function: logdet(X) + trace(A @ X)
+claims:
+  - wrt: X
+    layout: denominator
+    derivative: Xi.T + A.T
+  - differential: trace(Xi @ dX) + trace(A @ dX)
+"""
+
+MESSAGES = [
+    (None, '- 1\n', 'expected a mapping of keys at the top level, got a list in top level of f.yaml, line 1'),
+    ('name: base', 'name: Base Name',
+     "name 'Base Name' may use only a-z, 0-9, '_', '.' and '-' in name of f.yaml, line 1"),
+    ('inputs:\n  X: {shape: [n, n], kind: invertible}\n', 'inputs: {}\n',
+     'at least one input is required in inputs of f.yaml, line 3'),
+    ('dims: {n: 3}', 'dims: {n: 3}\ntitel: x',
+     "unknown key 'titel' in top level of f.yaml, line 3: did you mean 'title'?"),
+    ('name: base\n', '',
+     "missing required key 'name' in top level of f.yaml, line 1"),
+    ('dims: {n: 3}', 'dims: {n: 3}\ntags: nope',
+     'expected a list of text, got text in tags of f.yaml, line 3'),
+    ('dims: {n: 3}', 'dims: {2n: 3}',
+     "dimension name '2n' is not a valid name in dims.2n of f.yaml, line 2"),
+    ('dims: {n: 3}', 'dims: {n: 0}',
+     'dimension size must be an integer from 1 to 100,000, got 0 in dims.n of f.yaml, line 2'),
+    ('  X: {shape: [n, n], kind: invertible}', '  2X: {shape: [n, n]}',
+     "'2X' is not a valid variable name in inputs.2X of f.yaml, line 4"),
+    ('  X: {shape: [n, n], kind: invertible}', '  X: [n, n]',
+     "expected a mapping with 'shape', got a list in inputs.X of f.yaml, line 4"),
+    ('kind: invertible', 'kind: invertable',
+     "unknown kind 'invertable' in inputs.X.kind of f.yaml, line 4: did you mean 'invertible'?"),
+    ('  A: {shape: [n, n]}', '  A: {shape: [n, n], perturb: symmetric}',
+     "'perturb' applies to inputs only in constants.A.perturb of f.yaml, line 6"),
+    ('kind: invertible}', 'kind: invertible, perturb: skew}',
+     "unknown perturb 'skew': expected 'symmetric' in inputs.X.perturb of f.yaml, line 4"),
+    ('  X: {shape: [n, n], kind: invertible}', '  X: {shape: [n, 2], perturb: symmetric}',
+     "'perturb: symmetric' needs a square shape in inputs.X.perturb of f.yaml, line 4"),
+    ('  A: {shape: [n, n]}', '  A: {shape: [n, n, n]}',
+     'shape has 3 dimensions; at most 2 are supported in constants.A.shape of f.yaml, line 6'),
+    ('  A: {shape: [n, n]}', '  A: {shape: [n, m]}',
+     "dimension 'm' is used but not declared in dims in constants.A.shape of f.yaml, line 6: add it under dims:"),
+    ('  A: {shape: [n, n]}', '  A: {shape: [n, 0]}',
+     'shape entries must be dimension names or positive integers, got 0 in constants.A.shape of f.yaml, line 6'),
+    ('  A: {shape: [n, n]}', '  A: {shape: [n, 2], kind: spd}',
+     "kind 'spd' needs a square shape [n, n], got ['n', 2] in constants.A.kind of f.yaml, line 6"),
+    ('  Xi: inv(X)', '  Xi: inv(X)\n  trace: X',
+     "'trace' is a built-in name and cannot be redefined in let.trace of f.yaml, line 9"),
+    ('  Xi: inv(X)', '  Xi: inv(X)\n  dX: X',
+     "'dX' is reserved for the direction of input 'X' in let.dX of f.yaml, line 9"),
+    ('  A: {shape: [n, n]}', '  A: {shape: [n, n]}\n  Xi: {shape: [n, n]}',
+     "'Xi' is declared twice (in constants and let) in let.Xi of f.yaml, line 9"),
+    ('  Xi: inv(X)', '  Xi: inv(X)\n  2Y: X',
+     "'2Y' is not a valid name in let.2Y of f.yaml, line 9"),
+    ('claims:\n  - wrt: X\n    layout: denominator\n    derivative: Xi.T + A.T\n  - differential: trace(Xi @ dX) + trace(A @ dX)\n', 'claims: []\n',
+     'at least one claim is required in claims of f.yaml, line 10'),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - trace(Xi @ dX)',
+     'expected a mapping, got text in claim 2 of f.yaml, line 14'),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - differentail: trace(Xi @ dX)',
+     "unknown key 'differentail' in claim 2 of f.yaml, line 14: did you mean 'differential'?"),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', "  - {differential: '0', equals: '0'}",
+     'a claim needs exactly one of derivative, differential, hessian, equals; found differential and equals in claim 2 of f.yaml, line 14'),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - {label: nothing}',
+     'a claim needs exactly one of derivative, differential, hessian, equals; found none in claim 2 of f.yaml, line 14'),
+    ('  - wrt: X\n', '  - wrt: Y\n',
+     "wrt 'Y' is not an input in claim 1.wrt of f.yaml, line 11: inputs are X"),
+    ('  - wrt: X\n    layout', '  -\n    layout',
+     "a derivative claim needs 'wrt' (one of X) in claim 1 of f.yaml, line 12"),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', "  - {differential: '0', wrt: X}",
+     "'wrt' does not apply to a differential claim in claim 2.wrt of f.yaml, line 14"),
+    ('    layout: denominator\n', '',
+     "a derivative claim needs 'layout' (numerator or denominator) in claim 1 of f.yaml, line 11"),
+    ('    layout: denominator\n', '    layout: sideways\n',
+     "unknown layout 'sideways': expected numerator or denominator in claim 1.layout of f.yaml, line 12"),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', "  - {differential: '0', layout: numerator}",
+     "'layout' does not apply to a differential claim in claim 2.layout of f.yaml, line 14"),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - {equals: logdet(X), expect: maybe}',
+     "unknown expect 'maybe': expected 'fail' or 'pass' in claim 2.expect of f.yaml, line 14"),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - {equals: logdet(X), expect: fail}',
+     "'expect: fail' needs a 'reason' in claim 2 of f.yaml, line 14"),
+    ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - {equals: logdet(X), reason: why}',
+     "'reason' is only for a claim with 'expect: fail' in claim 2.reason of f.yaml, line 14"),
+    ('derivative: Xi.T + A.T', 'derivative: Xi.T + B',
+     "unknown name 'B' in claim 1 of f.yaml, line 13"),
+    ('derivative: Xi.T + A.T', 'derivative: Xi.T +',
+     "invalid syntax in 'Xi.T +' in claim 1 of f.yaml, line 13"),
+    ('  Xi: inv(X)', '  Xi: inv(Y)',
+     "unknown name 'Y' in let Xi of f.yaml, line 8"),
+    ('function: logdet(X) + trace(A @ X)', 'function: [logdet(X)]',
+     'expected an expression, got a list in function of f.yaml, line 9'),
+    ('name: base', 'name: base\nname: again',
+     "duplicate key 'name' in name of f.yaml, line 2"),
+    ('name: base', 'name: !!python/object:os.system base',
+     "YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed in name of f.yaml, line 1"),
+    ('dims: {n: 3}', 'dims: {[n]: 3}',
+     'mapping keys must be plain names in dims of f.yaml, line 2'),
+    ('dims: {n: 3}', 'dims: {n: 3',
+     "malformed YAML (expected ',' or '}', but got ':') in f.yaml, line 3"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), MESSAGES)
+def test_every_loader_message(old: str | None, new: str, message: str) -> None:
+    text = new if old is None else MESSAGES_BASE.replace(old, new)
+    assert old is None or old in MESSAGES_BASE
+    with pytest.raises(CatalogueError) as info:
+        load_text(text, "f.yaml")
+    assert str(info.value) == message

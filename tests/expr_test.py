@@ -39,7 +39,7 @@ def value(source: str, **env: object) -> np.ndarray:
         ("0 < X < 1", "only single comparisons are allowed: '0 < X < 1'"),
         ("inv", "function 'inv' must be called, as in inv(...)"),
         ("X(1)", "'X' is a variable, not a function"),
-        ("X +", "invalid syntax in 'X +' (invalid syntax)"),
+        ("X +", "invalid syntax in 'X +'"),
         ("", "empty expression"),
     ],
 )

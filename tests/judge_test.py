@@ -45,6 +45,17 @@ def test_a_zero_derivative_is_still_judged_zero() -> None:
     assert statuses("inv(X) @ X", "{differential: '0 * dX'}") == [Status.PASS]
 
 
+def test_a_flat_function_is_judged_by_the_complex_step_to_full_precision() -> None:
+    # f is 3 and its slope 1e-10 x: differences cannot see the slope, and the complex step
+    # must not take the rounding of f's value for an error of its own
+    text = ("name: t\ninputs:\n  x: {shape: [3, 1]}\nfunction: 'sum(cos(1e-5 * x))'\nclaims:\n"
+            "  - {wrt: x, layout: denominator, derivative: '-1e-5 * sin(1e-5 * x)'}\n"
+            "  - {wrt: x, layout: denominator, derivative: '-1.0000001e-5 * sin(1e-5 * x)'}\n")
+    right, wrong = check_identity(load_text(text, "t.yaml"))
+    assert right.status is Status.PASS and wrong.status is Status.FAIL
+    assert "used complex there" in " ".join(right.notes)
+
+
 def test_without_any_method_that_can_see_the_derivative_it_is_an_error() -> None:
     # relu is not complex-analytic: no complex step; the constant hides 1e-4 tr(X X)
     [status] = statuses("1e12 + sum(relu(X)) * 1e-6 + 1e-9 * trace(X @ X)",

@@ -447,7 +447,8 @@ class _Loader:
                           key: str) -> tuple[bool, str | None]:
         expect, reason = spec.get("expect"), spec.get("reason")
         if expect is not None and expect not in EXPECTS:
-            raise self.fail(f"unknown expect '{expect}': expected 'fail'", *path, "expect", key=f"{key}.expect")
+            raise self.fail(f"unknown expect '{expect}': expected 'fail' or 'pass'", *path, "expect",
+                            key=f"{key}.expect")
         if expect == "fail" and not reason:
             raise self.fail("'expect: fail' needs a 'reason'", *path, key=key)
         if reason is not None and expect != "fail":

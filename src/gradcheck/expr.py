@@ -187,7 +187,8 @@ def _syntax(text: str) -> ast.Expression:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
-        raise ExpressionError(f"invalid syntax{col} in '{_short(text)}' ({exc.msg})") from None
+        why = "" if exc.msg == "invalid syntax" else f" ({exc.msg})"  # Python's own words, when they add any
+        raise ExpressionError(f"invalid syntax{col} in '{_short(text)}'{why}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(f"expression '{_short(text)}' is too deeply nested to parse") from None
     depth = _depth(tree)

@@ -141,10 +141,10 @@ def _kink(coarse: tuple[np.ndarray, np.ndarray, float], fine: tuple[np.ndarray, 
     return np.where(kinked, drift + rounding, error), lower, upper
 
 
-def _noise(magnitude: np.ndarray, f_noise: np.ndarray | float) -> np.ndarray:
+def value_rounding(magnitude: np.ndarray | float, f_noise: np.ndarray | float) -> np.ndarray:
     """Rounding error of one value of f: the assumed ROUNDING * eps * |f|, or more where
     the noise seen in f (see `Point.rounding_noise`) is larger."""
-    return np.asarray(np.maximum(ROUNDING * EPS * magnitude, 4 * np.asarray(f_noise)))
+    return np.asarray(np.maximum(ROUNDING * EPS * np.asarray(magnitude), 4 * np.asarray(f_noise)))
 
 
 def first_derivative(g: Line, scale: float = 1.0, method: str = "central",
@@ -160,12 +160,12 @@ def first_derivative(g: Line, scale: float = 1.0, method: str = "central",
     """
     h = FIRST_STEP[method] * scale
     if method == "complex":
-        return _complex_step(g, h, _noise(np.asarray(f_size), f_noise) / scale)
+        return _complex_step(g, h, value_rounding(f_size, f_noise) / scale)
     if method == "richardson":
         return _richardson(g, h, f_noise, f_size, at_zero)
     coarse, mag_a, pa, ma = _central(g, h)
     fine, mag_b, pb, mb = _central(g, h / 2)
-    rounding = _noise(np.maximum.reduce([mag_a, mag_b, np.broadcast_to(f_size, np.shape(mag_a))]), f_noise) / h
+    rounding = value_rounding(np.maximum.reduce([mag_a, mag_b, np.broadcast_to(f_size, np.shape(mag_a))]), f_noise) / h
     # |coarse - fine| is three times the truncation error of `fine`, and also holds the
     # rounding noise actually seen; it is taken whole, as a safety margin.
     error = 2 * np.abs(coarse - fine) + rounding
@@ -217,7 +217,7 @@ def _richardson(g: Line, h: float, f_noise: np.ndarray | float = 0.0,
     r1, r2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3
     best = (16 * r2 - r1) / 15
     # rounding of d3 is amplified by the extrapolation weights (about 1.5)
-    rounding = 2 * _noise(np.maximum.reduce([m1, m2, m3, np.broadcast_to(f_size, np.shape(m1))]), f_noise) / (h / 2)
+    rounding = 2 * value_rounding(np.maximum.reduce([m1, m2, m3, np.broadcast_to(f_size, np.shape(m1))]), f_noise) / (h / 2)
     error = _table_error(best, r1, r2) + rounding
     if not at_zero:
         return Estimate(best, error, rounding, 6)
@@ -255,6 +255,6 @@ def second_derivative(g: Plane, scale_u: float = 1.0, scale_v: float = 1.0, meth
         r1, r2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3
         best = (16 * r2 - r1) / 15
         size = np.broadcast_to(f_size, np.shape(m1))
-        rounding = 2 * _noise(np.maximum.reduce([m1, m2, m3, size]), f_noise) / (hu * hv / 16)
+        rounding = 2 * value_rounding(np.maximum.reduce([m1, m2, m3, size]), f_noise) / (hu * hv / 16)
         return Estimate(best, _table_error(best, r1, r2) + rounding, rounding, 12)
     raise ValueError(f"unknown method {method!r}")

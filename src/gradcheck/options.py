@@ -107,6 +107,10 @@ SECOND_STEP = {"central": 5e-3, "richardson": 5e-3, "complex": 1e-4}
 KINK_RATIO = 10.0
 # Relative step of the line along which the rounding noise of f is read (point).
 NOISE_STEP = 1e-5
+# Relative step of the line along which the complex step's own noise is read: large
+# enough to cross the rounding of values f computes from (x + 1e9 rounds at 1e-7), small
+# enough that a smooth slope's fourth difference (this step to the fourth) is nothing.
+COMPLEX_NOISE_STEP = 1e-4
 # A sampled matrix that an identity inverts is drawn again when its condition number is
 # above this: a claim built on its inverse has lost that many digits (point).
 MAX_INVERTED_COND = 1e6
@@ -133,6 +137,7 @@ TOLERANCES: dict[str, str] = {
     "SECOND_STEP": "base steps of second derivatives, relative to the entries",
     "KINK_RATIO": "gap between one-sided derivatives, in drifts, that makes a kink",
     "NOISE_STEP": "relative step of the line that reads the rounding noise of f",
+    "COMPLEX_NOISE_STEP": "relative step of the line that reads the complex step's noise",
     "MAX_INVERTED_COND": "condition number above which an inverted sample is redrawn",
     "SAMPLE_COND": "largest condition number of spd and invertible samples",
     "CLAIM_NOISE_FACTOR": "weight of the claim's own input-rounding sensitivity",
