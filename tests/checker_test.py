@@ -308,3 +308,82 @@ def test_a_number_as_a_derivative_is_that_constant_in_every_entry() -> None:
         "  - {differential: '0'}\n"
         "  - {wrt: X, layout: numerator, derivative: 1}\n")
     assert statuses(text) == [Status.PASS, Status.PASS, Status.FAIL]
+
+
+# -- escalation and resampling, on functions built to need them ---------------------------
+
+KINKED = """\
+name: kinked
+dims: {n: 3}
+inputs:
+  x: {shape: [n, 1]}
+function: 'sum(abs(x))'
+claims:
+  - {wrt: x, layout: denominator, derivative: 'sign(x)'}
+  - {wrt: x, layout: denominator, derivative: 'x'}
+"""
+
+
+def _near_a_kink(identity: object, at_kink: set[int]) -> object:
+    from types import MappingProxyType
+
+    import numpy as np
+
+    from gradcheck.sampling import Sample, draw_sample, identity_rng
+
+    rng = identity_rng(0, "kinked")
+
+    def sampler(sizes: dict[str, int], trial: int) -> Sample:
+        s = draw_sample(identity, sizes, rng, trial)  # type: ignore[arg-type]
+        if trial not in at_kink:
+            return s
+        # 1e-7 from the kink of abs: inside every method's steps, not at the point itself
+        return Sample(s.identity, trial, s.dims, MappingProxyType({"x": np.array([[1e-7], [1.0], [-1.0]])}))
+
+    return sampler
+
+
+def test_a_point_near_a_kink_is_replaced_and_the_result_says_so() -> None:
+    identity = load_text(KINKED, "kinked.yaml")
+    right, wrong = check_identity(identity, Options(), sampler=_near_a_kink(identity, {0}))  # type: ignore[arg-type]
+    assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
+    assert right.notes == ("resampled 1 point: the numerical derivative changes with the step (noise floor "
+                           f"{right.notes[0].split('noise floor ')[1].split(')')[0]}): f is not smooth near the point",)
+    assert len(right.readings) == 3  # three points judged, the fourth drawn to replace the first
+
+
+def test_a_claim_never_judged_is_an_error_that_says_why() -> None:
+    identity = load_text(KINKED, "kinked.yaml")
+    results = check_identity(identity, Options(trials=2), sampler=_near_a_kink(identity, set(range(4))))  # type: ignore[arg-type]
+    for r in results:
+        assert r.status is Status.ERROR
+        # the last point's reason: a kink, read as such or, when the noise line crosses it,
+        # as rounding noise
+        assert r.message.startswith("cannot judge at any point tried: ")
+        assert r.message.endswith(("f is not smooth near the point (try --method richardson or complex)",
+                                   "not smooth within 1e-5 of the point (try --method richardson or complex)"))
+
+
+CANCELLING = """\
+name: cancelling
+dims: {n: 3}
+inputs:
+  x: {shape: [n, 1], kind: positive}
+function: 'sum((1 + 1e-4 * abs(x)) ** 2)'
+claims:
+  - {wrt: x, layout: denominator, derivative: '2e-4 * (1 + 1e-4 * abs(x)) * sign(x)'}
+  - {wrt: x, layout: denominator, derivative: '2.000001e-4 * (1 + 1e-4 * abs(x)) * sign(x)'}
+"""
+
+
+def test_rounding_that_central_differences_cannot_beat_is_escalated_to_richardson() -> None:
+    # f is about 3 and changes by 2e-4 per unit: central steps see 4e-6 of noise, above
+    # --max-noise; Richardson's larger steps judge it, and catch a 1e-6 error. abs rules
+    # out the complex step.
+    right, wrong = check_identity(load_text(CANCELLING, "cancelling.yaml"), Options())
+    assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
+    assert right.method == wrong.method == "richardson"
+    assert right.notes == ("central could not judge at some points; used richardson there",)
+    assert right.noise is not None and right.noise < 1e-6
+    central_only = check_identity(load_text(CANCELLING, "cancelling.yaml"), Options(method="central", max_noise=1e-6))
+    assert central_only[0].status is Status.PASS  # escalation is automatic, whatever was asked

@@ -27,10 +27,14 @@ from gradcheck.catalogue import Claim, Identity
 from gradcheck.norms import distance, norm
 from gradcheck.options import DEFAULT_MAX_NOISE as DEFAULT_MAX_NOISE  # re-exported
 from gradcheck.options import DEFAULT_RTOL as DEFAULT_RTOL  # re-exported
-from gradcheck.options import NOT_SMOOTH, SEEN, ZERO_SLACK
+from gradcheck.options import NOISE_STEP, NOT_SMOOTH, SEEN, ZERO_SLACK
 from gradcheck.reading import Reading
 
 KINK = "the numerical derivative changes with the step"
+# The rounding noise is read at points within rounding of the sample and along a line at
+# steps of NOISE_STEP: a kink within those steps reads as rounding too.
+ROUNDING_CAUSES = ("f is large compared with its change, or not smooth within "
+                   + f"{NOISE_STEP:g} of the point".replace("e-0", "e-"))
 TINY = 1e-300
 HUGE = 1e300
 
@@ -142,11 +146,11 @@ def _unjudgeable(m: Reading, max_noise: float, rtol: float = DEFAULT_RTOL) -> st
         if _zero(m, max_noise):
             return None
         return (f"the derivative is below the rounding noise of f (noise floor {noise:.1e}): "
-                "f is large compared with its change")
+                f"{ROUNDING_CAUSES}")
     diff = distance(m.claimed, m.numeric)
     if diff > rtol * scale + u:
         return None
-    return f"rounding noise floor {noise:.1e} is above {max_noise:g}: f is large compared with its change"
+    return f"rounding noise floor {noise:.1e} is above {max_noise:g}: {ROUNDING_CAUSES}"
 
 
 def zero_judged(m: Reading, max_noise: float) -> bool:
