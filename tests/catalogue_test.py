@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,7 +122,7 @@ def mutate(old: str, new: str) -> str:
          "name 'Log Det' may use only a-z, 0-9, '_', '.' and '-' in name of f.yaml, line 1"),
         (mutate("tags: [determinant]", "tags: determinant"), "expected a list of text, got text in tags of f.yaml, line 4"),
         (mutate("claims:\n", "claims: []\nx:\n"), "unknown key 'x' in top level of f.yaml, line 16: expected one of "
-         "name, title, source, tags, latex, notes, dims, inputs, constants, let, function, claims"),
+         "name, title, source, tags, latex, notes, dims, inputs, constants, let, function, claims, format"),
         ("- just\n- a list\n", "expected a mapping of keys at the top level, got a list in top level of f.yaml, line 1"),
     ],
 )
@@ -292,3 +294,45 @@ def test_every_loader_message(old: str | None, new: str, message: str) -> None:
     with pytest.raises(CatalogueError) as info:
         load_text(text, "f.yaml")
     assert str(info.value) == message
+
+
+# -- format versions --------------------------------------------------------------------
+
+V2 = """\
+format: 2
+name: v2
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n], kind: spd}
+function: 'sum(vech(X)) + X[0, 1]'
+claims:
+  - {wrt: X, layout: denominator, derivative: 'tril(ones(n, n)) + eye(n)[:, 0:1] @ eye(n)[1:2, :]'}
+"""
+
+
+def test_format_2_opens_indexing_and_the_new_functions() -> None:
+    identity = load_text(V2, "v2.yaml")
+    assert {"vech", "tril"} <= identity.function.calls | identity.claims[0].expr.calls
+
+
+V1 = V2.replace("format: 2\n", "").replace("tril(ones(n, n)) + eye(n)[:, 0:1] @ eye(n)[1:2, :]", "ones(n, n)")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (V1, "vech needs format 2 in function of f.yaml, line 5: add 'format: 2' at the top of the file"),
+    (V1.replace("sum(vech(X))", "sum(X)"),
+     "indexing (X[i, j]) needs format 2 in function of f.yaml, line 5: add 'format: 2' at the top of the file"),
+    (V2.replace("format: 2", "format: 7"), "unknown format 7: expected one of 1, 2 in format of f.yaml, line 1"),
+    (V2.replace("format: 2", "format: two"), "expected an integer, got text in format of f.yaml, line 1"),
+])
+def test_format_1_files_refuse_what_is_newer(text: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(text, "f.yaml")
+    assert str(info.value) == message
+
+
+def test_format_1_files_keep_their_meaning() -> None:
+    v1 = load_text(V1.replace("sum(vech(X)) + X[0, 1]", "sum(X)"), "f.yaml")
+    v2 = load_text("format: 2\n" + V1.replace("sum(vech(X)) + X[0, 1]", "sum(X)"), "f.yaml")
+    assert v1.function == v2.function
+    assert [replace(c, line=None) for c in v1.claims] == [replace(c, line=None) for c in v2.claims]

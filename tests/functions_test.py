@@ -128,3 +128,68 @@ def test_each_misuse_is_an_evaluation_error_that_names_the_call(source: str, mes
 
     with pytest.raises(EvaluationError, match="^" + re.escape(message)):
         run(source)
+
+
+# -- format 2: indexing and the structure functions ---------------------------------------
+
+@pytest.mark.parametrize(("source", "reference"), [
+    ("G[0, 1]", G[0, 1]),
+    ("G[:, 1:3]", G[:, 1:3]),
+    ("G[-1]", G[-1]),
+    ("V[::2, 0]", V[::2, 0]),
+    ("tril(G) + triu(G, 1)", G),
+    ("tril(G, -1)", np.tril(G, -1)),
+    ("vech(S)", np.array([S[i, j] for j in range(3) for i in range(j, 3)]).reshape(-1, 1)),
+    ("unvec(vec(B), 2)", B),
+    ("commutation(2, 3) @ vec(B)", B.T.reshape(-1, 1, order="F")),
+    ("duplication(3) @ vech(S)", S.reshape(-1, 1, order="F")),
+    ("hstack(G, V)", np.hstack([G, V])),
+    ("vstack(G, B)", np.vstack([G, B])),
+    ("block(G, V, V.T, ones(1, 1))", np.block([[G, V], [V.T, np.ones((1, 1))]])),
+    ("max(G) - min(G)", G.max() - G.min()),
+    ("max(G, axis=0)", G.max(axis=0, keepdims=True)),
+])
+def test_each_format_2_function_agrees_with_its_reference(source: str, reference: object) -> None:
+    value = run(source)
+    ref = np.asarray(reference)
+    assert value.shape == ref.shape and np.allclose(value, ref, rtol=1e-12, atol=1e-12), source
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("G[3, 0]", "index 3 is out of range for axis 0 of size 3 in 'G[3, 0]'"),
+    ("G[0.5, 0]", "an index must be an integer, got 0.5 in 'G[0.5, 0]'"),
+    ("G[V, 0]", "an index must be an integer, got an array of shape (3,1) in 'G[V, 0]'"),
+    ("G[5:, 0]", "slice 5: has no entries on axis 0 of size 3 in 'G[5:, 0]'"),
+    ("G[0, 0][0]", "a number cannot be indexed in 'G[0, 0][0]'"),
+    ("V[0, 0, 0]", ""),
+    ("tril(G, 0.5)", "tril expects an integer diagonal offset, got 0.5 in 'tril(G, 0.5)'"),
+    ("vech(B)", "vech expects a square matrix, got shape (2,3) in 'vech(B)'"),
+    ("unvec(vec(B), 4)", "unvec expects a vector whose length is a multiple of 4, got shape (6,1) in 'unvec(vec(B), 4)'"),
+    ("commutation(-1, 2)", "commutation expects a non-negative integer size, got -1 in 'commutation(-1, 2)'"),
+    ("duplication(100000)", "duplication would have shape (10000000000,5000050000)"),
+    ("hstack(G, B)", "hstack needs the same number of rows, got (3,3), (2,3) in 'hstack(G, B)'"),
+    ("block(G, B, B, G)", "block needs the same number of rows, got (3,3), (2,3) in 'block(G, B, B, G)'"),
+    ("max(G, axis=2)", "max: axis 2 is out of range for shape (3,3) in 'max(G, axis=2)'"),
+])
+def test_each_format_2_misuse_is_an_error_that_names_it(source: str, message: str) -> None:
+    from gradcheck.errors import EvaluationError, ExpressionError
+
+    if not message:  # three positions: refused when the file is loaded
+        with pytest.raises(ExpressionError, match="an index takes one or two positions"):
+            run(source)
+        return
+    with pytest.raises(EvaluationError, match="^" + re.escape(message)):
+        run(source)
+
+
+def test_every_function_is_documented_with_its_version() -> None:
+    from pathlib import Path
+
+    from gradcheck.functions import FUNCTIONS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "format.md").read_text(encoding="utf-8")
+    rows = [line for line in text[text.index("| function | meaning |"):].splitlines() if line.startswith("| `")]
+    for name, fn in FUNCTIONS.items():
+        mine = [r for r in rows if re.search(rf"`(?:[^`]* )?{name}[(` ]", r.split(" | ")[0])]
+        assert mine, f"{name} is not in the table of functions"
+        assert all(("*(2)*" in r) == (fn.since == 2) for r in mine), name

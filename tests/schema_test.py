@@ -46,6 +46,10 @@ X = {"X": {"shape": ["n", "n"], "kind": "invertible"}}
     ({"claims": [{"equals": "0", "expect": "fail", "reason": "a slip"}]}, True),
     ({"claims": [{"hessian": "0", "wrt": "X"}]}, True),
     ({"inputs": {"X": {"shape": ["n", "n"], "kind": "spd", "perturb": "symmetric"}}}, True),
+    ({"format": 2}, True),
+    ({"format": 2, "claims": [{"equals": "logdet(X)", "label": "as written"}]}, True),
+    ({"format": 3}, False),
+    ({"format": "2"}, False),
     ({"clams": []}, False),
     ({"claims": []}, False),
     ({"claims": [{"wrt": "X", "derivative": "inv(X)"}]}, False),  # no layout

@@ -29,6 +29,7 @@ from gradcheck.schema import (
     NAME_PATTERN,
     PERTURBS,
     TOP,
+    VERSIONS,
     VARIABLE,
     Key,
 )
@@ -242,6 +243,7 @@ class _Loader:
     def __init__(self, doc: yamlsafe.Document, file: str) -> None:
         self.doc = doc
         self.file = file
+        self.version = 1
 
     def where(self, *path: str | int, key: str | None = None) -> Location:
         label = key if key is not None else ".".join(str(p) for p in path) or "top level"
@@ -257,6 +259,10 @@ class _Loader:
         if not isinstance(data, dict):
             raise self.fail(f"expected a mapping of keys at the top level, got {_type_name(data)}")
         self.check_keys(data, TOP, ())
+        self.version = data.get("format", 1)
+        if self.version not in VERSIONS:
+            raise self.fail(f"unknown format {self.version}: expected one of {', '.join(map(str, VERSIONS))}",
+                            "format")
         name = data["name"]
         if not NAME_PATTERN.match(name):
             raise self.fail(f"name '{name}' may use only a-z, 0-9, '_', '.' and '-'", "name")
@@ -298,10 +304,11 @@ class _Loader:
             "map": isinstance(value, dict),
             "list": isinstance(value, list),
             "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
+            "int": isinstance(value, int) and not isinstance(value, bool),
         }[kind]
         if not ok:
             want = {"str": "text", "list[str]": "a list of text", "map": "a mapping", "list": "a list",
-                    "expr": "an expression"}[kind]
+                    "expr": "an expression", "int": "an integer"}[kind]
             raise self.fail(f"expected {want}, got {_type_name(value)}", *path)
 
     def dims(self, raw: dict[str, Any]) -> dict[str, int]:
@@ -378,9 +385,15 @@ class _Loader:
     def expression(self, raw: Any, scope: set[str], *path: str | int, key: str | None = None,
                    extra: Iterable[str] = ()) -> Expr:
         try:
-            return parse(raw, scope, extra_names=tuple(extra))
+            expr = parse(raw, scope, extra_names=tuple(extra))
         except ExpressionError as exc:
             raise exc.located(self.where(*path, key=key)) from None
+        newer = sorted(n for n in expr.calls if FUNCTIONS[n].since > self.version)
+        newer += ["indexing (X[i, j])"] if "subscript" in expr.syntax and self.version < 2 else []
+        if newer:
+            raise self.fail(f"{newer[0]} needs format 2", *path, key=key,
+                            hint="add 'format: 2' at the top of the file")
+        return expr
 
     def lets(self, raw: dict[str, Any], scope: set[str]) -> tuple[tuple[str, Expr], ...]:
         out: list[tuple[str, Expr]] = []

@@ -344,6 +344,7 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
       gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
     """
     from gradcheck.catalogue import load_data
+    from gradcheck.schema import LATEST
     from gradcheck.report.verify import run_line, verify_report
 
     target = wrt or (next(iter(inputs)) if len(inputs) == 1 else None)
@@ -355,7 +356,7 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
             claims.append({form: text, **({"wrt": target} if form == "hessian" else {})})
     if not claims:
         raise click.UsageError("give a claim: --claim (with --layout), --differential, --hessian or --equals")
-    document = {"name": "check", "inputs": inputs, "constants": constants, "function": function,
+    document = {"format": LATEST, "name": "check", "inputs": inputs, "constants": constants, "function": function,
                 "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
     options = _options(**numeric)
     identity = load_data(document, "<command line>")

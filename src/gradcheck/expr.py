@@ -41,7 +41,7 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
 _FRIENDLY: dict[type[ast.AST], str] = {
     ast.Lambda: "lambda", ast.ListComp: "comprehension", ast.SetComp: "comprehension",
     ast.DictComp: "comprehension", ast.GeneratorExp: "comprehension", ast.JoinedStr: "f-string",
-    ast.NamedExpr: "assignment (:=)", ast.Subscript: "subscript", ast.Starred: "starred argument",
+    ast.NamedExpr: "assignment (:=)", ast.Starred: "starred argument",
     ast.IfExp: "conditional expression (use where)", ast.BoolOp: "and/or (use where)",
     ast.Tuple: "tuple", ast.List: "list", ast.Dict: "dict", ast.Set: "set",
     ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "slice",
@@ -62,6 +62,7 @@ class Expr:
     nonanalytic: frozenset[str]  # what is not complex-analytic: function names, "comparison"
     fn: Node = field(repr=False, compare=False)
     calls: frozenset[str] = frozenset()  # the functions it calls
+    syntax: frozenset[str] = frozenset()  # syntax beyond format 1 ("subscript")
 
     @property
     def analytic(self) -> bool:
@@ -166,7 +167,7 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
     checker = _Checker(text, allowed)
     names = checker.check(tree)
     expr = Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), _Compiler(text).node(tree.body),
-                frozenset(checker.calls))
+                frozenset(checker.calls), frozenset(checker.syntax))
     if len(_PARSED) < _PARSED_LIMIT:
         _PARSED[text] = expr
     return expr
@@ -222,6 +223,8 @@ class _Checker:
         self.names: set[str] = set()
         self.calls: set[str] = set()  # functions called
         self.nonanalytic: set[str] = set()  # what rules out the complex step
+        self.syntax: set[str] = set()  # syntax beyond format 1 ("subscript")
+        self.index_parts: set[int] = set()  # ids of the tuples and slices inside a subscript
 
     def check(self, tree: ast.Expression) -> set[str]:
         stack: list[ast.AST] = [tree.body]
@@ -261,6 +264,26 @@ class _Checker:
                 f"unknown name '{name}'", hint=did_you_mean(name, self.scope | CONSTANTS.keys())
             )
         self.names.add(name)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        index = node.slice
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        if not parts or len(parts) > 2:
+            raise ExpressionError(f"an index takes one or two positions (row, column): '{self.segment(node)}'")
+        if isinstance(index, ast.Tuple):
+            self.index_parts.add(id(index))
+        for part in parts:
+            if isinstance(part, ast.Slice):
+                self.index_parts.add(id(part))
+        self.syntax.add("subscript")
+
+    def visit_Tuple(self, node: ast.Tuple) -> None:
+        if id(node) not in self.index_parts:
+            raise ExpressionError(f"tuple is not allowed: '{self.segment(node)}'")
+
+    def visit_Slice(self, node: ast.Slice) -> None:
+        if id(node) not in self.index_parts:
+            raise ExpressionError(f"slice is not allowed: '{self.segment(node)}'")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr != "T":
@@ -415,6 +438,19 @@ class _Compiler:
             return lambda env: env.get(name, value)
         return lambda env: env[name]
 
+    def _Subscript(self, node: ast.Subscript) -> Node:
+        value = self.node(node.value)
+        index = node.slice
+        parts = [self._index_part(p) for p in (index.elts if isinstance(index, ast.Tuple) else [index])]
+        return self._guard(lambda env: _take(value(env), [p(env) for p in parts]), node)
+
+    def _index_part(self, node: ast.AST) -> Callable[[Env], int | slice]:
+        if not isinstance(node, ast.Slice):
+            position = self.node(node)
+            return lambda env: _index(position(env))
+        ends = [self.node(e) if e is not None else None for e in (node.lower, node.upper, node.step)]
+        return lambda env: slice(*(None if e is None else _index(e(env)) for e in ends))
+
     def _Attribute(self, node: ast.Attribute) -> Node:
         inner = self.node(node.value)
         return self._guard(lambda env: np.transpose(inner(env)), node)
@@ -450,6 +486,39 @@ class _Compiler:
 
             return self._guard(watched, node)
         return self._guard(lambda env: fn(*(a(env) for a in args), **kwargs), node)
+
+
+def _index(value: Value) -> int:
+    """An index position: an integer (a literal, a dimension, integer arithmetic on them)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        shown = value if isinstance(value, (int, float)) else f"an array of shape {shape_str(np.shape(value))}"
+        raise EvalError(f"an index must be an integer, got {shown}")
+    return int(value)
+
+
+def _take(value: Value, index: list[int | slice]) -> Value:
+    """`value[index]` with NumPy meaning (positions from 0, negative from the end), but an
+    index out of range or a slice with no entries is an error, not a wrap or an empty array."""
+    if not isinstance(value, np.ndarray) or value.ndim == 0:
+        raise EvalError("a number cannot be indexed")
+    if len(index) > value.ndim:
+        raise EvalError(f"{len(index)} indices for a value of shape {shape_str(value.shape)}")
+    for axis, (position, size) in enumerate(zip(index, value.shape)):
+        if isinstance(position, int) and not -size <= position < size:
+            raise EvalError(f"index {position} is out of range for axis {axis} of size {size}")
+        if isinstance(position, slice):
+            if position.step == 0:
+                raise EvalError("a slice step cannot be zero")
+            if not range(size)[position]:
+                raise EvalError(f"slice {_slice_text(position)} has no entries on axis {axis} of size {size}")
+    return value[tuple(index)]
+
+
+def _slice_text(s: slice) -> str:
+    text = f"{'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
+    return text + (f":{s.step}" if s.step is not None else "")
 
 
 def _negate(value: Value) -> Value:

@@ -277,6 +277,111 @@ def chol(x: Value) -> np.ndarray:
     return _linalg(np.linalg.cholesky, "chol", (a + a.T) / 2)
 
 
+# -- structure: triangles, half-vectorisation, the commutation matrix, blocks (format 2) --
+
+def _offset(k: Value, name: str) -> int:
+    if isinstance(k, np.ndarray) and k.ndim == 0:
+        k = k.item()
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise EvalError(f"{name} expects an integer diagonal offset, got {k!r}")
+    return int(k)
+
+
+def tril(x: Value, k: Value = 0) -> np.ndarray:
+    """The lower triangle of a matrix (on and below diagonal k), zeros elsewhere."""
+    return np.tril(_matrix(x, "tril", square=False), _offset(k, "tril"))
+
+
+def triu(x: Value, k: Value = 0) -> np.ndarray:
+    """The upper triangle of a matrix (on and above diagonal k), zeros elsewhere."""
+    return np.triu(_matrix(x, "triu", square=False), _offset(k, "triu"))
+
+
+def _lower_positions(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the lower triangle of an n-by-n matrix, column by column."""
+    cols, rows = np.triu_indices(n)  # (j, i) with i >= j, ordered by j then i
+    return rows, cols
+
+
+def vech(x: Value) -> np.ndarray:
+    """The half-vectorisation: the lower triangle's columns stacked, a column [n(n+1)/2, 1]."""
+    a = _matrix(x, "vech")
+    rows, cols = _lower_positions(a.shape[0])
+    return np.asarray(a[rows, cols]).reshape(-1, 1)
+
+
+def unvec(x: Value, m: Value) -> np.ndarray:
+    """The inverse of vec: a vector of m * n entries as an m-by-n matrix, column by column."""
+    a = _array(x, "unvec")
+    rows = _count(m, "unvec")
+    if a.ndim > 2 or (a.ndim == 2 and 1 not in a.shape) or rows == 0 or a.size % rows:
+        raise EvalError(f"unvec expects a vector whose length is a multiple of {rows}, got shape {shape_str(a.shape)}")
+    return a.reshape(rows, a.size // rows, order="F")
+
+
+def commutation(m: Value, n: Value) -> np.ndarray:
+    """K_mn, the mn-by-mn permutation with K vec(A) = vec(A^T) for every m-by-n A."""
+    rows, cols = _count(m, "commutation"), _count(n, "commutation")
+    check_size((rows * cols, rows * cols), "commutation")
+    k = np.zeros((rows * cols, rows * cols))
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    k[(i * cols + j).ravel(), (j * rows + i).ravel()] = 1.0  # vec(A^T)[i n + j] = vec(A)[j m + i]
+    return k
+
+
+def duplication(n: Value) -> np.ndarray:
+    """D_n, the n^2-by-n(n+1)/2 matrix with D vech(A) = vec(A) for every symmetric A."""
+    size = _count(n, "duplication")
+    half = size * (size + 1) // 2
+    check_size((size * size, half), "duplication")
+    d = np.zeros((size * size, half))
+    rows, cols = _lower_positions(size)
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        d[j * size + i, k] = d[i * size + j, k] = 1.0
+    return d
+
+
+def _stacked(name: str, axis: int, parts: tuple[Value, ...]) -> np.ndarray:
+    # a number is a 1-by-1 block and a vector a column, as vec makes them
+    arrays = [_array(p, name).reshape(-1, 1) if np.ndim(p) < 2 else _array(p, name) for p in parts]
+    if any(a.ndim != 2 for a in arrays):
+        raise EvalError(f"{name} expects vectors or matrices")
+    other = 1 - axis
+    if len({a.shape[other] for a in arrays}) > 1:
+        shapes = ", ".join(shape_str(a.shape) for a in arrays)
+        side = "columns" if other == 1 else "rows"
+        raise EvalError(f"{name} needs the same number of {side}, got {shapes}")
+    check_size(tuple(sum(a.shape[axis] for a in arrays) if d == axis else arrays[0].shape[d] for d in (0, 1)), name)
+    return np.concatenate(arrays, axis=axis)
+
+
+def hstack(*parts: Value) -> np.ndarray:
+    """Matrices side by side (the same number of rows)."""
+    return _stacked("hstack", 1, parts)
+
+
+def vstack(*parts: Value) -> np.ndarray:
+    """Matrices one above the other (the same number of columns)."""
+    return _stacked("vstack", 0, parts)
+
+
+def block(a: Value, b: Value, c: Value, d: Value) -> np.ndarray:
+    """The block matrix [[A, B], [C, D]]."""
+    return _stacked("block", 0, (_stacked("block", 1, (a, b)), _stacked("block", 1, (c, d))))
+
+
+def maximum_of(x: Value, axis: Value = None) -> Value:
+    a = _array(x, "max")
+    ax = _axis(a, axis, "max")
+    return np.max(a) if ax is None else np.max(a, axis=ax, keepdims=True)
+
+
+def minimum_of(x: Value, axis: Value = None) -> Value:
+    a = _array(x, "min")
+    ax = _axis(a, axis, "min")
+    return np.min(a) if ax is None else np.min(a, axis=ax, keepdims=True)
+
+
 def sigmoid(x: Value) -> Value:
     a = _array(x, "sigmoid")
     # exp of a number with a non-positive real part only, so no overflow for large |x|
@@ -375,12 +480,13 @@ class Function:
     keywords: frozenset[str] = frozenset()
     # Complex-analytic: safe to evaluate at complex points (complex-step derivatives).
     analytic: bool = True
+    since: int = 1  # the format version that introduced it
 
 
 def _f(fn: Callable[..., Value], lo: int, hi: int | None = None, *, axis: bool = False,
-       analytic: bool = True) -> Function:
+       analytic: bool = True, since: int = 1) -> Function:
     kw = frozenset({"axis"}) if axis else frozenset()
-    return Function(fn, lo, lo if hi is None else hi, kw, analytic)
+    return Function(fn, lo, lo if hi is None else hi, kw, analytic, since)
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -406,6 +512,13 @@ FUNCTIONS: dict[str, Function] = {
     # a complex step through them is lost in rounding.
     "expm": _f(expm, 1), "logm": _f(logm, 1, analytic=False), "sqrtm": _f(sqrtm, 1, analytic=False),
     "eigvalsh": _f(eigvalsh, 1, analytic=False), "chol": _f(chol, 1, analytic=False),
+    # format 2
+    "tril": _f(tril, 1, 2, since=2), "triu": _f(triu, 1, 2, since=2), "vech": _f(vech, 1, since=2),
+    "unvec": _f(unvec, 2, since=2), "commutation": _f(commutation, 2, since=2),
+    "duplication": _f(duplication, 1, since=2), "hstack": _f(hstack, 2, 16, since=2),
+    "vstack": _f(vstack, 2, 16, since=2), "block": _f(block, 4, since=2),
+    "max": _f(maximum_of, 1, axis=True, analytic=False, since=2),
+    "min": _f(minimum_of, 1, axis=True, analytic=False, since=2),
 }
 
 CONSTANTS: dict[str, float] = {"pi": float(np.pi)}

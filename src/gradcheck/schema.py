@@ -22,6 +22,10 @@ IDENT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_DIM = 100_000
 LAYOUTS = ("numerator", "denominator")
 EXPECTS = ("fail", "pass")
+# Versions of the format: 2 adds indexing and slicing, and the functions of FUNCTIONS whose
+# `since` is 2. A file without `format` is version 1, and means what it always meant.
+VERSIONS = (1, 2)
+LATEST = VERSIONS[-1]
 PERTURBS = ("symmetric",)
 # Each claim form, and the keys that say what it is about: required with that form,
 # not allowed with the others.
@@ -34,7 +38,7 @@ TARGETS = ("wrt", "layout")
 
 @dataclass(frozen=True)
 class Key:
-    """One key of a mapping in the format: its type as the loader checks it ("str",
+    """One key of a mapping in the format: its type as the loader checks it ("str", "int",
     "list[str]", "map", "list" or "expr"), whether it is required, and the JSON Schema of
     its value."""
 
@@ -68,6 +72,8 @@ TOP: Mapping[str, Key] = MappingProxyType({
     "let": Key("map", json=_named(_ref("expression"), "Named intermediates, evaluated in order.")),
     "function": Key("expr", True, _ref("expression")),
     "claims": Key("list", True, {"type": "array", "minItems": 1, "items": _ref("claim")}),
+    "format": Key("int", json={"enum": list(VERSIONS),
+                               "description": "Version of the format the file uses (default 1)."}),
 })
 
 VARIABLE: Mapping[str, Key] = MappingProxyType({
