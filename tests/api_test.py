@@ -1,6 +1,8 @@
 """The Python API, imported from the installed package."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,13 @@ def test_arguments_are_checked() -> None:
         gradcheck.check(logdet, np.linalg.inv, X, layout="row")
     with pytest.raises(ValueError, match="`x` must be a scalar, a vector or a matrix"):
         gradcheck.check(np.sum, np.ones_like, np.ones((2, 2, 2)))
+
+
+@pytest.mark.parametrize(("x", "message"), [
+    (np.array([1.0 + 2j, 3.0]), "`x` is complex: gradcheck.check takes a real point"),
+    (np.array(["a", "b"]), "`x` must be numbers, got an array of <U1"),
+    (np.array([1.0, np.nan]), "`x` has entries that are not finite"),
+])
+def test_a_point_is_never_cast_silently(x: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        gradcheck.check(np.sum, np.ones_like, x)

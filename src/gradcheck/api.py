@@ -57,7 +57,16 @@ def check(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], Any], x: 
     """
     if layout not in ("numerator", "denominator"):
         raise ValueError(f"`layout` must be 'numerator' or 'denominator', got {layout!r}")
-    point = np.array(x, dtype=float)
+    given = np.asarray(x)
+    if np.iscomplexobj(given):
+        # never a silent cast: the imaginary part would be dropped and a claim checked at
+        # another point than the one given
+        raise ValueError("`x` is complex: gradcheck.check takes a real point")
+    if given.dtype.kind not in "biuf":
+        raise ValueError(f"`x` must be numbers, got an array of {given.dtype}")
+    point = np.array(given, dtype=float)
+    if not np.all(np.isfinite(point)):
+        raise ValueError("`x` has entries that are not finite")
     if point.ndim > 2:
         raise ValueError(f"`x` must be a scalar, a vector or a matrix, got shape {point.shape}")
     function = Expr.from_callable(f, "f(x)", ["x"], analytic=method == "complex")
