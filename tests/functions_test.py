@@ -147,6 +147,12 @@ def test_each_misuse_is_an_evaluation_error_that_names_the_call(source: str, mes
     ("vstack(G, B)", np.vstack([G, B])),
     ("block(G, V, V.T, ones(1, 1))", np.block([[G, V], [V.T, np.ones((1, 1))]])),
     ("max(G) - min(G)", G.max() - G.min()),
+    ("sinm(G)", scipy.linalg.sinm(G)),
+    ("cosm(G)", scipy.linalg.cosm(G)),
+    ("sinm(S) @ sinm(S) + cosm(S) @ cosm(S)", np.eye(3)),
+    ("signm(S)", np.eye(3)),
+    ("powm(S, 0.5)", scipy.linalg.sqrtm(S)),
+    ("powm(S, -1)", np.linalg.inv(S)),
     ("max(G, axis=0)", G.max(axis=0, keepdims=True)),
 ])
 def test_each_format_2_function_agrees_with_its_reference(source: str, reference: object) -> None:
@@ -170,6 +176,9 @@ def test_each_format_2_function_agrees_with_its_reference(source: str, reference
     ("hstack(G, B)", "hstack needs the same number of rows, got (3,3), (2,3) in 'hstack(G, B)'"),
     ("block(G, B, B, G)", "block needs the same number of rows, got (3,3), (2,3) in 'block(G, B, B, G)'"),
     ("max(G, axis=2)", "max: axis 2 is out of range for shape (3,3) in 'max(G, axis=2)'"),
+    ("powm(-S, 0.5)", "powm of a real matrix with eigenvalues on the negative real axis is not real"),
+    ("powm(S, G)", "powm expects a real power up to 1000 in size, got array"),
+    ("sinm(B)", "sinm expects a square matrix, got shape (2,3) in 'sinm(B)'"),
 ])
 def test_each_format_2_misuse_is_an_error_that_names_it(source: str, message: str) -> None:
     from gradcheck.errors import EvaluationError, ExpressionError

@@ -265,6 +265,48 @@ def sqrtm(x: Value) -> np.ndarray:
     return _principal("sqrtm", x)
 
 
+def sinm(x: Value) -> np.ndarray:
+    """The matrix sine, Im expm(iX) for a real X."""
+    return _trigonometric("sinm", x)
+
+
+def cosm(x: Value) -> np.ndarray:
+    """The matrix cosine, Re expm(iX) for a real X."""
+    return _trigonometric("cosm", x)
+
+
+def _trigonometric(name: str, x: Value) -> np.ndarray:
+    a = _matrix(x, name)
+    if np.iscomplexobj(a):  # not reached from a check: not complex-analytic in floating point
+        raise EvalError(f"{name} of a complex matrix is not supported")
+    e = np.asarray(_scipy_linalg().expm(1j * a))
+    return np.asarray(e.imag if name == "sinm" else e.real)
+
+
+def signm(x: Value) -> np.ndarray:
+    """The matrix sign function: X (X^2)^(-1/2), for X without eigenvalues on the imaginary axis."""
+    a = _matrix(x, "signm")
+    out = np.asarray(_scipy_linalg().signm(a if a.flags.writeable else a.copy()))
+    if not np.all(np.isfinite(out)):
+        raise EvalError("signm of a matrix with eigenvalues on the imaginary axis is not defined")
+    return out
+
+
+def powm(x: Value, p: Value) -> np.ndarray:
+    """X^p for a real p, the principal power (SciPy); of a real matrix it must be real."""
+    if isinstance(p, np.ndarray) and p.ndim == 0:
+        p = p.item()
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not abs(p) <= 1_000:
+        raise EvalError(f"powm expects a real power up to 1000 in size, got {p!r}")
+    a = _matrix(x, "powm")
+    out = np.asarray(_scipy_linalg().fractional_matrix_power(a if a.flags.writeable else a.copy(), float(p)))
+    if np.iscomplexobj(out):
+        if np.abs(out.imag).max(initial=0.0) > 1e-8 * max(np.abs(out.real).max(initial=0.0), 1.0):
+            raise EvalError("powm of a real matrix with eigenvalues on the negative real axis is not real")
+        out = out.real
+    return out
+
+
 def eigvalsh(x: Value) -> np.ndarray:
     """Eigenvalues of sym(X), ascending, as a column [n, 1]."""
     a = _matrix(x, "eigvalsh")
@@ -519,6 +561,8 @@ FUNCTIONS: dict[str, Function] = {
     "vstack": _f(vstack, 2, 16, since=2), "block": _f(block, 4, since=2),
     "max": _f(maximum_of, 1, axis=True, analytic=False, since=2),
     "min": _f(minimum_of, 1, axis=True, analytic=False, since=2),
+    "sinm": _f(sinm, 1, analytic=False, since=2), "cosm": _f(cosm, 1, analytic=False, since=2),
+    "signm": _f(signm, 1, analytic=False, since=2), "powm": _f(powm, 2, analytic=False, since=2),
 }
 
 CONSTANTS: dict[str, float] = {"pi": float(np.pi)}
