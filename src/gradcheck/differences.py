@@ -16,7 +16,7 @@ import numpy as np
 
 from gradcheck.norms import norm
 from gradcheck.numdiff import Estimate, first_derivative, second_derivative, value_rounding
-from gradcheck.options import COMPLEX_NOISE_STEP, EPS, ROUNDING, Numerics
+from gradcheck.options import COMPLEX_NOISE_STEP, COMPLEX_SHARPEN, EPS, ROUNDING, Numerics
 from gradcheck.point import Point
 from gradcheck.probes import Direction, Probe
 from gradcheck.sampling import identity_rng
@@ -100,8 +100,8 @@ class Differences:
         step = self.step(probe)
         at = first_derivative(line, step, "complex")  # its own rounding, underflow and truncation only
         from_f = value_rounding(f_size, f_noise) / step
-        if np.all(from_f <= ROUNDING * EPS * np.abs(at.value)):
-            extra, nfev = from_f, at.nfev  # below the step's own rounding: nothing to sharpen
+        if norm(from_f) <= COMPLEX_SHARPEN * norm(at.value):
+            extra, nfev = from_f, at.nfev  # too small to matter: not worth four more evaluations
         else:
             shifted = [first_derivative(from_(k * COMPLEX_NOISE_STEP * step), step, "complex") for k in range(1, 5)]
             d = [np.asarray(at.value), *(s.value for s in shifted)]

@@ -111,6 +111,10 @@ NOISE_STEP = 1e-5
 # enough to cross the rounding of values f computes from (x + 1e9 rounds at 1e-7), small
 # enough that a smooth slope's fourth difference (this step to the fourth) is nothing.
 COMPLEX_NOISE_STEP = 1e-4
+# The complex step's rounding is read from the slope too (four more evaluations) only when
+# the reading from f is above this, relative to the slope: below it the step still catches
+# errors of 1e-10, its promise.
+COMPLEX_SHARPEN = 1e-10
 # A sampled matrix that an identity inverts is drawn again when its condition number is
 # above this: a claim built on its inverse has lost that many digits (point).
 MAX_INVERTED_COND = 1e6
@@ -138,6 +142,7 @@ TOLERANCES: dict[str, str] = {
     "KINK_RATIO": "gap between one-sided derivatives, in drifts, that makes a kink",
     "NOISE_STEP": "relative step of the line that reads the rounding noise of f",
     "COMPLEX_NOISE_STEP": "relative step of the line that reads the complex step's noise",
+    "COMPLEX_SHARPEN": "relative rounding from f above which the complex step reads it from the slope",
     "MAX_INVERTED_COND": "condition number above which an inverted sample is redrawn",
     "SAMPLE_COND": "largest condition number of spd and invertible samples",
     "CLAIM_NOISE_FACTOR": "weight of the claim's own input-rounding sensitivity",
