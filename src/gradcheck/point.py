@@ -58,7 +58,6 @@ class Point:
         self._noise: dict[tuple[frozenset[str], bool], np.ndarray] = {}
         self._size_norms: dict[frozenset[str], float] = {}
         self._scale_rms: dict[str, float] = {}
-        self._jiggles: dict[tuple[int, str], np.ndarray] = {}
 
     def _conditions(self) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
@@ -96,20 +95,9 @@ class Point:
 
     def jiggle(self, i: int) -> dict[str, np.ndarray]:
         """Point `i` of two within rounding of the sample (inputs moved by 4 eps, relative),
-        the same at every call. Kept for inputs of up to SCALES_KEPT entries (the complex
-        step asks for them along every probe); larger ones are made again when needed."""
-        out = {}
-        for v in self.identity.inputs:
-            key = (i, v.name)
-            if key in self._jiggles:
-                out[v.name] = self._jiggles[key]
-                continue
-            rng = identity_rng(self.sample.trial, f"{self.identity.name}/rounding/{i}/{v.name}")
-            out[v.name] = self._jiggle(v.name, rng)
-            out[v.name].flags.writeable = False  # shared by every probe
-            if np.size(out[v.name]) <= SCALES_KEPT:
-                self._jiggles[key] = out[v.name]
-        return out
+        the same at every call; made when needed, since each is as large as the inputs."""
+        rng = identity_rng(self.sample.trial, f"{self.identity.name}/rounding/{i}")
+        return {v.name: self._jiggle(v.name, rng) for v in self.identity.inputs}
 
     @functools.cached_property
     def rounding_noise(self) -> np.ndarray:
