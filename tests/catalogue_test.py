@@ -336,3 +336,63 @@ def test_format_1_files_keep_their_meaning() -> None:
     v2 = load_text("format: 2\n" + V1.replace("sum(vech(X)) + X[0, 1]", "sum(X)"), "f.yaml")
     assert v1.function == v2.function
     assert [replace(c, line=None) for c in v1.claims] == [replace(c, line=None) for c in v2.claims]
+
+
+GIVEN = """\
+format: 2
+name: given
+inputs:
+  x: {shape: [2, 1]}
+constants:
+  A: {shape: [2, 2], value: [[1, 2], [3, 4]]}
+function: sum(A @ x)
+claims:
+  - {wrt: x, layout: denominator, derivative: 'A.T @ ones(2, 1)'}
+"""
+
+
+def test_a_constant_may_give_its_value() -> None:
+    from gradcheck.sampling import draw_sample, identity_rng
+
+    identity = load_text(GIVEN, "g.yaml")
+    sample = draw_sample(identity, identity.sizes(), identity_rng(0, "g"))
+    assert sample.values["A"].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("format: 2\n", "", "'value' needs format 2 in constants.A.value of f.yaml, line 5: add 'format: 2' at the top of the file"),
+    ("  x: {shape: [2, 1]}", "  x: {shape: [2, 1], value: [[1], [2]]}",
+     "'value' applies to constants only (inputs are sampled) in inputs.x.value of f.yaml, line 4"),
+    ("value: [[1, 2], [3, 4]]", "kind: spd, value: [[1, 2], [3, 4]]",
+     "give 'kind' or 'value', not both in constants.A.value of f.yaml, line 6"),
+    ("value: [[1, 2], [3, 4]]", "value: [[1, 2], [3]]",
+     "'value' must be numbers nested as the shape [2, 2] in constants.A.value of f.yaml, line 6"),
+    ("value: [[1, 2], [3, 4]]", "value: [[1, 2], [3, .nan]]",
+     "'value' must be finite numbers in constants.A.value of f.yaml, line 6"),
+    ("value: [[1, 2], [3, 4]]", "value: [[1, 2], [3, true]]",
+     "'value' must be numbers nested as the shape [2, 2] in constants.A.value of f.yaml, line 6"),
+    ("name: given\n", "name: given\ndims: {n: 2}\n",  None),
+    ("{shape: [2, 2], value", "{shape: [n, n], value",
+     "a constant with a 'value' needs a shape of integers, not dimension names (a --size would change it) "
+     "in constants.A.value of f.yaml, line 7"),
+    ("format: 2\n", "format: 1\n", "'value' needs format 2 in constants.A.value of f.yaml, line 6: add 'format: 2' at "
+     "the top of the file"),
+])
+def test_every_value_message(old: str, new: str, message: str | None) -> None:
+    text = GIVEN.replace(old, new)
+    if "n, n" in new:
+        text = text.replace("name: given\n", "name: given\ndims: {n: 2}\n")
+    if message is None:
+        load_text(text, "f.yaml")
+        return
+    with pytest.raises(CatalogueError) as info:
+        load_text(text, "f.yaml")
+    assert str(info.value) == message
+
+
+def test_the_new_kinds_need_format_2() -> None:
+    text = V1.replace("kind: spd", "kind: permutation").replace("sum(vech(X)) + X[0, 1]", "sum(X)")
+    with pytest.raises(CatalogueError) as info:
+        load_text(text, "f.yaml")
+    assert str(info.value) == ("kind 'permutation' needs format 2 in inputs.X.kind of f.yaml, line 4: "
+                               "add 'format: 2' at the top of the file")

@@ -18,12 +18,13 @@ def test_every_kind_has_a_draw_and_a_row_in_the_format() -> None:
     assert set(sampling._DRAWS) == set(KINDS)
     text = FORMAT.read_text(encoding="utf-8")
     section = text[text.index("## Kinds"):text.index("## Claims")]
-    documented = {name for row in re.findall(r"^\| (`.+?`) \| (\w+) \|", section, flags=re.MULTILINE)
-                  for name in re.findall(r"`(\w+)`", row[0])}
+    rows = re.findall(r"^\| (`[^|]+?`)( \*\(2\)\*)? \| (\w+) \|", section, flags=re.MULTILINE)
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row[0])}
     assert documented == set(KINDS)
-    for row in re.findall(r"^\| (`.+?`) \| (\w+) \|", section, flags=re.MULTILINE):
-        for name in re.findall(r"`(\w+)`", row[0]):
-            assert KINDS[name].shape == row[1], name
+    for cell, marker, shape in rows:
+        for name in re.findall(r"`(\w+)`", cell):
+            assert KINDS[name].shape == shape, name
+            assert bool(marker) == (KINDS[name].since == 2), name
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS.values() if k.symmetric])

@@ -8,6 +8,7 @@ before any expression is parsed; the rules between keys are checked here.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class Variable:
     shape: tuple[str | int, ...]
     kind: str = "general"
     symmetric_perturbation: bool = False
+    value: tuple[float, ...] | None = None  # a constant's given entries, row by row (format 2)
 
     def sized(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The concrete shape for the given dimension sizes."""
@@ -305,10 +307,11 @@ class _Loader:
             "list": isinstance(value, list),
             "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
             "int": isinstance(value, int) and not isinstance(value, bool),
+            "value": True,  # checked against the shape by `given_value`
         }[kind]
         if not ok:
             want = {"str": "text", "list[str]": "a list of text", "map": "a mapping", "list": "a list",
-                    "expr": "an expression", "int": "an integer"}[kind]
+                    "expr": "an expression", "int": "an integer", "value": "numbers"}[kind]
             raise self.fail(f"expected {want}, got {_type_name(value)}", *path)
 
     def dims(self, raw: dict[str, Any]) -> dict[str, int]:
@@ -336,6 +339,9 @@ class _Loader:
             raise self.fail(f"unknown kind '{kind}'", *path, "kind",
                             hint=did_you_mean(kind, KINDS) or f"expected one of {', '.join(KINDS)}")
         self.check_kind(kind, shape, (*path, "kind"))
+        if KINDS[kind].since > self.version:
+            raise self.fail(f"kind '{kind}' needs format 2", *path, "kind", hint="add 'format: 2' at the top of the file")
+        value = self.given_value(spec, section, shape, path) if "value" in spec else None
         perturb = spec.get("perturb")
         if perturb is not None:
             if section != "inputs":
@@ -344,7 +350,27 @@ class _Loader:
                 raise self.fail(f"unknown perturb '{perturb}': expected 'symmetric'", *path, "perturb")
             if len(shape) != 2 or shape[0] != shape[1]:
                 raise self.fail("'perturb: symmetric' needs a square shape", *path, "perturb")
-        return Variable(name, shape, kind, perturb == "symmetric")
+        return Variable(name, shape, kind, perturb == "symmetric", value)
+
+    def given_value(self, spec: dict[str, Any], section: str, shape: tuple[str | int, ...],
+                    path: tuple[str | int, ...]) -> tuple[float, ...]:
+        """A constant's `value`: numbers nested as its shape, which must be all integers."""
+        where = (*path, "value")
+        if self.version < 2:
+            raise self.fail("'value' needs format 2", *where, hint="add 'format: 2' at the top of the file")
+        if section != "constants":
+            raise self.fail("'value' applies to constants only (inputs are sampled)", *where)
+        if "kind" in spec:
+            raise self.fail("give 'kind' or 'value', not both", *where)
+        if not all(isinstance(d, int) for d in shape):
+            raise self.fail("a constant with a 'value' needs a shape of integers, not dimension names "
+                            "(a --size would change it)", *where)
+        entries = _flatten(spec["value"], [int(d) for d in shape])
+        if entries is None:
+            raise self.fail(f"'value' must be numbers nested as the shape {list(shape)}", *where)
+        if not all(math.isfinite(e) for e in entries):
+            raise self.fail("'value' must be finite numbers", *where)
+        return tuple(entries)
 
     def shape(self, raw: list[Any], path: tuple[str | int, ...], dims: Mapping[str, int]) -> tuple[str | int, ...]:
         if len(raw) > 2:
@@ -467,6 +493,22 @@ class _Loader:
         if reason is not None and expect != "fail":
             raise self.fail("'reason' is only for a claim with 'expect: fail'", *path, "reason", key=f"{key}.reason")
         return expect == "fail", reason
+
+
+def _flatten(value: Any, shape: list[int]) -> list[float] | None:
+    """The numbers of `value` row by row, if it is nested exactly as `shape`, else None."""
+    if not shape:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return [float(value)] if ok else None
+    if not isinstance(value, list) or len(value) != shape[0]:
+        return None
+    out: list[float] = []
+    for item in value:
+        inner = _flatten(item, shape[1:])
+        if inner is None:
+            return None
+        out += inner
+    return out
 
 
 def _line(text: str) -> str:

@@ -19,6 +19,7 @@ class Kind:
     symmetric: bool = False  # every sample is a symmetric matrix
     conditioned: bool = False  # large samples are well conditioned by construction (not measured)
     drawn: str = ""  # what is drawn, in a few words (docs/format.md has the full table)
+    since: int = 1  # the format version that introduced it
 
 
 _TABLE = (
@@ -33,6 +34,8 @@ _TABLE = (
     Kind("upper", "matrix", drawn="upper triangular, diagonal +-[0.5, 2]"),
     Kind("unit", "any", drawn="Gaussian, scaled to Frobenius norm 1"),
     Kind("simplex", "any", drawn="positive entries summing to 1"),
+    Kind("onehot", "any", drawn="in each column a single 1 at a random row, zeros elsewhere", since=2),
+    Kind("permutation", "square", conditioned=True, drawn="a random permutation matrix", since=2),
 )
 
 KINDS: MappingProxyType[str, Kind] = MappingProxyType({k.name: k for k in _TABLE})

@@ -60,6 +60,10 @@ def draw_sample(identity: Identity, dims: Mapping[str, int], rng: np.random.Gene
 def draw_variable(var: Variable, dims: Mapping[str, int], rng: np.random.Generator) -> np.ndarray:
     shape = var.sized(dims)
     check_size(shape, f"{var.name}")
+    if var.value is not None:  # a constant given in the file (its shape has no dimension names)
+        value = np.array(var.value, dtype=float).reshape(shape)
+        value.setflags(write=False)
+        return value
     value = np.array(_DRAWS[var.kind](rng, shape), dtype=float)
     value.setflags(write=False)
     return value
@@ -158,8 +162,20 @@ def _simplex(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(a / a.sum())
 
 
+def _onehot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.zeros(shape)
+    columns = a.reshape(shape[0], -1) if a.ndim else a.reshape(1, 1)
+    columns[rng.integers(0, columns.shape[0], columns.shape[1]), np.arange(columns.shape[1])] = 1.0
+    return a
+
+
+def _permutation(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.eye(shape[0])[rng.permutation(shape[0])]
+
+
 _DRAWS: dict[str, Draw] = {
     "general": _general, "positive": _positive, "symmetric": _symmetric, "spd": _spd,
     "invertible": _invertible, "orthogonal": _orthogonal, "diagonal": _diagonal,
     "lower": _triangular(True), "upper": _triangular(False), "unit": _unit, "simplex": _simplex,
+    "onehot": _onehot, "permutation": _permutation,
 }

@@ -38,7 +38,7 @@ TARGETS = ("wrt", "layout")
 
 @dataclass(frozen=True)
 class Key:
-    """One key of a mapping in the format: its type as the loader checks it ("str", "int",
+    """One key of a mapping in the format: its type as the loader checks it ("str", "int", "value",
     "list[str]", "map", "list" or "expr"), whether it is required, and the JSON Schema of
     its value."""
 
@@ -80,8 +80,11 @@ VARIABLE: Mapping[str, Key] = MappingProxyType({
     "shape": Key("list", True, _ref("shape")),
     "kind": Key("str", json=_ref("kind")),
     "perturb": Key("str", json={"enum": list(PERTURBS)}),  # inputs only
+    "value": Key("value", json={"description": "A constant's entries, nested as its shape (format 2).",
+                                "type": ["number", "array"]}),  # constants only
 })
 INPUT_ONLY = ("perturb",)
+CONSTANT_ONLY = ("value",)
 
 CLAIM: Mapping[str, Key] = MappingProxyType({
     **{form: Key("expr", json=_ref("expression")) for form in FORMS},
@@ -133,8 +136,8 @@ def json_schema() -> dict[str, Any]:
             "shape": {"type": "array", "maxItems": 2,
                       "items": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]}},
             "kind": {"enum": list(KINDS)},
-            "input": _object(VARIABLE),
-            "constant": _object(VARIABLE, skip=INPUT_ONLY),
+            "input": _object(VARIABLE, skip=CONSTANT_ONLY),
+            "constant": {**_object(VARIABLE, skip=INPUT_ONLY), "not": {"required": ["kind", "value"]}},
             "claim": _claim(),
         },
     }
