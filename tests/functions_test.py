@@ -147,6 +147,12 @@ def test_each_misuse_is_an_evaluation_error_that_names_the_call(source: str, mes
     ("vstack(G, B)", np.vstack([G, B])),
     ("block(G, V, V.T, ones(1, 1))", np.block([[G, V], [V.T, np.ones((1, 1))]])),
     ("max(G) - min(G)", G.max() - G.min()),
+    ("toeplitz(V, B[0])", scipy.linalg.toeplitz(V.ravel(), B[0])),
+    ("toeplitz(V, B[0, :2])", scipy.linalg.toeplitz(V.ravel(), B[0, :2])),
+    ("hankel(V, B[0])", scipy.linalg.hankel(V.ravel(), B[0])),
+    ("hankel(B[0, :2], V)", scipy.linalg.hankel(B[0, :2], V.ravel())),
+    ("circulant(V)", scipy.linalg.circulant(V.ravel())),
+    ("vander(V, 4)", np.vander(V.ravel(), 4)),
     ("sinm(G)", scipy.linalg.sinm(G)),
     ("cosm(G)", scipy.linalg.cosm(G)),
     ("sinm(S) @ sinm(S) + cosm(S) @ cosm(S)", np.eye(3)),
@@ -179,6 +185,8 @@ def test_each_format_2_function_agrees_with_its_reference(source: str, reference
     ("powm(-S, 0.5)", "powm of a real matrix with eigenvalues on the negative real axis is not real"),
     ("powm(S, G)", "powm expects a real power up to 1000 in size, got array"),
     ("sinm(B)", "sinm expects a square matrix, got shape (2,3) in 'sinm(B)'"),
+    ("circulant(G)", "circulant expects a vector, got shape (3,3) in 'circulant(G)'"),
+    ("vander(V, -1)", "vander expects a non-negative integer size, got -1 in 'vander(V, -1)'"),
 ])
 def test_each_format_2_misuse_is_an_error_that_names_it(source: str, message: str) -> None:
     from gradcheck.errors import EvaluationError, ExpressionError

@@ -412,6 +412,49 @@ def block(a: Value, b: Value, c: Value, d: Value) -> np.ndarray:
     return _stacked("block", 0, (_stacked("block", 1, (a, b)), _stacked("block", 1, (c, d))))
 
 
+def _vector(x: Value, name: str) -> np.ndarray:
+    """A vector given as [n], [n, 1] or [1, n], flattened."""
+    a = _array(x, name)
+    if a.ndim > 2 or (a.ndim == 2 and 1 not in a.shape):
+        raise EvalError(f"{name} expects a vector, got shape {shape_str(a.shape)}")
+    return a.reshape(-1)
+
+
+def toeplitz(c: Value, r: Value) -> np.ndarray:
+    """The Toeplitz matrix with first column c and first row r (whose first entry is c's)."""
+    col, row = _vector(c, "toeplitz"), _vector(r, "toeplitz")
+    check_size((col.size, row.size), "toeplitz")
+    i, j = np.indices((col.size, row.size))
+    below = col[np.clip(i - j, 0, col.size - 1)]
+    return np.asarray(np.where(i >= j, below, row[np.clip(j - i, 0, row.size - 1)]))
+
+
+def circulant(c: Value) -> np.ndarray:
+    """The circulant matrix with first column c: entry (i, j) is c[(i - j) mod n]."""
+    col = _vector(c, "circulant")
+    check_size((col.size, col.size), "circulant")
+    i, j = np.indices((col.size, col.size))
+    return np.asarray(col[(i - j) % col.size])
+
+
+def hankel(c: Value, r: Value) -> np.ndarray:
+    """The Hankel matrix with first column c and last row r (whose first entry is c's last)."""
+    col, row = _vector(c, "hankel"), _vector(r, "hankel")
+    check_size((col.size, row.size), "hankel")
+    i, j = np.indices((col.size, row.size))
+    k = i + j
+    above = col[np.clip(k, 0, col.size - 1)]
+    return np.asarray(np.where(k < col.size, above, row[np.clip(k - col.size + 1, 0, row.size - 1)]))
+
+
+def vander(x: Value, n: Value) -> np.ndarray:
+    """NumPy's Vandermonde matrix: columns x^(n-1), ..., x, 1."""
+    v = _vector(x, "vander")
+    cols = _count(n, "vander")
+    check_size((v.size, cols), "vander")
+    return np.asarray(v[:, None] ** np.arange(cols - 1, -1, -1))
+
+
 def maximum_of(x: Value, axis: Value = None) -> Value:
     a = _array(x, "max")
     ax = _axis(a, axis, "max")
@@ -562,6 +605,8 @@ FUNCTIONS: dict[str, Function] = {
     "max": _f(maximum_of, 1, axis=True, analytic=False, since=2),
     "min": _f(minimum_of, 1, axis=True, analytic=False, since=2),
     "sinm": _f(sinm, 1, analytic=False, since=2), "cosm": _f(cosm, 1, analytic=False, since=2),
+    "toeplitz": _f(toeplitz, 2, since=2), "circulant": _f(circulant, 1, since=2),
+    "hankel": _f(hankel, 2, since=2), "vander": _f(vander, 2, since=2),
     "signm": _f(signm, 1, analytic=False, since=2), "powm": _f(powm, 2, analytic=False, since=2),
 }
 
