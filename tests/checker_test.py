@@ -387,3 +387,41 @@ def test_rounding_that_central_differences_cannot_beat_is_escalated_to_richardso
     assert right.noise is not None and right.noise < 1e-6
     central_only = check_identity(load_text(CANCELLING, "cancelling.yaml"), Options(method="central", max_noise=1e-6))
     assert central_only[0].status is Status.PASS  # escalation is automatic, whatever was asked
+
+
+REPEATED = """\
+format: 2
+name: repeated
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n], kind: symmetric, perturb: symmetric}
+let:
+  v: eigvecsh(X)[:, 2:3]
+function: eigvalsh(X)[2, 0]
+claims:
+  - {wrt: X, layout: denominator, derivative: 'v @ v.T'}
+"""
+
+
+def test_a_point_with_a_repeated_spectrum_is_replaced() -> None:
+    # at diag(1, 2, 2) the largest eigenvalue is double: its eigenvector is not a function
+    # of X there, and the point is drawn again
+    from types import MappingProxyType
+
+    import numpy as np
+
+    from gradcheck.sampling import Sample, draw_sample, identity_rng
+
+    identity = load_text(REPEATED, "repeated.yaml")
+    rng = identity_rng(0, "repeated")
+
+    def sampler(sizes: dict[str, int], trial: int) -> Sample:
+        s = draw_sample(identity, sizes, rng, trial)
+        if trial:
+            return s
+        return Sample(s.identity, 0, s.dims, MappingProxyType({"X": np.diag([1.0, 2.0, 2.0])}))
+
+    [result] = check_identity(identity, Options(), sampler=sampler)  # type: ignore[arg-type]
+    assert result.status is Status.PASS
+    assert result.notes[0].startswith("resampled 1 point: cond(gaps of X) = ")
+    assert all(0 < c < 1e6 for r in result.readings for c in r.conditions.values())

@@ -147,6 +147,12 @@ def test_each_misuse_is_an_evaluation_error_that_names_the_call(source: str, mes
     ("vstack(G, B)", np.vstack([G, B])),
     ("block(G, V, V.T, ones(1, 1))", np.block([[G, V], [V.T, np.ones((1, 1))]])),
     ("max(G) - min(G)", G.max() - G.min()),
+    ("eigvecsh(S) @ diag(eigvalsh(S)) @ eigvecsh(S).T", S),
+    ("eigvecsh(S).T @ eigvecsh(S)", np.eye(3)),
+    ("svdu(B) @ diag(svdvals(B)) @ svdv(B).T", B),
+    ("svdvals(G)", np.linalg.svd(G, compute_uv=False).reshape(-1, 1)),
+    ("qrq(G) @ qrr(G)", G),
+    ("qrr(G.T @ G) - triu(qrr(G.T @ G))", np.zeros((3, 3))),
     ("toeplitz(V, B[0])", scipy.linalg.toeplitz(V.ravel(), B[0])),
     ("toeplitz(V, B[0, :2])", scipy.linalg.toeplitz(V.ravel(), B[0, :2])),
     ("hankel(V, B[0])", scipy.linalg.hankel(V.ravel(), B[0])),
@@ -186,6 +192,8 @@ def test_each_format_2_function_agrees_with_its_reference(source: str, reference
     ("powm(S, G)", "powm expects a real power up to 1000 in size, got array"),
     ("sinm(B)", "sinm expects a square matrix, got shape (2,3) in 'sinm(B)'"),
     ("circulant(G)", "circulant expects a vector, got shape (3,3) in 'circulant(G)'"),
+    ("qrq(B)", "qrq expects a matrix with at least as many rows as columns, got shape (2,3) in 'qrq(B)'"),
+    ("eigvecsh(B)", "eigvecsh expects a square matrix, got shape (2,3) in 'eigvecsh(B)'"),
     ("vander(V, -1)", "vander expects a non-negative integer size, got -1 in 'vander(V, -1)'"),
 ])
 def test_each_format_2_misuse_is_an_error_that_names_it(source: str, message: str) -> None:
@@ -210,3 +218,14 @@ def test_every_function_is_documented_with_its_version() -> None:
         mine = [r for r in rows if re.search(rf"`(?:[^`]* )?{name}[(` ]", r.split(" | ")[0])]
         assert mine, f"{name} is not in the table of functions"
         assert all(("*(2)*" in r) == (fn.since == 2) for r in mine), name
+
+
+def test_factors_follow_their_sign_conventions() -> None:
+    from gradcheck.functions import eigvecsh, qrr, svdu, svdv
+
+    for v in (eigvecsh(S), svdu(B), svdu(G)):
+        rows = np.argmax(np.abs(v), axis=0)
+        assert np.all(v[rows, np.arange(v.shape[1])] > 0)
+    assert np.all(np.diag(qrr(G)) > 0)
+    # flipping the matrix's sign flips V, not U: the convention is on U
+    assert np.allclose(svdu(-B), svdu(B)) and np.allclose(svdv(-B), -svdv(B))

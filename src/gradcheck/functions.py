@@ -313,6 +313,69 @@ def eigvalsh(x: Value) -> np.ndarray:
     return np.linalg.eigvalsh((a + a.T) / 2).reshape(-1, 1)
 
 
+# -- decompositions (format 2): factors with a fixed sign convention ----------------------
+
+def _signed_columns(v: np.ndarray) -> np.ndarray:
+    """Each column times the sign of its entry of largest size (the first, in a tie): the
+    convention that makes eigen- and singular vectors functions of the matrix."""
+    rows = np.argmax(np.abs(v), axis=0)
+    signs = np.sign(v[rows, np.arange(v.shape[1])])
+    signs[signs == 0] = 1.0
+    return np.asarray(v * signs)
+
+
+def eigvecsh(x: Value) -> np.ndarray:
+    """Unit eigenvectors of sym(X) as columns, in the order of eigvalsh (ascending), each
+    with its largest entry positive."""
+    a = _matrix(x, "eigvecsh")
+    _, v = np.linalg.eigh((a + a.T) / 2)
+    return _signed_columns(v)
+
+
+def _svd(x: Value, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = _matrix(x, name, square=False)
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    signed = _signed_columns(u)
+    flips = np.sign(np.sum(signed * u, axis=0))  # +-1 per column
+    return signed, s, vt.T * flips
+
+
+def svdvals(x: Value) -> np.ndarray:
+    """Singular values, descending, as a column [min(m, n), 1]."""
+    return _svd(x, "svdvals")[1].reshape(-1, 1)
+
+
+def svdu(x: Value) -> np.ndarray:
+    """The thin U of X = U diag(s) V^T (singular values descending), each column of U with
+    its largest entry positive and V's column signed to match."""
+    return _svd(x, "svdu")[0]
+
+
+def svdv(x: Value) -> np.ndarray:
+    """The thin V of X = U diag(s) V^T (see svdu for the signs)."""
+    return _svd(x, "svdv")[2]
+
+
+def _qr(x: Value, name: str) -> tuple[np.ndarray, np.ndarray]:
+    a = _matrix(x, name, square=False)
+    if a.shape[0] < a.shape[1]:
+        raise EvalError(f"{name} expects a matrix with at least as many rows as columns, got shape {shape_str(a.shape)}")
+    q, r = np.linalg.qr(a)
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0
+    return q * signs, r * signs[:, None]
+
+
+def qrq(x: Value) -> np.ndarray:
+    """The thin Q of X = Q R with R's diagonal positive (unique for X of full column rank)."""
+    return _qr(x, "qrq")[0]
+
+
+def qrr(x: Value) -> np.ndarray:
+    """The R of X = Q R, upper triangular with a positive diagonal."""
+    return _qr(x, "qrr")[1]
+
+
 def chol(x: Value) -> np.ndarray:
     """The lower-triangular L with L L^T = sym(X)."""
     a = _matrix(x, "chol")
@@ -605,6 +668,9 @@ FUNCTIONS: dict[str, Function] = {
     "max": _f(maximum_of, 1, axis=True, analytic=False, since=2),
     "min": _f(minimum_of, 1, axis=True, analytic=False, since=2),
     "sinm": _f(sinm, 1, analytic=False, since=2), "cosm": _f(cosm, 1, analytic=False, since=2),
+    "eigvecsh": _f(eigvecsh, 1, analytic=False, since=2), "svdvals": _f(svdvals, 1, analytic=False, since=2),
+    "svdu": _f(svdu, 1, analytic=False, since=2), "svdv": _f(svdv, 1, analytic=False, since=2),
+    "qrq": _f(qrq, 1, analytic=False, since=2), "qrr": _f(qrr, 1, analytic=False, since=2),
     "toeplitz": _f(toeplitz, 2, since=2), "circulant": _f(circulant, 1, since=2),
     "hankel": _f(hankel, 2, since=2), "vander": _f(vander, 2, since=2),
     "signm": _f(signm, 1, analytic=False, since=2), "powm": _f(powm, 2, analytic=False, since=2),

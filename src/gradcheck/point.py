@@ -28,6 +28,9 @@ Env = dict[str, Any]
 
 # Functions whose result depends on how close their argument is to singular.
 INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol"})
+# Decompositions whose factors are differentiable only where the spectrum is simple: their
+# "condition" is the largest eigen- or singular value over the smallest gap between them.
+SPECTRAL = frozenset({"eigvecsh", "svdu", "svdv", "svdvals"})
 SCALES_KEPT = 1_048_576  # inputs up to this many entries keep their step scales (8 MB)
 COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
 
@@ -61,11 +64,23 @@ class Point:
 
     def _conditions(self) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
-        something, and of every matrix its function and lets invert (such as X^T X)."""
+        something, of every matrix its function and lets invert (such as X^T X), and of the
+        spectra its decompositions need simple (see `spectral_condition`)."""
         exprs = [self.identity.function, *(e for _, e in self.identity.lets),
                  *(c.expr for c in self.identity.claims)]
-        if not any(INVERTING & e.calls for e in exprs):
-            return {}
+        out = self._inverted_conditions(exprs) if any(INVERTING & e.calls for e in exprs) else {}
+
+        def spectral(fn: str, where: str, value: Any) -> None:
+            a = np.asarray(value)
+            if a.ndim == 2 and not np.iscomplexobj(a) and _all_finite(a):
+                out[f"gaps of {where}"] = max(out.get(f"gaps of {where}", 0.0), spectral_condition(fn, a))
+
+        for expr in exprs[: 1 + len(self.identity.lets)]:
+            if SPECTRAL & expr.calls:
+                expr.watch_calls(self.env, SPECTRAL, lambda fn, where, args: spectral(fn, where, args[0]))
+        return out
+
+    def _inverted_conditions(self, exprs: list[Expr]) -> dict[str, float]:
         out: dict[str, float] = {}
         # A sampled X is often what a let inverts: its number is reused. Only sampled arrays
         # are told apart by id (they live as long as the point; a temporary's id may recur).
@@ -277,6 +292,22 @@ class Point:
             # its expected failure); one that cannot be evaluated at all (two shapes that
             # do not fit) stays an error even there, so that a typo is never the erratum
             raise ClaimError(exc.message) from None
+
+
+def spectral_condition(fn: str, a: np.ndarray) -> float:
+    """The largest eigenvalue of sym(A) (for eigvecsh) or singular value of A over the
+    smallest gap between two of them; for the singular vectors of a matrix that is not
+    square the smallest singular value counts as a gap too (their derivative divides by it)."""
+    if fn == "eigvecsh":
+        values = np.linalg.eigvalsh((a + a.T) / 2)
+    else:
+        values = np.linalg.svd(a, compute_uv=False)
+    gaps = list(np.abs(np.diff(np.sort(values))))
+    if fn != "eigvecsh" and a.shape[0] != a.shape[1] and values.size:
+        gaps.append(float(np.min(values)))
+    top = float(np.max(np.abs(values), initial=0.0))
+    smallest = min(gaps, default=np.inf)
+    return float(top / smallest) if smallest > 0 else float("inf")
 
 
 def condition_number(a: np.ndarray) -> float:
