@@ -102,3 +102,18 @@ def test_a_jacobian_read_row_major_is_one_of_the_slips() -> None:
     assert "row-major" in slips
     order = np.arange(6).reshape((2, 3), order="C").reshape(-1, order="F")
     assert np.array_equal(slips["row-major"], jac[order][:, order])
+
+
+def test_a_missing_commutation_matrix_is_named_with_its_side() -> None:
+    from gradcheck.catalogue import load_text
+    from gradcheck.checker import check_identity
+
+    text = ("format: 2\nname: comm\ndims: {m: 2, n: 3}\ninputs:\n  X: {shape: [m, n]}\n"
+            "constants:\n  A: {shape: [n, m]}\nfunction: X @ A\nclaims:\n"
+            "  - {wrt: X, layout: numerator, derivative: 'kron(A.T, eye(m))'}\n"
+            "  - {wrt: X, layout: numerator, derivative: 'kron(A.T, eye(m)) @ commutation(n, m)'}\n"
+            "  - {wrt: X, layout: numerator, derivative: 'commutation(m, m) @ kron(A.T, eye(m))'}\n")
+    right, x_side, f_side = check_identity(load_text(text, "comm.yaml"))
+    assert right.status is Status.PASS
+    assert x_side.hint.startswith("matches the claim with a commutation matrix on the side of the input")
+    assert f_side.hint.startswith("matches the claim with a commutation matrix on the side of f")

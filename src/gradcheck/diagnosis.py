@@ -82,8 +82,19 @@ def _row_major(c: np.ndarray, layout: str, f_shape: tuple[int, ...], x_shape: tu
 
     if c.shape != (int(np.prod(rows)), int(np.prod(cols))):
         return {}
-    moved = c[order(rows)][:, order(cols)]
-    return {} if np.array_equal(moved, c) else {"row-major": moved}
+    f_side = "rows" if layout == "numerator" else "columns"
+    readings = {
+        "row-major": c[order(rows)][:, order(cols)],
+        # one side only: the Jacobian of f^T, or with respect to X^T (a commutation matrix
+        # K, with K vec(A) = vec(A^T), missing on that side)
+        "commuted f": c[order(rows)] if f_side == "rows" else c[:, order(cols)],
+        "commuted x": c[:, order(cols)] if f_side == "rows" else c[order(rows)],
+    }
+    out: dict[str, np.ndarray] = {}
+    for name, moved in readings.items():
+        if not np.array_equal(moved, c) and not any(np.array_equal(moved, m) for m in out.values()):
+            out[name] = moved
+    return out
 
 
 def _swapped(claim: Claim, point: Point, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
@@ -115,6 +126,10 @@ _READINGS = {
                             "(off-diagonal counted twice); the gradient is (claim + claim∘I)/2"),
     "row-major": ("matches the claim read in row-major order (vec of f and x taken row by row, as "
                   "NumPy's reshape does); the format's vec is column-major"),
+    "commuted f": ("matches the claim with a commutation matrix on the side of f: it is the "
+                   "derivative of f transposed (K vec(F) = vec(F^T))"),
+    "commuted x": ("matches the claim with a commutation matrix on the side of the input: it is "
+                   "the derivative with respect to the input transposed (K vec(X) = vec(X^T))"),
 }
 
 
