@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from planted import planted
 
 from gradcheck.catalogue import Identity, load_text
 from gradcheck.checker import Options, check_identity
-from planted import planted
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADCHECK = str(Path(sys.executable).with_name("gradcheck"))

@@ -24,11 +24,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from planted import planted
 
 from gradcheck.catalogue import Identity, load_catalogue
 from gradcheck.checker import Options, check_identity, choose_method
 from gradcheck.verdict import DEFAULT_RTOL, ClaimResult, Status
-from planted import planted
 
 DELTAS = [10.0**-k for k in range(1, 13)]
 METHODS = ("central", "richardson", "complex")

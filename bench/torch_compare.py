@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from planted import PlantedPoint
 
 from gradcheck.catalogue import Claim, Identity
 from gradcheck.errors import GradcheckError
 from gradcheck.forms import is_scalar
 from gradcheck.sampling import draw_sample, identity_rng
-from planted import PlantedPoint
 
 
 def _gradient(claim_value: np.ndarray, claim: Claim, f_shape: tuple[int, ...],

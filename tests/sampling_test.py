@@ -5,8 +5,8 @@ import pytest
 
 from gradcheck.catalogue import Variable
 from gradcheck.errors import EvalError
-from gradcheck.options import SAMPLE_COND
 from gradcheck.kinds import KINDS
+from gradcheck.options import SAMPLE_COND
 from gradcheck.sampling import draw_variable, identity_rng
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from gradcheck import yamlsafe
-from gradcheck.options import Limits
 from gradcheck.errors import CatalogueError, ExpressionError, GradcheckError, Location, did_you_mean
 from gradcheck.expr import Expr, parse
 from gradcheck.functions import CONSTANTS, FUNCTIONS
 from gradcheck.kinds import KINDS, shape_problem
+from gradcheck.options import Limits
 from gradcheck.schema import (
     CLAIM,
     EXPECTS,
@@ -30,10 +30,11 @@ from gradcheck.schema import (
     NAME_PATTERN,
     PERTURBS,
     TOP,
-    VERSIONS,
     VARIABLE,
+    VERSIONS,
     Key,
 )
+
 
 @dataclass(frozen=True)
 class Variable:

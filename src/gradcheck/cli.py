@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gradcheck import __version__
-from gradcheck.errors import ExitCode, GradcheckError, did_you_mean
+from gradcheck.errors import ExitCode, GradcheckError
 from gradcheck.options import (
     DEFAULT_MAX_NOISE,
     DEFAULT_RTOL,
@@ -344,8 +344,8 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
       gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
     """
     from gradcheck.catalogue import load_data
-    from gradcheck.schema import LATEST
     from gradcheck.report.verify import run_line, verify_report
+    from gradcheck.schema import LATEST
 
     target = wrt or (next(iter(inputs)) if len(inputs) == 1 else None)
     claims = []

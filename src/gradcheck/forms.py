@@ -28,7 +28,6 @@ from gradcheck.probes import Probe, ProbeSets, vec
 from gradcheck.reading import Display, Explanation, Reading
 
 
-
 @dataclass(frozen=True)
 class Probing:
     """What a claim is measured with at one point: the probes and the numbers along them."""

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from gradcheck.options import Limits
 from gradcheck.errors import CatalogueError, Location
+from gradcheck.options import Limits
 
 MAX_NODES = 100_000  # nodes visited, counting every alias expansion
 MAX_DEPTH = 50
