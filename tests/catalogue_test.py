@@ -395,3 +395,40 @@ def test_the_new_kinds_need_format_2() -> None:
         load_text(text, "f.yaml")
     assert str(info.value) == ("kind 'permutation' needs format 2 in inputs.X.kind of f.yaml, line 4: "
                                "add 'format: 2' at the top of the file")
+
+
+LABEL = """\
+format: 2
+name: label
+dims: {k: 4}
+inputs:
+  z: {shape: [k, 1]}
+constants:
+  y: {shape: [], kind: index, below: k}
+function: logsumexp(z) - z[y, 0]
+claims:
+  - {wrt: z, layout: denominator, derivative: 'softmax(z) - eye(k)[:, y:y + 1]'}
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    (", below: k}", "}", "kind index needs 'below', the number of values (a dimension or an integer) in "
+     "constants.y.kind of f.yaml, line 7"),
+    ("below: k", "below: m", "dimension 'm' is used but not declared in dims in constants.y.below of f.yaml, "
+     "line 7: add it under dims:"),
+    ("below: k", "below: 0", "'below' must be a dimension name or an integer from 1 to 100,000, got 0 in "
+     "constants.y.below of f.yaml, line 7"),
+    ("kind: index, below: k", "kind: general, below: k", "'below' applies to kind index only in "
+     "constants.y.below of f.yaml, line 7"),
+    ("  z: {shape: [k, 1]}", "  z: {shape: [k, 1], kind: index, below: k}",
+     "an index cannot be differentiated: give it under constants in inputs.z.kind of f.yaml, line 5"),
+])
+def test_every_index_message(old: str, new: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(LABEL.replace(old, new), "f.yaml")
+    assert str(info.value) == message
+
+
+def test_an_index_constant_loads_with_its_bound() -> None:
+    identity = load_text(LABEL, "label.yaml")
+    assert identity.constants[0].below == "k" and identity.constants[0].kind == "index"

@@ -229,3 +229,46 @@ def test_factors_follow_their_sign_conventions() -> None:
     assert np.all(np.diag(qrr(G)) > 0)
     # flipping the matrix's sign flips V, not U: the convention is on U
     assert np.allclose(svdu(-B), svdu(B)) and np.allclose(svdv(-B), -svdv(B))
+
+
+# -- constants of kind index: positions, never numbers ------------------------------------
+
+from gradcheck.functions import Labels  # noqa: E402
+
+Y = np.array(2).view(Labels)
+YS = np.array([2, 0, 2]).view(Labels)
+
+
+@pytest.mark.parametrize(("source", "reference"), [
+    ("G[Y, 0]", G[2, 0]),
+    ("G[:, Y:Y + 1]", G[:, 2:3]),
+    ("V[YS, 0]", V[[2, 0, 2], 0]),
+    ("G[YS]", G[[2, 0, 2]]),
+    ("eye(3)[:, Y]", np.eye(3)[:, 2]),
+    ("G[Y * 1 - 2, 0]", G[0, 0]),
+])
+def test_an_index_indexes(source: str, reference: object) -> None:
+    value = np.asarray(parse(source, ("G", "V", "Y", "YS"))({**ENV, "Y": Y, "YS": YS}))
+    assert np.array_equal(value, np.asarray(reference)), source
+
+
+def test_integers_that_are_not_an_index_stay_numbers() -> None:
+    # where(c, 1, 0) gives integers too: numbers, as they always were
+    value = parse("2.0 * where(G > 0, 1, 0) + exp(where(G > 0, 1, 0))", ("G",))(ENV)
+    assert np.allclose(value, 2.0 * (G > 0) + np.exp((G > 0).astype(float)))
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("2.0 * Y", "an index (integers) cannot be used as a number in '*'"),
+    ("G + Y", "an index (integers) cannot be used as a number in '+'"),
+    ("Y / 2", "an index (integers) cannot be used as a number in '/'"),
+    ("exp(Y)", "exp expects numbers, got an index (integers): index with it instead"),
+    ("G[Y + 1, 0]", "index 3 is out of range for axis 0 of size 3"),
+    ("G[YS, YS]", "at most one position may be a vector of indices"),
+    ("G[0:YS, 0]", "a slice's ends must be single integers, got 3 of them"),
+])
+def test_an_index_used_as_a_number_is_an_error(source: str, message: str) -> None:
+    from gradcheck.errors import EvaluationError
+
+    with pytest.raises(EvaluationError, match="^" + re.escape(message)):
+        parse(source, ("G", "V", "Y", "YS"))({**ENV, "Y": Y, "YS": YS})

@@ -36,10 +36,19 @@ def test_kinds_have_their_structure(seed: int) -> None:
     assert np.all(simplex > 0) and np.isclose(simplex.sum(), 1.0)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "index"])
 def test_samples_are_read_only_float_arrays(kind: str) -> None:
     x = draw(kind)
     assert x.dtype == np.float64 and x.shape == (5, 5) and not x.flags.writeable
+
+
+@pytest.mark.parametrize("below", [3, "k"])
+def test_an_index_is_read_only_integers_below_its_bound(below: int | str) -> None:
+    values = [draw_variable(Variable("y", (200,), "index", below=below), {"k": 3}, np.random.default_rng(s))
+              for s in range(3)]
+    for y in values:
+        assert y.dtype.kind == "i" and not y.flags.writeable and y.shape == (200,)
+    assert set(np.concatenate(values).tolist()) == {0, 1, 2}
 
 
 def test_scalars() -> None:

@@ -45,6 +45,7 @@ class Variable:
     kind: str = "general"
     symmetric_perturbation: bool = False
     value: tuple[float, ...] | None = None  # a constant's given entries, row by row (format 2)
+    below: str | int | None = None  # the bound of a constant of kind index (format 2)
 
     def sized(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The concrete shape for the given dimension sizes."""
@@ -309,10 +310,12 @@ class _Loader:
             "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
             "int": isinstance(value, int) and not isinstance(value, bool),
             "value": True,  # checked against the shape by `given_value`
+            "below": True,  # checked by `index_bound`
         }[kind]
         if not ok:
             want = {"str": "text", "list[str]": "a list of text", "map": "a mapping", "list": "a list",
-                    "expr": "an expression", "int": "an integer", "value": "numbers"}[kind]
+                    "expr": "an expression", "int": "an integer", "value": "numbers",
+                    "below": "a bound"}[kind]
             raise self.fail(f"expected {want}, got {_type_name(value)}", *path)
 
     def dims(self, raw: dict[str, Any]) -> dict[str, int]:
@@ -343,6 +346,7 @@ class _Loader:
         if KINDS[kind].since > self.version:
             raise self.fail(f"kind '{kind}' needs format 2", *path, "kind", hint="add 'format: 2' at the top of the file")
         value = self.given_value(spec, section, shape, path) if "value" in spec else None
+        below = self.index_bound(spec, section, kind, dims, path)
         perturb = spec.get("perturb")
         if perturb is not None:
             if section != "inputs":
@@ -351,7 +355,29 @@ class _Loader:
                 raise self.fail(f"unknown perturb '{perturb}': expected 'symmetric'", *path, "perturb")
             if len(shape) != 2 or shape[0] != shape[1]:
                 raise self.fail("'perturb: symmetric' needs a square shape", *path, "perturb")
-        return Variable(name, shape, kind, perturb == "symmetric", value)
+        return Variable(name, shape, kind, perturb == "symmetric", value, below)
+
+    def index_bound(self, spec: dict[str, Any], section: str, kind: str, dims: Mapping[str, int],
+                    path: tuple[str | int, ...]) -> str | int | None:
+        """The `below` of a constant of kind index: a dimension name or a positive integer."""
+        below = spec.get("below")
+        if kind != "index":
+            if below is not None:
+                raise self.fail("'below' applies to kind index only", *path, "below")
+            return None
+        if section != "constants":
+            raise self.fail("an index cannot be differentiated: give it under constants", *path, "kind")
+        if below is None:
+            raise self.fail("kind index needs 'below', the number of values (a dimension or an integer)",
+                            *path, "kind")
+        if isinstance(below, str):
+            if below not in dims:
+                raise self.fail(f"dimension '{below}' is used but not declared in dims", *path, "below",
+                                hint=did_you_mean(below, dims) or "add it under dims:")
+        elif isinstance(below, bool) or not isinstance(below, int) or not 1 <= below <= MAX_DIM:
+            raise self.fail(f"'below' must be a dimension name or an integer from 1 to {MAX_DIM:,}, got {below!r}",
+                            *path, "below")
+        return below
 
     def given_value(self, spec: dict[str, Any], section: str, shape: tuple[str | int, ...],
                     path: tuple[str | int, ...]) -> tuple[float, ...]:

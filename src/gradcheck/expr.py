@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.errors import EvalError, EvaluationError, ExpressionError, NonFiniteError, did_you_mean
-from gradcheck.functions import CONSTANTS, FUNCTIONS, Value, check_size, shape_str
+from gradcheck.functions import CONSTANTS, FUNCTIONS, Value, check_size, is_labels, shape_str
 
 __all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH"]
 
@@ -358,6 +358,13 @@ def _int_power(a: int, b: int) -> Value:
 def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
     if type(a) is int and type(b) is int and symbol != "/":
         return _int_power(a, b) if symbol == "**" else _INT_OPS[symbol](a, b)
+    if _is_index(a) or _is_index(b):
+        # an index (a constant of kind index) takes part in integer arithmetic only: used as
+        # a number it would be cast silently (a label is a position, not a value)
+        if symbol in "+-*" and all(_is_index(v) or type(v) is int for v in (a, b)):
+            return _UFUNCS[symbol](a, b)
+        raise EvalError(f"an index (integers) cannot be used as a number in '{symbol}': index with it, "
+                        "or give the constant another kind")
     sa: tuple[int, ...] = getattr(a, "shape", ())
     sb: tuple[int, ...] = getattr(b, "shape", ())
     if symbol == "@":
@@ -444,12 +451,12 @@ class _Compiler:
         parts = [self._index_part(p) for p in (index.elts if isinstance(index, ast.Tuple) else [index])]
         return self._guard(lambda env: _take(value(env), [p(env) for p in parts]), node)
 
-    def _index_part(self, node: ast.AST) -> Callable[[Env], int | slice]:
+    def _index_part(self, node: ast.AST) -> Callable[[Env], int | np.ndarray | slice]:
         if not isinstance(node, ast.Slice):
             position = self.node(node)
             return lambda env: _index(position(env))
         ends = [self.node(e) if e is not None else None for e in (node.lower, node.upper, node.step)]
-        return lambda env: slice(*(None if e is None else _index(e(env)) for e in ends))
+        return lambda env: slice(*(None if e is None else _end(e(env)) for e in ends))
 
     def _Attribute(self, node: ast.Attribute) -> Node:
         inner = self.node(node.value)
@@ -488,26 +495,45 @@ class _Compiler:
         return self._guard(lambda env: fn(*(a(env) for a in args), **kwargs), node)
 
 
-def _index(value: Value) -> int:
-    """An index position: an integer (a literal, a dimension, integer arithmetic on them)."""
+def _index(value: Value) -> int | np.ndarray:
+    """An index position: an integer (a literal, a dimension, a constant of kind index,
+    integer arithmetic on them), or a vector of them (one entry taken per integer)."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim <= 2 and 1 in (*value.shape, 1):
+        return value.reshape(-1)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         shown = value if isinstance(value, (int, float)) else f"an array of shape {shape_str(np.shape(value))}"
         raise EvalError(f"an index must be an integer, got {shown}")
     return int(value)
 
 
-def _take(value: Value, index: list[int | slice]) -> Value:
+def _end(value: Value) -> int:
+    """A slice's end: a single integer."""
+    position = _index(value)
+    if isinstance(position, np.ndarray):
+        if position.size != 1:
+            raise EvalError(f"a slice's ends must be single integers, got {position.size} of them")
+        return int(position[0])
+    return position
+
+
+def _take(value: Value, index: list[int | np.ndarray | slice]) -> Value:
     """`value[index]` with NumPy meaning (positions from 0, negative from the end), but an
     index out of range or a slice with no entries is an error, not a wrap or an empty array."""
     if not isinstance(value, np.ndarray) or value.ndim == 0:
         raise EvalError("a number cannot be indexed")
     if len(index) > value.ndim:
         raise EvalError(f"{len(index)} indices for a value of shape {shape_str(value.shape)}")
+    if sum(isinstance(p, np.ndarray) for p in index) > 1:
+        raise EvalError("at most one position may be a vector of indices")
     for axis, (position, size) in enumerate(zip(index, value.shape)):
         if isinstance(position, int) and not -size <= position < size:
             raise EvalError(f"index {position} is out of range for axis {axis} of size {size}")
+        if isinstance(position, np.ndarray) and position.size and not (
+                -size <= position.min() and position.max() < size):
+            worst = int(position.max()) if position.max() >= size else int(position.min())
+            raise EvalError(f"index {worst} is out of range for axis {axis} of size {size}")
         if isinstance(position, slice):
             if position.step == 0:
                 raise EvalError("a slice step cannot be zero")
@@ -519,6 +545,10 @@ def _take(value: Value, index: list[int | slice]) -> Value:
 def _slice_text(s: slice) -> str:
     text = f"{'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
     return text + (f":{s.step}" if s.step is not None else "")
+
+
+def _is_index(value: Value) -> bool:
+    return is_labels(value)
 
 
 def _negate(value: Value) -> Value:

@@ -41,8 +41,20 @@ def shape_of(value: Value) -> tuple[int, ...]:
     return tuple(np.shape(value))
 
 
+class Labels(np.ndarray):
+    """The integers of a constant of kind index (and integer arithmetic on them): positions to
+    index with, never numbers. A type of its own, since integer arrays also come from
+    where(c, 1, 0), which are numbers."""
+
+
+def is_labels(value: Value) -> bool:
+    return isinstance(value, Labels)
+
+
 def _array(value: Value, name: str) -> np.ndarray:
     if isinstance(value, np.ndarray):
+        if isinstance(value, Labels):  # a constant of kind index: a position, not a number
+            raise EvalError(f"{name} expects numbers, got an index (integers): index with it instead")
         return value
     if isinstance(value, (int, float, complex, np.number, np.bool_)):
         return np.asarray(value)

@@ -36,6 +36,7 @@ _TABLE = (
     Kind("simplex", "any", drawn="positive entries summing to 1"),
     Kind("onehot", "any", drawn="in each column a single 1 at a random row, zeros elsewhere", since=2),
     Kind("permutation", "square", conditioned=True, drawn="a random permutation matrix", since=2),
+    Kind("index", "any", drawn="integers from 0 below the constant's `below` (a label)", since=2),
 )
 
 KINDS: MappingProxyType[str, Kind] = MappingProxyType({k.name: k for k in _TABLE})

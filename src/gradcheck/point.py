@@ -94,7 +94,7 @@ class Point:
             a = np.asarray(value)
             if id(value) in known:
                 return
-            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and not np.iscomplexobj(a) and _all_finite(a):
+            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and a.dtype.kind == "f" and _all_finite(a):
                 if sampled.get(id(value), -1.0) >= 0:  # a sampled array measured already
                     out[where] = sampled[id(value)]
                     return

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gradcheck.functions import check_size
+from gradcheck.functions import Labels, check_size
 from gradcheck.options import SAMPLE_COND
 
 if TYPE_CHECKING:
@@ -60,6 +60,12 @@ def draw_sample(identity: Identity, dims: Mapping[str, int], rng: np.random.Gene
 def draw_variable(var: Variable, dims: Mapping[str, int], rng: np.random.Generator) -> np.ndarray:
     shape = var.sized(dims)
     check_size(shape, f"{var.name}")
+    if var.kind == "index":  # integers, kept as such: positions for indexing, not numbers
+        assert var.below is not None  # the loader requires it
+        bound = dims[var.below] if isinstance(var.below, str) else var.below
+        labels = rng.integers(0, bound, shape).view(Labels)
+        labels.setflags(write=False)
+        return labels
     if var.value is not None:  # a constant given in the file (its shape has no dimension names)
         value = np.array(var.value, dtype=float).reshape(shape)
         value.setflags(write=False)

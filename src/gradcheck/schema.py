@@ -38,7 +38,7 @@ TARGETS = ("wrt", "layout")
 
 @dataclass(frozen=True)
 class Key:
-    """One key of a mapping in the format: its type as the loader checks it ("str", "int", "value",
+    """One key of a mapping in the format: its type as the loader checks it ("str", "int", "value", "below",
     "list[str]", "map", "list" or "expr"), whether it is required, and the JSON Schema of
     its value."""
 
@@ -82,9 +82,11 @@ VARIABLE: Mapping[str, Key] = MappingProxyType({
     "perturb": Key("str", json={"enum": list(PERTURBS)}),  # inputs only
     "value": Key("value", json={"description": "A constant's entries, nested as its shape (format 2).",
                                 "type": ["number", "array"]}),  # constants only
+    "below": Key("below", json={"description": "The bound of a constant of kind index (format 2).",
+                                "oneOf": [{"type": "integer", "minimum": 1}, _ref("identifier")]}),
 })
 INPUT_ONLY = ("perturb",)
-CONSTANT_ONLY = ("value",)
+CONSTANT_ONLY = ("value", "below")
 
 CLAIM: Mapping[str, Key] = MappingProxyType({
     **{form: Key("expr", json=_ref("expression")) for form in FORMS},
@@ -117,6 +119,9 @@ def _claim() -> dict[str, Any]:
     }
 
 
+_kind_index = {"properties": {"kind": {"const": "index"}}, "required": ["kind"]}
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the format, generated from the tables above."""
     return {
@@ -136,8 +141,14 @@ def json_schema() -> dict[str, Any]:
             "shape": {"type": "array", "maxItems": 2,
                       "items": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]}},
             "kind": {"enum": list(KINDS)},
-            "input": _object(VARIABLE, skip=CONSTANT_ONLY),
-            "constant": {**_object(VARIABLE, skip=INPUT_ONLY), "not": {"required": ["kind", "value"]}},
+            "input": {**_object(VARIABLE, skip=CONSTANT_ONLY), "not": _kind_index},
+            "constant": {
+                **_object(VARIABLE, skip=INPUT_ONLY),
+                "not": {"required": ["kind", "value"]},
+                # kind index needs its bound, and the bound is for kind index only
+                "if": _kind_index, "then": {"required": ["below"]},
+                "dependentSchemas": {"below": _kind_index},
+            },
             "claim": _claim(),
         },
     }
