@@ -246,6 +246,10 @@ YS = np.array([2, 0, 2]).view(Labels)
     ("G[YS]", G[[2, 0, 2]]),
     ("eye(3)[:, Y]", np.eye(3)[:, 2]),
     ("G[Y * 1 - 2, 0]", G[0, 0]),
+    ("G[YS, arange(3)]", G[[2, 0, 2], [0, 1, 2]]),
+    ("V[argmax(V), 0]", V.max()),
+    ("G[argmax(G, axis=0), arange(3)]", G.max(axis=0)),
+    ("G[arange(3), argmax(G, axis=1)]", G.max(axis=1)),
 ])
 def test_an_index_indexes(source: str, reference: object) -> None:
     value = np.asarray(parse(source, ("G", "V", "Y", "YS"))({**ENV, "Y": Y, "YS": YS}))
@@ -264,7 +268,9 @@ def test_integers_that_are_not_an_index_stay_numbers() -> None:
     ("Y / 2", "an index (integers) cannot be used as a number in '/'"),
     ("exp(Y)", "exp expects numbers, got an index (integers): index with it instead"),
     ("G[Y + 1, 0]", "index 3 is out of range for axis 0 of size 3"),
-    ("G[YS, YS]", "at most one position may be a vector of indices"),
+    ("G[YS, arange(2)]", "vectors of indices are paired entry by entry and must have one length, got 3 and 2"),
+    ("argmax(G)", "argmax of a matrix needs axis=0 or axis=1, got shape (3,3)"),
+    ("2.0 * arange(3)", "an index (integers) cannot be used as a number in '*'"),
     ("G[0:YS, 0]", "a slice's ends must be single integers, got 3 of them"),
 ])
 def test_an_index_used_as_a_number_is_an_error(source: str, message: str) -> None:

@@ -525,8 +525,10 @@ def _take(value: Value, index: list[int | np.ndarray | slice]) -> Value:
         raise EvalError("a number cannot be indexed")
     if len(index) > value.ndim:
         raise EvalError(f"{len(index)} indices for a value of shape {shape_str(value.shape)}")
-    if sum(isinstance(p, np.ndarray) for p in index) > 1:
-        raise EvalError("at most one position may be a vector of indices")
+    vectors = [p for p in index if isinstance(p, np.ndarray)]
+    if len({v.size for v in vectors}) > 1:
+        sizes = " and ".join(str(v.size) for v in vectors)
+        raise EvalError(f"vectors of indices are paired entry by entry and must have one length, got {sizes}")
     for axis, (position, size) in enumerate(zip(index, value.shape)):
         if isinstance(position, int) and not -size <= position < size:
             raise EvalError(f"index {position} is out of range for axis {axis} of size {size}")

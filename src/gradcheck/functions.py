@@ -530,6 +530,25 @@ def vander(x: Value, n: Value) -> np.ndarray:
     return np.asarray(v[:, None] ** np.arange(cols - 1, -1, -1))
 
 
+def arange(n: Value) -> np.ndarray:
+    """The positions 0, 1, ..., n - 1, as an index (to pair with another: Z[y, arange(b)])."""
+    size = _count(n, "arange")
+    check_size((size,), "arange")
+    return np.arange(size).view(Labels)
+
+
+def argmax(x: Value, axis: Value = None) -> np.ndarray:
+    """The position of the largest entry (of a vector), or along `axis=k` of a matrix, one
+    per column (axis 0) or row (axis 1), as an index; the first one in a tie."""
+    a = np.real(_array(x, "argmax"))
+    ax = _axis(a, axis, "argmax")
+    if ax is None:
+        if a.ndim == 2 and 1 not in a.shape:
+            raise EvalError(f"argmax of a matrix needs axis=0 or axis=1, got shape {shape_str(a.shape)}")
+        return np.asarray(np.argmax(a.reshape(-1))).view(Labels)
+    return np.asarray(np.argmax(a, axis=ax)).view(Labels)
+
+
 def maximum_of(x: Value, axis: Value = None) -> Value:
     a = _array(x, "max")
     ax = _axis(a, axis, "max")
@@ -684,6 +703,7 @@ FUNCTIONS: dict[str, Function] = {
     "svdu": _f(svdu, 1, analytic=False, since=2), "svdv": _f(svdv, 1, analytic=False, since=2),
     "qrq": _f(qrq, 1, analytic=False, since=2), "qrr": _f(qrr, 1, analytic=False, since=2),
     "toeplitz": _f(toeplitz, 2, since=2), "circulant": _f(circulant, 1, since=2),
+    "arange": _f(arange, 1, since=2), "argmax": _f(argmax, 1, axis=True, analytic=False, since=2),
     "hankel": _f(hankel, 2, since=2), "vander": _f(vander, 2, since=2),
     "signm": _f(signm, 1, analytic=False, since=2), "powm": _f(powm, 2, analytic=False, since=2),
 }
