@@ -432,3 +432,12 @@ def test_every_index_message(old: str, new: str, message: str) -> None:
 def test_an_index_constant_loads_with_its_bound() -> None:
     identity = load_text(LABEL, "label.yaml")
     assert identity.constants[0].below == "k" and identity.constants[0].kind == "index"
+
+
+def test_an_unquoted_comma_in_a_flow_mapping_is_explained() -> None:
+    text = ("name: a\ninputs: {X: {shape: [2, 2]}}\nfunction: trace(X)\nclaims:\n"
+            "  - {wrt: X, layout: denominator, derivative: ones(2, 2)}\n")
+    with pytest.raises(CatalogueError) as info:
+        load_text(text, "f.yaml")
+    assert str(info.value) == ("unknown key '2)' in claim 1 of f.yaml, line 5: it looks like the rest of an "
+                               "expression: a comma in {...} ends a value, so quote the expression ('ones(n, 1)')")

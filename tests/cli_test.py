@@ -262,3 +262,12 @@ def test_main_maps_every_way_out_to_its_exit_status(monkeypatch: pytest.MonkeyPa
     with pytest.raises(SystemExit):
         cli.main(["run", "--debug"])
     assert "RuntimeError: boom" in capsys.readouterr().err
+
+
+def test_an_unknown_dim_is_a_usage_error(cli_invoke: Callable[..., Result]) -> None:
+    typo = cli_invoke("run", str(CATALOGUE / "seed"), "--dim", "qq=5")
+    assert typo.exit_code == 2 and "no identity has a dimension 'qq': did you mean 'q'?" in typo.output
+    none = cli_invoke("check", "logdet(X)", "--input", "X=3x3:invertible", "--claim", "inv(X).T",
+                      "--layout", "denominator", "--dim", "n=3")
+    assert none.exit_code == 2 and "these identities have no dimensions" in none.output
+    assert cli_invoke("run", str(CATALOGUE / "seed"), "--dim", "q=3").exit_code == 0

@@ -172,3 +172,13 @@ def test_load_and_run_time_errors_are_two_branches_of_one_base() -> None:
         parse("X @ Y", SCOPE)({"X": np.ones((3, 4)), "Y": np.ones((3, 4))})
     assert isinstance(parsing.value, CatalogueError) and not isinstance(running.value, CatalogueError)
     assert isinstance(running.value, GradcheckError)
+
+
+@pytest.mark.parametrize(("source", "hint"), [
+    ("X ^ 2", "use ** for an element-wise power (X ** 2), or X @ X or matrix_power(X, 2) for a matrix power"),
+    ("trace(X')", "use .T for a transpose (X.T)"),
+])
+def test_slips_from_other_notations_get_a_hint(source: str, hint: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse(source, SCOPE)
+    assert info.value.hint == hint

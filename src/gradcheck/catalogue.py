@@ -293,8 +293,7 @@ class _Loader:
         for key in data:
             if key not in schema:
                 where = Location(self.file, ".".join(map(str, path)) or "top level", self.doc.line((*path, key)))
-                raise CatalogueError(f"unknown key '{key}'{what}", where,
-                                     did_you_mean(key, schema) or f"expected one of {', '.join(schema)}")
+                raise CatalogueError(f"unknown key '{key}'{what}", where, _unknown_key_hint(key, schema))
         for key, spec in schema.items():
             if spec.required and key not in data:
                 raise self.fail(f"missing required key '{key}'{what}", *path)
@@ -470,8 +469,7 @@ class _Loader:
             raise self.fail(f"expected a mapping, got {_type_name(spec)}", *path, key=key)
         for k in spec:
             if k not in CLAIM:
-                raise self.fail(f"unknown key '{k}'", *path, k, key=key,
-                                hint=did_you_mean(k, CLAIM) or f"expected one of {', '.join(CLAIM)}")
+                raise self.fail(f"unknown key '{k}'", *path, k, key=key, hint=_unknown_key_hint(k, CLAIM))
         for k, value in spec.items():
             self.check_type(value, CLAIM[k].type, (*path, k))
         forms = [f for f in FORMS if f in spec]
@@ -520,6 +518,16 @@ class _Loader:
         if reason is not None and expect != "fail":
             raise self.fail("'reason' is only for a claim with 'expect: fail'", *path, "reason", key=f"{key}.reason")
         return expect == "fail", reason
+
+
+def _unknown_key_hint(key: object, known: Mapping[str, object]) -> str:
+    """The closest key, or a word on what went wrong: a key such as '1)' is the rest of an
+    expression that an unquoted comma split in a flow mapping ({derivative: ones(n, 1)})."""
+    text = str(key)
+    if any(c in text for c in "()[]@*+") or text[:1].isdigit():
+        return ("it looks like the rest of an expression: a comma in {...} ends a value, so quote "
+                "the expression ('ones(n, 1)')")
+    return did_you_mean(text, known) or f"expected one of {', '.join(known)}"
 
 
 def _flatten(value: Any, shape: list[int]) -> list[float] | None:

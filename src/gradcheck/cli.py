@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gradcheck import __version__
-from gradcheck.errors import ExitCode, GradcheckError
+from gradcheck.errors import ExitCode, GradcheckError, did_you_mean
 from gradcheck.options import (
     DEFAULT_MAX_NOISE,
     DEFAULT_RTOL,
@@ -166,6 +166,7 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     start = time.perf_counter()
     options = _options(timeout=timeout, **numeric)
     catalogue = load_catalogue(paths, options.limits)
+    _known_dims(options, catalogue.identities)
     console = _console()
     results, interrupted = _collect(catalogue, options, only, jobs or os.cpu_count() or 1, console)
     if not results and not interrupted:
@@ -268,12 +269,23 @@ def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
 
     options = _options(**numeric)
     identity = _find(name, catalogue_dir, options.limits)
+    _known_dims(options, [identity])
     from gradcheck.checker import check_identity
 
     results = check_identity(identity, options)
     console = _console()
     console.print(verify_report(identity, results, run_line(results, options), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+
+
+def _known_dims(options: Options, identities: Sequence[Identity]) -> None:
+    """A --dim that no identity has is a typo, not a no-op."""
+    known = {d for i in identities for d in i.dims}
+    for name in options.dims:
+        if name not in known:
+            hint = did_you_mean(name, known) or (f"dimensions: {', '.join(sorted(known))}" if known
+                                                 else "these identities have no dimensions")
+            raise click.BadParameter(f"no identity has a dimension '{name}': {hint}", param_hint="'--dim'")
 
 
 def _find(name: str, catalogue_dir: str | None, limits: Limits) -> Identity:
@@ -360,6 +372,7 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
                 "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
     options = _options(**numeric)
     identity = load_data(document, "<command line>")
+    _known_dims(options, [identity])
     from gradcheck.checker import check_identity
 
     results = check_identity(identity, options)

@@ -189,7 +189,9 @@ def _syntax(text: str) -> ast.Expression:
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
         why = "" if exc.msg == "invalid syntax" else f" ({exc.msg})"  # Python's own words, when they add any
-        raise ExpressionError(f"invalid syntax{col} in '{_short(text)}'{why}") from None
+        # X' (MATLAB's transpose) reads as the start of a string
+        hint = "use .T for a transpose (X.T)" if "'" in text else ""
+        raise ExpressionError(f"invalid syntax{col} in '{_short(text)}'{why}", hint=hint) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(f"expression '{_short(text)}' is too deeply nested to parse") from None
     depth = _depth(tree)
@@ -291,7 +293,10 @@ class _Checker:
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         if type(node.op) not in _BINOPS:
-            raise ExpressionError(f"operator is not allowed: '{self.segment(node)}'")
+            # the usual slips from other notations: X^2 (MATLAB, LaTeX)
+            hint = ("use ** for an element-wise power (X ** 2), or X @ X or matrix_power(X, 2) for a "
+                    "matrix power") if isinstance(node.op, ast.BitXor) else ""
+            raise ExpressionError(f"operator is not allowed: '{self.segment(node)}'", hint=hint)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
