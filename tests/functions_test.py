@@ -278,3 +278,10 @@ def test_an_index_used_as_a_number_is_an_error(source: str, message: str) -> Non
 
     with pytest.raises(EvaluationError, match="^" + re.escape(message)):
         parse(source, ("G", "V", "Y", "YS"))({**ENV, "Y": Y, "YS": YS})
+
+
+def test_a_matrix_of_indices_is_not_a_position() -> None:
+    from gradcheck.errors import EvaluationError
+
+    with pytest.raises(EvaluationError, match=r"^an index must be an integer, got an array of shape \(2,2\)"):
+        parse("G[Y, 0]", ("G", "Y"))({**ENV, "Y": np.zeros((2, 2), dtype=int).view(Labels)})

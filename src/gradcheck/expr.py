@@ -505,8 +505,9 @@ def _index(value: Value) -> int | np.ndarray:
     integer arithmetic on them), or a vector of them (one entry taken per integer)."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
-    if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim <= 2 and 1 in (*value.shape, 1):
-        return value.reshape(-1)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and (
+            value.ndim == 1 or (value.ndim == 2 and 1 in value.shape)):
+        return np.asarray(value.reshape(-1))
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         shown = value if isinstance(value, (int, float)) else f"an array of shape {shape_str(np.shape(value))}"
         raise EvalError(f"an index must be an integer, got {shown}")

@@ -549,18 +549,6 @@ def argmax(x: Value, axis: Value = None) -> np.ndarray:
     return np.asarray(np.argmax(a, axis=ax)).view(Labels)
 
 
-def maximum_of(x: Value, axis: Value = None) -> Value:
-    a = _array(x, "max")
-    ax = _axis(a, axis, "max")
-    return np.max(a) if ax is None else np.max(a, axis=ax, keepdims=True)
-
-
-def minimum_of(x: Value, axis: Value = None) -> Value:
-    a = _array(x, "min")
-    ax = _axis(a, axis, "min")
-    return np.min(a) if ax is None else np.min(a, axis=ax, keepdims=True)
-
-
 def sigmoid(x: Value) -> Value:
     a = _array(x, "sigmoid")
     # exp of a number with a non-positive real part only, so no overflow for large |x|
@@ -596,16 +584,21 @@ def _axis(a: np.ndarray, axis: Value, name: str) -> int | None:
     return axis
 
 
-def total(x: Value, axis: Value = None) -> Value:
-    a = _array(x, "sum")
-    ax = _axis(a, axis, "sum")
-    return np.sum(a) if ax is None else np.sum(a, axis=ax, keepdims=True)
+def _reduction(fn: Callable[..., Any], name: str) -> Callable[[Value, Value], Value]:
+    """A reduction over all entries (a scalar), or along `axis=k` keeping that axis."""
+    def reduce(x: Value, axis: Value = None) -> Value:
+        a = _array(x, name)
+        ax = _axis(a, axis, name)
+        return fn(a) if ax is None else fn(a, axis=ax, keepdims=True)
+
+    reduce.__name__ = name
+    return reduce
 
 
-def mean(x: Value, axis: Value = None) -> Value:
-    a = _array(x, "mean")
-    ax = _axis(a, axis, "mean")
-    return np.mean(a) if ax is None else np.mean(a, axis=ax, keepdims=True)
+total = _reduction(np.sum, "sum")
+mean = _reduction(np.mean, "mean")
+maximum_of = _reduction(np.max, "max")
+minimum_of = _reduction(np.min, "min")
 
 
 def logsumexp(x: Value, axis: Value = None) -> Value:
