@@ -320,9 +320,9 @@ def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) 
 
 
 def _worker_init() -> None:
-    """Workers ignore Ctrl-C (the parent stops them) and run BLAS on one thread: a forked worker inherits the parent's OpenBLAS pool of one thread per
-    core, and two such pools on two cores spin against each other (the catalogue's CPU time
-    doubled)."""
+    """Workers ignore Ctrl-C (the parent stops them) and run BLAS on one thread: a forked
+    worker inherits the parent's OpenBLAS pool of one thread per core, and two such pools on
+    two cores spin against each other (the catalogue's CPU time doubled)."""
     from threadpoolctl import threadpool_limits
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
