@@ -150,6 +150,13 @@ CASES: list[Case] = [
         (RIGHT, grad(f"2 * x + 1e-4 * {RESONANT:.9g} * cos({RESONANT:.9g} * log(x)) / x")),
         (WRONG, grad("2 * x")),
     )),
+    # claims not linear in the direction agree with f along every entry
+    Case("differential of sum(X), claimed quadratic", matrix(3, "sum(X)"), (
+        (RIGHT, diff("sum(dX)")), (WRONG, diff("sum(dX * dX)")), (WRONG, diff("sum(abs(dX))")),
+    )),
+    Case("differential of X X, claimed with dX squared", matrix(3, "X @ X"), (
+        (RIGHT, diff("dX @ X + X @ dX")), (WRONG, diff("dX @ X + X @ dX + dX @ dX - dX")),
+    )),
     # structural zeros of a non-smooth function
     Case("sum(relu(L)), L lower", matrix(4, "sum(relu(X))", kind="lower"), (
         (RIGHT, grad("step(X)", "X")), (WRONG, grad("0.5 * ones(n, n)", "X")), (WRONG, grad("0 * X", "X")),

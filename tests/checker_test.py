@@ -425,3 +425,12 @@ def test_a_point_with_a_repeated_spectrum_is_replaced() -> None:
     assert result.status is Status.PASS
     assert result.notes[0].startswith("resampled 1 point: cond(gaps of X) = ")
     assert all(0 < c < 1e6 for r in result.readings for c in r.conditions.values())
+
+
+@pytest.mark.parametrize("claim", ["sum(dX * dX)", "sum(abs(dX))", "dX[0, 0] ** 3 + sum(dX) - dX[0, 0]"])
+def test_a_differential_not_linear_in_its_direction_fails(claim: str) -> None:
+    # each agrees with d sum(X) along every single entry; a combination of them tells
+    text = "name: t\ninputs:\n  X: {shape: [3, 3]}\nfunction: sum(X)\nformat: 2\nclaims:\n"
+    [result] = run(text + f"  - differential: '{claim}'\n")
+    assert result.status is Status.FAIL
+    assert "not linear in its direction" in result.hint

@@ -128,6 +128,8 @@ _READINGS = {
                   "NumPy's reshape does); the format's vec is column-major"),
     "commuted f": ("matches the claim with a commutation matrix on the side of f: it is the "
                    "derivative of f transposed (K vec(F) = vec(F^T))"),
+    "not linear": ("agrees along each entry of the direction but not along a combination of them: "
+                   "the claim is not linear in its direction, as a differential must be"),
     "commuted x": ("matches the claim with a commutation matrix on the side of the input: it is "
                    "the derivative with respect to the input transposed (K vec(X) = vec(X^T))"),
 }

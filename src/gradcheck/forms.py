@@ -26,6 +26,7 @@ from gradcheck.options import CLAIM_NOISE_FACTOR, EPS, ROUNDING
 from gradcheck.point import Point
 from gradcheck.probes import Probe, ProbeSets, vec
 from gradcheck.reading import Display, Explanation, Reading
+from gradcheck.sampling import identity_rng
 
 
 @dataclass(frozen=True)
@@ -263,21 +264,25 @@ def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
 
 
 def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
-    probes = at.probes.joint(identity.inputs)
     f_shape = at.point.value.shape
 
     def value(p: Probe) -> np.ndarray:
         extra = {f"d{v.name}": p.direction.get(v.name, np.zeros_like(at.value(v.name))) for v in identity.inputs}
-        c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}", extra), f_shape)
-        if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
-            raise ClaimError(f"claimed differential has shape {shape_str(c.shape)} but f has "
-                             f"shape {shape_str(f_shape)} in claim {claim.index}")
-        return c.reshape(f_shape) if c.size == int(np.prod(f_shape)) else c
+        return _claimed_change(claim, at, extra, "differential")
 
+    probes: list[Probe] = []
     claimed, estimates = [], []
-    for p in probes:
-        claimed.append(at.numbers.reduced(p, value(p)))  # a sketch, for a large f: see `Differences.sketched`
-        estimates.append(at.numbers.first(p))
+    for var in identity.inputs:
+        own = at.probes.of_input(var)
+        for p in own:
+            claimed.append(at.numbers.reduced(p, value(p)))  # a sketch, for a large f: see `Differences.sketched`
+            estimates.append(at.numbers.first(p))
+        probes += own
+        combined = _combination(var, own, estimates[-len(own):], at) if at.probes.full(var) else None
+        if combined is not None:
+            probes.append(combined[0])
+            claimed.append(value(combined[0]))
+            estimates.append(combined[1])
     mode = "full" if at.probes.joint_full(identity.inputs) else "directional"
     reading = _along(estimates, claimed, at, probes, mode)
     if len(identity.inputs) > 1:
@@ -285,7 +290,8 @@ def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
     worst = int(np.argmax([distance(vec(c), vec(e.value)) for c, e in zip(claimed, estimates)]))
     if not reading.sketch:
         return replace(reading, display=(claimed[worst], estimates[worst].value),
-                       explain=lambda: (diagnosis.value_slips(claimed, reading.numeric), None))
+                       explain=lambda: ({**_linear_slip(reading, probes, claimed),
+                                         **diagnosis.value_slips(claimed, reading.numeric)}, None))
 
     def explain() -> Explanation:
         # The claim's values and one probe's numbers, whole again, only to explain a failure.
@@ -296,6 +302,53 @@ def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
         return alts, shown
 
     return replace(reading, explain=explain)
+
+
+def _linear_slip(reading: Reading, probes: Sequence[Probe],
+                 claimed: Sequence[np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The claim with its values along the combination probes taken as right: if that
+    passes, the claim holds along every entry and is not linear (see `_combination`)."""
+    ends = np.cumsum([np.size(c) for c in claimed])
+    mask = np.zeros(reading.claimed.size, dtype=bool)
+    for p, end, c in zip(probes, ends, claimed):
+        if p.key[0] == "combination":
+            mask[end - np.size(c):end] = True
+    if not mask.any():
+        return {}
+    return {"not linear": (np.where(mask, reading.numeric, reading.claimed), reading.numeric)}
+
+
+def _claimed_change(claim: Claim, at: Probing, extra: dict[str, np.ndarray], what: str) -> np.ndarray:
+    """A claimed change of f (a differential, a jvp) with its directions bound, in f's shape."""
+    f_shape = at.point.value.shape
+    c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}", extra), f_shape)
+    if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
+        raise ClaimError(f"claimed {what} has shape {shape_str(c.shape)} but f has "
+                         f"shape {shape_str(f_shape)} in claim {claim.index}")
+    return c.reshape(f_shape) if c.size == int(np.prod(f_shape)) else c
+
+
+def _combination(var: Variable, probes: Sequence[Probe], estimates: Sequence[Estimate],
+                 at: Probing) -> tuple[Probe, Estimate] | None:
+    """One more probe of `var`: a random combination of its basis probes, with the same
+    combination of their numbers (the derivative is linear in the direction).
+
+    A claim that is not linear in its direction can agree with every basis direction
+    (sum(dX * dX) for f = sum(X): 1 along each e_i) but not with a combination of them.
+    None where f has a kink along a probe (its numbers are then a bracket, not a value)."""
+    if len(probes) < 2 or any(e.lower is not None for e in estimates):
+        return None
+    rng = identity_rng(at.point.sample.trial, f"{at.point.identity.name}/combination/{var.name}")
+    weights = rng.standard_normal(len(probes)) * np.array([p.scale for p in probes])
+    direction = sum((w * p.direction[var.name] for w, p in zip(weights, probes)), np.zeros_like(at.value(var.name)))
+    value = sum((w * np.asarray(e.value) for w, e in zip(weights, estimates)), np.zeros(()))
+    # errors of a sum add at most linearly (the estimates are norms)
+    error = sum(abs(w) * float(e.error) for w, e in zip(weights, estimates))
+    rounding = sum(abs(w) * float(e.rounding) for w, e in zip(weights, estimates))
+    scale = float(norm(weights) / np.sqrt(len(probes)))
+    probe = Probe(("combination", var.name), lambda: {var.name: direction}, scale)
+    return probe, Estimate(np.asarray(value), np.asarray(error), np.asarray(rounding),
+                           sum(e.nfev for e in estimates))
 
 
 def _input_parts(reading: Reading, point: Point, probes: Sequence[Probe],
