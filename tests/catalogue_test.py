@@ -91,10 +91,10 @@ def mutate(old: str, new: str) -> str:
         (mutate("X: {shape: [n, n], kind: spd}", "X: {shape: [n, m], kind: spd}"),
          "kind 'spd' needs a square shape [n, n], got ['n', 'm'] in inputs.X.kind of f.yaml, line 9"),
         (mutate("  - differential: trace(Xi @ dX)", "  - differential: trace(Xi @ dX)\n    derivative: Xi"),
-         "a claim needs exactly one of derivative, differential, hessian, equals; found derivative and "
+         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found derivative and "
          "differential in claim 3 of f.yaml, line 22"),
         (mutate("  - differential: trace(Xi @ dX)", "  - label: nothing"),
-         "a claim needs exactly one of derivative, differential, hessian, equals; found none in claim 3 of "
+         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found none in claim 3 of "
          "f.yaml, line 22"),
         (mutate("  - wrt: X\n    layout: numerator", "  - wrt: A\n    layout: numerator"),
          "wrt 'A' is not an input in claim 2.wrt of f.yaml, line 19: inputs are X"),
@@ -246,9 +246,9 @@ MESSAGES = [
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - differentail: trace(Xi @ dX)',
      "unknown key 'differentail' in claim 2 of f.yaml, line 14: did you mean 'differential'?"),
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', "  - {differential: '0', equals: '0'}",
-     'a claim needs exactly one of derivative, differential, hessian, equals; found differential and equals in claim 2 of f.yaml, line 14'),
+     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found differential and equals in claim 2 of f.yaml, line 14'),
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - {label: nothing}',
-     'a claim needs exactly one of derivative, differential, hessian, equals; found none in claim 2 of f.yaml, line 14'),
+     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found none in claim 2 of f.yaml, line 14'),
     ('  - wrt: X\n', '  - wrt: Y\n',
      "wrt 'Y' is not an input in claim 1.wrt of f.yaml, line 11: inputs are X"),
     ('  - wrt: X\n    layout', '  -\n    layout',
@@ -321,7 +321,7 @@ V1 = V2.replace("format: 2\n", "").replace("tril(ones(n, n)) + eye(n)[:, 0:1] @ 
     (V1, "vech needs format 2 in function of f.yaml, line 5: add 'format: 2' at the top of the file"),
     (V1.replace("sum(vech(X))", "sum(X)"),
      "indexing (X[i, j]) needs format 2 in function of f.yaml, line 5: add 'format: 2' at the top of the file"),
-    (V2.replace("format: 2", "format: 7"), "unknown format 7: expected one of 1, 2 in format of f.yaml, line 1"),
+    (V2.replace("format: 2", "format: 7"), "unknown format 7: expected one of 1, 2, 3 in format of f.yaml, line 1"),
     (V2.replace("format: 2", "format: two"), "expected an integer, got text in format of f.yaml, line 1"),
 ])
 def test_format_1_files_refuse_what_is_newer(text: str, message: str) -> None:
@@ -441,3 +441,54 @@ def test_an_unquoted_comma_in_a_flow_mapping_is_explained() -> None:
         load_text(text, "f.yaml")
     assert str(info.value) == ("unknown key '2)' in claim 1 of f.yaml, line 5: it looks like the rest of an "
                                "expression: a comma in {...} ends a value, so quote the expression ('ones(n, 1)')")
+
+
+BACKWARD = """\
+name: b
+format: 3
+inputs:
+  X: {shape: [3, 3]}
+constants:
+  A: {shape: [3, 3]}
+function: A @ X
+claims:
+  - {wrt: X, cotangent: G, vjp: A.T @ G}
+"""
+
+
+def test_vjp_and_jvp_name_their_directions() -> None:
+    claims = load_text(BACKWARD + "  - {wrt: X, tangent: V, jvp: A @ V}\n", "f.yaml").claims
+    assert [(c.form, c.wrt, c.direction) for c in claims] == [("vjp", "X", "G"), ("jvp", "X", "V")]
+    assert claims[0].describe() == "vjp wrt X (cotangent G)"
+    assert claims[1].describe() == "jvp wrt X (tangent V)"
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ("{wrt: X, vjp: A.T @ G}", "a vjp claim needs 'cotangent' (a new name for it, such as G) in claim 2 of f.yaml, "
+     "line 10"),
+    ("{wrt: X, cotangent: A, vjp: A.T @ A}", "cotangent 'A' is already a name; the cotangent needs a new name in "
+     "claim 2.cotangent of f.yaml, line 10"),
+    ("{wrt: X, cotangent: dX, vjp: A.T @ dX}", "cotangent 'dX' is already a name; the cotangent needs a new name "
+     "in claim 2.cotangent of f.yaml, line 10"),
+    ("{wrt: X, cotangent: exp, vjp: A.T}", "cotangent 'exp' is already a name; the cotangent needs a new name in "
+     "claim 2.cotangent of f.yaml, line 10"),
+    ("{wrt: X, cotangent: 2G, vjp: A.T}", "cotangent '2G' is not a valid name; the cotangent needs a new name in "
+     "claim 2.cotangent of f.yaml, line 10"),
+    ("{wrt: X, tangent: V, vjp: A.T @ V}", "'tangent' does not apply to a vjp claim in claim 2.tangent of f.yaml, "
+     "line 10"),
+    ("{tangent: V, jvp: A @ V}", "a jvp claim needs 'wrt' (one of X) in claim 2 of f.yaml, line 10"),
+    ("{wrt: X, tangent: V, jvp: A @ W}", "unknown name 'W' in claim 2 of f.yaml, line 10"),
+    ("{differential: A @ dX, tangent: V}", "'tangent' does not apply to a differential claim in claim 2.tangent of "
+     "f.yaml, line 10"),
+])
+def test_bad_vjp_and_jvp_claims_are_one_line_errors(claim: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(BACKWARD + f"  - {claim}\n", "f.yaml")
+    assert str(info.value) == message
+
+
+def test_vjp_needs_format_3() -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(BACKWARD.replace("format: 3", "format: 2"), "f.yaml")
+    assert str(info.value) == ("a vjp claim needs format 3 in claim 1 of f.yaml, line 9: add 'format: 3' at the "
+                               "top of the file")

@@ -434,3 +434,53 @@ def test_a_differential_not_linear_in_its_direction_fails(claim: str) -> None:
     [result] = run(text + f"  - differential: '{claim}'\n")
     assert result.status is Status.FAIL
     assert "not linear in its direction" in result.hint
+
+
+INVERSE_V3 = """\
+name: inverse-backward
+format: 3
+dims: {n: 3}
+inputs:
+  A: {shape: [n, n], kind: invertible}
+let:
+  C: inv(A)
+function: C
+claims:
+"""
+
+
+@pytest.mark.parametrize(("claim", "status", "hint"), [
+    ("{wrt: A, cotangent: G, vjp: -C.T @ G @ C.T}", Status.PASS, ""),
+    ("{wrt: A, cotangent: G, vjp: C.T @ G @ C.T}", Status.FAIL, "matches the claim negated"),
+    ("{wrt: A, cotangent: G, vjp: -C.T @ G.T @ C.T}", Status.FAIL,
+     "matches the claim with its cotangent G transposed"),
+    ("{wrt: A, cotangent: G, vjp: '-2 * C.T @ G @ C.T'}", Status.FAIL, "off by a factor: numerical = 1/2 x claim"),
+    ("{wrt: A, tangent: V, jvp: -C @ V @ C}", Status.PASS, ""),
+    ("{wrt: A, tangent: V, jvp: -C @ V.T @ C}", Status.FAIL, "matches the claim with its tangent V transposed"),
+    ("{wrt: A, tangent: V, jvp: '-C @ V @ C + (V[0, 0] ** 2 - V[0, 0]) * C'}", Status.FAIL, "agrees along each entry"),
+])
+def test_backward_and_forward_passes(claim: str, status: Status, hint: str) -> None:
+    [result] = run(INVERSE_V3 + f"  - {claim}\n", trials=2)
+    assert result.status is status
+    assert result.hint.startswith(hint)
+
+
+@pytest.mark.parametrize("n", [3, 40])  # entry by entry, and along random directions of a sketched f
+def test_a_slip_in_one_entry_of_a_backward_pass_is_caught(n: int) -> None:
+    claims = ("  - {wrt: A, cotangent: G, vjp: -C.T @ G @ C.T}\n"
+              "  - {wrt: A, cotangent: G, vjp: '-C.T @ G @ C.T + 1e-6 * sqrt(sum(G * G)) * triu(tril(ones(n, n), -1), -1)'}\n")
+    right, wrong = run(INVERSE_V3 + claims, dims={"n": n})
+    assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
+
+
+def test_a_backward_pass_of_the_wrong_shape_is_an_error_that_says_so() -> None:
+    [result] = run(INVERSE_V3 + "  - {wrt: A, cotangent: G, vjp: 'G[:, 0]'}\n")
+    assert result.status is Status.ERROR
+    assert "claimed vjp has shape (3,) but A has shape (3,3) (a vjp is the cotangent of the input)" in result.message
+
+
+def test_a_backward_pass_of_a_scalar_function_scales_by_its_cotangent() -> None:
+    text = INVERSE_V3.replace("function: C", "function: logdet(A @ A.T)")
+    right, unscaled = run(text + "  - {wrt: A, cotangent: g, vjp: 2 * g * C.T}\n  - {wrt: A, cotangent: g, vjp: 2 * C.T}\n")
+    assert right.status is Status.PASS
+    assert unscaled.status is Status.FAIL

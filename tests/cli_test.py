@@ -179,6 +179,18 @@ def test_check_without_a_file(cli_invoke: Callable[..., Result]) -> None:
     assert "give a claim" in cli_invoke("check", "trace(X)", "--input", "X=3x3").output
 
 
+def test_check_a_backward_and_a_forward_pass(cli_invoke: Callable[..., Result]) -> None:
+    ok = cli_invoke("check", "X @ A", "--input", "X=3x4", "--constant", "A=4x2", "--vjp", "S @ A.T",
+                    "--cotangent", "S", "--jvp", "V @ A")
+    assert ok.exit_code == 0 and "vjp wrt X (cotangent S) PASS" in ok.output and "jvp wrt X (tangent V) PASS" in ok.output
+    wrong = cli_invoke("check", "X @ A", "--input", "X=3x4", "--constant", "A=4x2", "--vjp", "-G @ A.T")
+    assert wrong.exit_code == 1 and "diagnosis: matches the claim negated" in wrong.output
+    shape = cli_invoke("check", "X @ A", "--input", "X=3x4", "--constant", "A=4x2", "--vjp", "A @ G.T")
+    assert shape.exit_code == 1 and "claimed vjp has shape (4,3) but X has shape (3,4)" in shape.output
+    clash = cli_invoke("check", "X @ A", "--input", "X=3x4", "--constant", "A=4x2", "--vjp", "A", "--cotangent", "A")
+    assert clash.exit_code == 1 and "cotangent 'A' is already a name" in clash.output
+
+
 def test_new_writes_a_template_that_passes(cli_invoke: Callable[..., Result], tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     result = cli_invoke("new", "my_identity", "--folder", str(folder))

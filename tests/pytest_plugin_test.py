@@ -98,3 +98,20 @@ def test_can_be_turned_off(project: pytest.Pytester) -> None:
 def test_bundled_seed_catalogue_through_pytest(pytester: pytest.Pytester) -> None:
     shutil.copytree(CATALOGUE / "seed", pytester.path / "seed")
     pytester.runpytest("seed", "-q", "-p", "no:cacheprovider").assert_outcomes(passed=60, xfailed=1)
+
+
+def test_backward_and_forward_passes(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", passes="""\
+name: passes
+format: 3
+inputs:
+  A: {shape: [3, 3], kind: invertible}
+function: inv(A)
+claims:
+  - {wrt: A, cotangent: G, vjp: -inv(A).T @ G @ inv(A).T}
+  - {wrt: A, tangent: V, jvp: -inv(A) @ V.T @ inv(A)}
+""")
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*claim 1: vjp wrt A (cotangent G) PASSED*", "*jvp: -inv(A) @ V.T @ inv(A)*",
+                                 "*matches the claim with its tangent V transposed*"])

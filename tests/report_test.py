@@ -42,6 +42,35 @@ def test_json_report_follows_its_schema(cli_invoke: Callable[..., Result], mixed
     assert document["results"][1]["hint"] == "matches the claim transposed: it holds in layout denominator"
 
 
+PASSES = """\
+name: passes
+format: 3
+dims: {n: 3}
+inputs:
+  A: {shape: [n, n], kind: invertible}
+function: inv(A)
+claims:
+  - {wrt: A, cotangent: G, vjp: -inv(A).T @ G @ inv(A).T}
+  - {wrt: A, tangent: V, jvp: -inv(A) @ V.T @ inv(A)}
+"""
+
+
+def test_backward_and_forward_passes_in_every_report(cli_invoke: Callable[..., Result],
+                                                      write: Callable[..., Path], tmp_path: Path) -> None:
+    path = write(PASSES, "passes.yaml")
+    document = json.loads(cli_invoke("run", str(path), "--format", "json").output)
+    jsonschema.validate(document, SCHEMA)
+    claims = [(r["claim"]["form"], r["claim"]["wrt"], r["claim"]["direction"], r["status"]) for r in document["results"]]
+    assert claims == [("vjp", "A", "G", "PASS"), ("jvp", "A", "V", "FAIL")]
+    assert document["results"][1]["hint"] == "matches the claim with its tangent V transposed"
+    out = tmp_path / "junit.xml"
+    cli_invoke("run", str(path), "--format", "junit", "--output", str(out))
+    names = [case.get("name") for case in ET.parse(out).getroot().iter("testcase")]
+    assert names == ["claim 1: vjp wrt A (cotangent G)", "claim 2: jvp wrt A (tangent V)"]
+    markdown = cli_invoke("run", str(path), "--format", "markdown").output
+    assert "vjp wrt A (cotangent G)" in markdown and "tangent V transposed" in markdown
+
+
 def test_a_bad_file_is_a_row_of_its_own_in_every_report(cli_invoke: Callable[..., Result],
                                                            write: Callable[..., Path], tmp_path: Path) -> None:
     bad = write("name: broken\nfunction: [\n", "broken.yaml")

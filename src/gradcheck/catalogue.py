@@ -22,7 +22,9 @@ from gradcheck.kinds import KINDS, shape_problem
 from gradcheck.options import Limits
 from gradcheck.schema import (
     CLAIM,
+    DIRECTION_KEYS,
     EXPECTS,
+    FORM_SINCE,
     FORMS,
     IDENT_PATTERN,
     LAYOUTS,
@@ -65,6 +67,8 @@ class Claim:
     expect_fail: bool = False
     reason: str | None = None
     line: int | None = None
+    # the name a vjp gives its cotangent, or a jvp its tangent (format 3)
+    direction: str | None = None
 
     def describe(self) -> str:
         """The label, or form + wrt + layout."""
@@ -75,6 +79,8 @@ class Claim:
             text += f" wrt {self.wrt}"
         if self.layout:
             text += f" ({self.layout})"
+        if self.direction:
+            text += f" ({'cotangent' if self.form == 'vjp' else 'tangent'} {self.direction})"
         return text
 
 
@@ -477,19 +483,44 @@ class _Loader:
             found = " and ".join(forms) if forms else "none"
             raise self.fail(f"a claim needs exactly one of {', '.join(FORMS)}; found {found}", *path, key=key)
         form = forms[0]
+        if FORM_SINCE.get(form, 1) > self.version:
+            raise self.fail(f"a {form} claim needs format {FORM_SINCE[form]}", *path, key=key,
+                            hint=f"add 'format: {FORM_SINCE[form]}' at the top of the file")
         wrt, layout = self.claim_target(spec, form, path, key, inputs)
+        direction = self.claim_direction(spec, form, path, key, scope, inputs)
         expect_fail, reason = self.claim_expectation(spec, path, key)
         extra = [f"d{v.name}" for v in inputs] if form == "differential" else []
+        extra += [direction] if direction else []
         expr = self.expression(spec[form], scope, *path, form, key=key, extra=extra)
         label = _line(spec["label"]) if "label" in spec else None
         return Claim(i + 1, form, expr, wrt, layout, label, expect_fail, reason and _line(reason),
-                     self.doc.line(path))
+                     self.doc.line(path), direction)
+
+    def claim_direction(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
+                        scope: set[str], inputs: Sequence[Variable]) -> str | None:
+        """The name a vjp gives its cotangent or a jvp its tangent: a new name."""
+        wanted = {"vjp": "cotangent", "jvp": "tangent"}.get(form)
+        for k in DIRECTION_KEYS:
+            if k in spec and k != wanted:
+                raise self.fail(f"'{k}' does not apply to a {form} claim", *path, k, key=f"{key}.{k}")
+        if wanted is None:
+            return None
+        if wanted not in spec:
+            raise self.fail(f"a {form} claim needs '{wanted}' (a new name for it, such as "
+                            f"{'G' if form == 'vjp' else 'V'})", *path, key=key)
+        name = spec[wanted]
+        taken = scope | {f"d{v.name}" for v in inputs}
+        if not IDENT_PATTERN.match(name) or name in FUNCTIONS or name in CONSTANTS or name in taken:
+            why = "is not a valid name" if not IDENT_PATTERN.match(name) else "is already a name"
+            raise self.fail(f"{wanted} '{name}' {why}; the {wanted} needs a new name", *path, wanted,
+                            key=f"{key}.{wanted}")
+        return str(name)
 
     def claim_target(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
                      inputs: Sequence[Variable]) -> tuple[str | None, str | None]:
         wrt, layout = spec.get("wrt"), spec.get("layout")
         names = [v.name for v in inputs]
-        if form in ("derivative", "hessian"):
+        if form in ("derivative", "hessian", "vjp", "jvp"):
             if wrt is None:
                 raise self.fail(f"a {form} claim needs 'wrt' (one of {', '.join(names)})", *path, key=key)
             if wrt not in names:

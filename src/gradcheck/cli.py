@@ -340,20 +340,27 @@ def _variable_spec(ctx: click.Context, param: click.Parameter, values: Sequence[
               help="A random constant held fixed (repeatable).")
 @click.option("--claim", "claim", default=None, help="A claimed derivative (needs --layout).")
 @click.option("--layout", type=click.Choice(["numerator", "denominator"]), default=None)
-@click.option("--wrt", default=None, help="The input of --claim or --hessian (default: the only input).")
+@click.option("--wrt", default=None,
+              help="The input of --claim, --hessian, --vjp or --jvp (default: the only input).")
 @click.option("--differential", default=None, help="A claimed differential, written with dX for each input X.")
 @click.option("--hessian", default=None, help="A claimed Hessian.")
 @click.option("--equals", default=None, help="An expression claimed equal to the function.")
+@click.option("--vjp", default=None, help="A claimed backward pass: the cotangent of --wrt, written with G.")
+@click.option("--jvp", default=None, help="A claimed forward pass: the change of f, written with a tangent V.")
+@click.option("--cotangent", default="G", show_default=True, help="The name --vjp gives the cotangent of f.")
+@click.option("--tangent", default="V", show_default=True, help="The name --jvp gives the tangent of --wrt.")
 @numeric_options
 def check_command(function: str, inputs: dict[str, Any], constants: dict[str, Any], claim: str | None,
                   layout: str | None, wrt: str | None, differential: str | None, hessian: str | None,
-                  equals: str | None, **numeric: Any) -> None:
+                  equals: str | None, vjp: str | None, jvp: str | None, cotangent: str, tangent: str,
+                  **numeric: Any) -> None:
     """Check one claim about FUNCTION without writing a file.
 
     \b
     Example:
       gradcheck check "logdet(X)" --input X=4x4:invertible --claim "inv(X).T" --layout denominator
       gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
+      gradcheck check "inv(A)" --input A=3x3:invertible --vjp "-inv(A).T @ G @ inv(A).T"
     """
     from gradcheck.catalogue import load_data
     from gradcheck.report.verify import run_line, verify_report
@@ -366,8 +373,13 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
     for form, text in (("differential", differential), ("hessian", hessian), ("equals", equals)):
         if text is not None:
             claims.append({form: text, **({"wrt": target} if form == "hessian" else {})})
+    if vjp is not None:
+        claims.append({"vjp": vjp, "wrt": target, "cotangent": cotangent})
+    if jvp is not None:
+        claims.append({"jvp": jvp, "wrt": target, "tangent": tangent})
     if not claims:
-        raise click.UsageError("give a claim: --claim (with --layout), --differential, --hessian or --equals")
+        raise click.UsageError("give a claim: --claim (with --layout), --differential, --hessian, --equals, "
+                               "--vjp or --jvp")
     document = {"format": LATEST, "name": "check", "inputs": inputs, "constants": constants, "function": function,
                 "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
     options = _options(**numeric)

@@ -9,7 +9,7 @@ to a constant factor, too) and says so in one line, with the largest difference.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
 
@@ -37,9 +37,10 @@ def matrix_slips(c: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def derivative_slips(claim: Claim, point: Point, c: np.ndarray, layout: str, f_shape: tuple[int, ...],
-                     x_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """Every other reading of a derivative claim's matrix `c` a diagnosis tries."""
-    return {**matrix_slips(c), **_swapped(claim, point, c.shape), **_term_slips(claim, point, c),
+                     x_shape: tuple[int, ...], extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Every other reading of a derivative claim's matrix `c` a diagnosis tries (`extra`:
+    names the claim sees besides the point's, a vjp's cotangent)."""
+    return {**matrix_slips(c), **_swapped(claim, point, c.shape, extra), **_term_slips(claim, point, c, extra),
             **_row_major(c, layout, f_shape, x_shape)}
 
 
@@ -52,7 +53,8 @@ def value_slips(values: Sequence[np.ndarray], target: np.ndarray) -> Alternative
     return alts
 
 
-def _term_slips(claim: Claim, point: Point, c: np.ndarray) -> dict[str, np.ndarray]:
+def _term_slips(claim: Claim, point: Point, c: np.ndarray,
+                extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The claim with one of its additive terms left out, or with that term's sign flipped
     (a term too many, or a sign slip in one term: the commonest slips in a sum)."""
     terms = claim.expr.terms()
@@ -61,7 +63,7 @@ def _term_slips(claim: Claim, point: Point, c: np.ndarray) -> dict[str, np.ndarr
     out = {}
     for sign, term in terms:
         try:
-            value = np.broadcast_to(sign * point.claim(term, ""), c.shape)
+            value = np.broadcast_to(sign * point.claim(term, "", extra), c.shape)
         except (EvaluationError, ValueError):
             continue
         out[f"without the term '{term.source}'"] = c - value
@@ -97,7 +99,8 @@ def _row_major(c: np.ndarray, layout: str, f_shape: tuple[int, ...], x_shape: tu
     return out
 
 
-def _swapped(claim: Claim, point: Point, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+def _swapped(claim: Claim, point: Point, shape: tuple[int, ...],
+             extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The claim with two of its variables of the same shape exchanged (a common slip)."""
     values = point.sample.values
     names = sorted(n for n in claim.expr.names if n in values)
@@ -107,7 +110,7 @@ def _swapped(claim: Claim, point: Point, shape: tuple[int, ...]) -> dict[str, np
             if values[a].shape != values[b].shape:
                 continue
             try:
-                c = point.claim(claim.expr, "", {a: values[b], b: values[a]})
+                c = point.claim(claim.expr, "", {**(extra or {}), a: values[b], b: values[a]})
             except EvaluationError:
                 continue
             if c.shape == shape:
@@ -128,6 +131,7 @@ _READINGS = {
                   "NumPy's reshape does); the format's vec is column-major"),
     "commuted f": ("matches the claim with a commutation matrix on the side of f: it is the "
                    "derivative of f transposed (K vec(F) = vec(F^T))"),
+    "direction transposed": "matches the claim with its {} transposed",
     "not linear": ("agrees along each entry of the direction but not along a combination of them: "
                    "the claim is not linear in its direction, as a differential must be"),
     "commuted x": ("matches the claim with a commutation matrix on the side of the input: it is "
@@ -184,6 +188,8 @@ def _reading(claim: Claim, name: str) -> str:
     if name.startswith(("without the term", "with the sign of the term")):
         return f"matches the claim {name}"
     text = _READINGS[name]
+    if name == "direction transposed":
+        return text.format(f"{'cotangent' if claim.form == 'vjp' else 'tangent'} {claim.direction}")
     if name == "transposed" and claim.form == "derivative":
         other = "denominator" if claim.layout == "numerator" else "numerator"
         return f"{text}: it holds in layout {other}"

@@ -417,6 +417,98 @@ def _equals(claim: Claim, identity: Identity, at: Probing) -> Reading:
                    display=(c, f), explain=lambda: (diagnosis.value_slips([c], vec(f)), None))
 
 
+def cotangent(claim: Claim, at: Probing) -> np.ndarray:
+    """A vjp's cotangent: Gaussian, of f's shape, the same at every run of a trial."""
+    assert claim.direction is not None
+    rng = identity_rng(at.point.sample.trial, f"{at.point.identity.name}/cotangent/{claim.index}")
+    return np.asarray(rng.standard_normal(at.point.value.shape))
+
+
+def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """A backward pass: given the cotangent G of f, the cotangent of the input,
+    grad_X sum(G * f) (of X's shape). Judged as that gradient, along the input's probes:
+    sum(claim * D) against sum(G * df along D)."""
+    assert claim.wrt is not None and claim.direction is not None
+    wrt, name = claim.wrt, claim.direction
+    var, x = identity.input(wrt), at.value(wrt)
+    g = cotangent(claim, at)
+    extra = {name: g}
+    c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}", extra), x.shape)
+    if c.shape != x.shape and not (is_scalar(c.shape) and is_scalar(x.shape)):
+        raise ClaimError(f"claimed vjp has shape {shape_str(c.shape)} but {claim.wrt} has shape "
+                         f"{shape_str(x.shape)} (a vjp is the cotangent of the input) in claim {claim.index}")
+    c = c.reshape(x.shape)
+    probes = at.probes.of_input(var)
+    size = norm(g)
+    claimed, numeric, error, rounding = [], [], [], []
+    for p in probes:
+        e = at.numbers.whole(p) if at.numbers.sketched(p) else at.numbers.first(p)
+        claimed.append(np.sum(c * p.direction[claim.wrt]))
+        numeric.append(np.sum(g * np.reshape(e.value, g.shape)))
+        # |<G, err>| <= |G| |err|; at a kink, any value between the one-sided ones
+        spread = norm(np.asarray(e.upper) - np.asarray(e.lower)) if e.lower is not None else 0.0
+        error.append(size * (float(e.error) + spread))
+        rounding.append(size * float(e.rounding))
+    mode = "full" if at.probes.full(var) else "directional"
+    reading = Reading(at.point.sample.trial, mode, np.array(claimed), np.array(numeric), np.array(error), 0,
+                      rounding=np.array(rounding), reference=size * _reference(at.point, probes))
+    shown = None
+    if mode == "full" and not var.symmetric_perturbation:
+        shown = np.array(numeric).reshape(x.shape, order="F")
+
+    def explain() -> Explanation:
+        slips = diagnosis.derivative_slips(claim, at.point, c, "denominator", (), x.shape, extra)
+        alts = {"negated": (-reading.claimed, reading.numeric)}
+        if g.ndim == 2 and g.shape[0] == g.shape[1] > 1:
+            try:  # a backward pass that takes G where G^T belongs (or the other way)
+                slips["direction transposed"] = np.asarray(
+                    at.point.claim(claim.expr, "", {name: g.T})).reshape(x.shape)
+            except (EvaluationError, ValueError):
+                pass
+        for slip, m in slips.items():
+            alts[slip] = (np.array([np.sum(m * p.direction[wrt]) for p in probes]), reading.numeric)
+        return alts, None
+
+    return replace(reading, display=(c, shown) if shown is not None else None, explain=explain,
+                   ambiguous=_layout_ambiguity(var, c, ()))
+
+
+def _jvp(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """A forward pass: the change of f along a tangent V of the input, f'(X)[V]. Judged as
+    a differential in that input alone, V bound to each probe's direction."""
+    assert claim.wrt is not None and claim.direction is not None
+    var, name = identity.input(claim.wrt), claim.direction
+
+    def value(p: Probe) -> np.ndarray:
+        return _claimed_change(claim, at, {name: p.direction[var.name]}, "jvp")
+
+    probes = list(at.probes.of_input(var))
+    claimed = [at.numbers.reduced(p, value(p)) for p in probes]
+    estimates = [at.numbers.first(p) for p in probes]
+    combined = _combination(var, probes, estimates, at) if at.probes.full(var) else None
+    if combined is not None:
+        probes.append(combined[0])
+        claimed.append(value(combined[0]))
+        estimates.append(combined[1])
+    reading = _along(estimates, claimed, at, probes, "full" if at.probes.full(var) else "directional")
+    worst = int(np.argmax([distance(vec(c), vec(e.value)) for c, e in zip(claimed, estimates)]))
+    if reading.sketch:
+        return replace(reading, explain=lambda: ({"negated": (-reading.claimed, reading.numeric)},
+                                                 (value(probes[worst]), at.numbers.whole(probes[worst]).value)))
+    def explain() -> Explanation:
+        alts = {**_linear_slip(reading, probes, claimed), **diagnosis.value_slips(claimed, reading.numeric)}
+        if at.value(var.name).ndim == 2 and at.value(var.name).shape[0] == at.value(var.name).shape[1] > 1:
+            try:  # a forward pass that takes V where V^T belongs
+                flipped = [_claimed_change(claim, at, {name: p.direction[var.name].T}, "jvp") for p in probes]
+                alts["direction transposed"] = (_stack(flipped), reading.numeric)
+            except EvaluationError:
+                pass
+        return alts, None
+
+    return replace(reading, display=(claimed[worst], estimates[worst].value), explain=explain)
+
+
 _FORMS: dict[str, Callable[[Claim, Identity, Probing], Reading]] = {
     "derivative": _derivative, "differential": _differential, "hessian": _hessian, "equals": _equals,
+    "vjp": _vjp, "jvp": _jvp,
 }

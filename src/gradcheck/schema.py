@@ -23,17 +23,23 @@ MAX_DIM = 100_000
 LAYOUTS = ("numerator", "denominator")
 EXPECTS = ("fail", "pass")
 # Versions of the format: 2 adds indexing and slicing, and the functions of FUNCTIONS whose
-# `since` is 2. A file without `format` is version 1, and means what it always meant.
-VERSIONS = (1, 2)
+# `since` is 2; 3 adds the claim forms of FORM_SINCE. A file without `format` is version 1,
+# and means what it always meant.
+VERSIONS = (1, 2, 3)
 LATEST = VERSIONS[-1]
 PERTURBS = ("symmetric",)
 # Each claim form, and the keys that say what it is about: required with that form,
 # not allowed with the others.
 FORM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "derivative": ("wrt", "layout"), "differential": (), "hessian": ("wrt",), "equals": (),
+    "vjp": ("wrt", "cotangent"), "jvp": ("wrt", "tangent"),
 })
 FORMS = tuple(FORM_TARGETS)
-TARGETS = ("wrt", "layout")
+TARGETS = ("wrt", "layout", "cotangent", "tangent")
+# The format version that introduced each claim form (the others are in every version).
+FORM_SINCE: Mapping[str, int] = MappingProxyType({"vjp": 3, "jvp": 3})
+# The keys that name a claim's own direction variable (sampled, never declared).
+DIRECTION_KEYS = ("cotangent", "tangent")
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ CLAIM: Mapping[str, Key] = MappingProxyType({
     **{form: Key("expr", json=_ref("expression")) for form in FORMS},
     "wrt": Key("str", json=_ref("identifier")),
     "layout": Key("str", json={"enum": list(LAYOUTS)}),
+    "cotangent": Key("str", json={**_ref("identifier"),
+                                  "description": "The name of a vjp's cotangent, of f's shape (format 3)."}),
+    "tangent": Key("str", json={**_ref("identifier"),
+                                "description": "The name of a jvp's tangent, of the input's shape (format 3)."}),
     "label": Key("str", json={"type": "string"}),
     "expect": Key("str", json={"enum": list(EXPECTS)}),
     "reason": Key("str", json={"type": "string"}),
@@ -127,7 +137,7 @@ def json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://gradcheck.dev/schemas/identity-v1.json",
-        "title": "gradcheck identity file (format v1)",
+        "title": "gradcheck identity file (format versions 1 to 3)",
         "description": ("One matrix-calculus identity: a function, its inputs and claimed derivatives. "
                         "See docs/format.md."),
         **_object(TOP),

@@ -44,6 +44,8 @@ def _claim_line(claim: Claim) -> str:
         text += f" ({claim.layout}, wrt `{claim.wrt}`)"
     elif claim.form == "hessian":
         text += f" (wrt `{claim.wrt}`)"
+    elif claim.form in ("vjp", "jvp"):
+        text += f" (wrt `{claim.wrt}`, {'cotangent' if claim.form == 'vjp' else 'tangent'} `{claim.direction}`)"
     if claim.expect_fail:
         text += f"\n  - **does not hold as published**: {_escape(claim.reason or '')}"
     return text
