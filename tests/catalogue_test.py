@@ -492,3 +492,36 @@ def test_vjp_needs_format_3() -> None:
         load_text(BACKWARD.replace("format: 3", "format: 2"), "f.yaml")
     assert str(info.value) == ("a vjp claim needs format 3 in claim 1 of f.yaml, line 9: add 'format: 3' at the "
                                "top of the file")
+
+
+CHAIN = """\
+name: c
+format: 3
+inputs:
+  X: {shape: [3, 3]}
+function: trace(X @ X.T)
+claims:
+  - equals: [sum(X * X), trace(X.T @ X)]
+"""
+
+
+def test_a_chain_of_equalities_keeps_its_links_in_order() -> None:
+    [claim] = load_text(CHAIN, "f.yaml").claims
+    assert [e.source for e in claim.links] == ["sum(X * X)", "trace(X.T @ X)"]
+    assert claim.source == "sum(X * X) = trace(X.T @ X)"
+    assert claim.describe() == "equals (a chain of 2)"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (CHAIN.replace("format: 3", "format: 2"),
+     "a chain of equals (a list) needs format 3 in claim 1 of f.yaml, line 7: add 'format: 3' at the top of the file"),
+    (CHAIN.replace("[sum(X * X), trace(X.T @ X)]", "[]"),
+     "expected an expression or a non-empty list of them, got a list in claims.0.equals of f.yaml, line 7"),
+    (CHAIN.replace("trace(X.T @ X)]", "trace(Y)]"), "unknown name 'Y' in claim 1 link 2 of f.yaml, line 7"),
+    (CHAIN.replace("[sum(X * X), trace(X.T @ X)]", "[sum(X * X), [X]]"),
+     "expected an expression or a non-empty list of them, got a list in claims.0.equals of f.yaml, line 7"),
+])
+def test_bad_chains_are_one_line_errors(text: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(text, "f.yaml")
+    assert str(info.value) == message

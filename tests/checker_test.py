@@ -484,3 +484,36 @@ def test_a_backward_pass_of_a_scalar_function_scales_by_its_cotangent() -> None:
     right, unscaled = run(text + "  - {wrt: A, cotangent: g, vjp: 2 * g * C.T}\n  - {wrt: A, cotangent: g, vjp: 2 * C.T}\n")
     assert right.status is Status.PASS
     assert unscaled.status is Status.FAIL
+
+
+CYCLIC = """\
+name: cyclic
+format: 3
+dims: {n: 3}
+inputs:
+  A: {shape: [n, n]}
+  B: {shape: [n, n]}
+function: A @ B
+claims:
+"""
+
+
+@pytest.mark.parametrize(("links", "status", "hint"), [
+    ("[(B.T @ A.T).T, A @ B + 0, (A @ B).T.T]", Status.PASS, ""),
+    ("[(B.T @ A.T).T, B @ A, A @ B]", Status.FAIL, "link 2: (B.T @ A.T).T = B @ A does not hold: "),
+    ("[(B.T @ A.T).T, A @ B, -(A @ B), A @ B]", Status.FAIL,
+     "link 3: A @ B = -(A @ B) does not hold: matches the claim negated"),
+    ("[B.T @ A.T, A @ B]", Status.FAIL, "link 1: f = B.T @ A.T does not hold: matches the claim transposed"),
+])
+def test_a_chain_names_the_first_link_that_does_not_hold(links: str, status: Status, hint: str) -> None:
+    [result] = run(CYCLIC + f"  - equals: {links}\n")
+    assert result.status is status
+    assert result.hint.startswith(hint)
+    # every link is still judged: one share of each reading per link
+    assert all(len(m.parts) == links.count(",") + 1 for m in result.readings)
+
+
+def test_a_chain_of_one_is_a_plain_equality() -> None:
+    [chain, plain] = run(CYCLIC + "  - equals: [(B.T @ A.T).T]\n  - equals: (B.T @ A.T).T\n")
+    assert chain.status is plain.status is Status.PASS
+    assert chain.readings[0].parts == () and chain.claim is not None and chain.claim.describe() == "equals"

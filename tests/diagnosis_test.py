@@ -65,7 +65,7 @@ def test_no_simple_slip_says_how_large_the_error_is() -> None:
 
 
 def test_the_part_that_fails_most_is_the_one_diagnosed() -> None:
-    x, y = reading(A, A, part="X"), reading(A, 2 * A, part="Y")
+    x, y = reading(A, A, part="the part along dX"), reading(A, 2 * A, part="the part along dY")
     whole = reading(np.concatenate([A, A]), np.concatenate([A, 2 * A]), parts=(x, y))
     assert worst_view(whole, RTOL) is y
     assert diagnose(DENOMINATOR, y, RTOL)[0] == "off by a factor in the part along dY: numerical = 2 x claim"

@@ -129,3 +129,27 @@ def test_output_is_written_atomically(monkeypatch: pytest.MonkeyPatch, tmp_path:
         output.write_atomic(target, "new report")
     assert target.read_text() == "previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+
+
+def test_a_chain_is_shown_link_by_link(cli_invoke: Callable[..., Result], write: Callable[..., Path],
+                                       tmp_path: Path) -> None:
+    write("""\
+name: chain
+format: 3
+inputs:
+  A: {shape: [3, 3]}
+function: trace(A @ A.T)
+claims:
+  - equals: [sum(A * A), sum(A * A.T), trace(A.T @ A)]
+""", "chain.yaml")
+    verify = cli_invoke("verify", "chain", "--catalogue", str(tmp_path))
+    assert verify.exit_code == 1
+    lines = [line.strip() for line in verify.output.splitlines()]
+    assert "equals: f" in lines
+    assert any(line.startswith("link 1: = sum(A * A)  error") and "first wrong" not in line for line in lines)
+    assert any(line.startswith("link 2: = sum(A * A.T)  error") and line.endswith("<- first wrong") for line in lines)
+    assert any(line.startswith("link 3: = trace(A.T @ A)  error") for line in lines)
+    assert "diagnosis: link 2: sum(A * A) = sum(A * A.T) does not hold" in verify.output
+    document = json.loads(cli_invoke("run", str(tmp_path), "--format", "json").output)
+    jsonschema.validate(document, SCHEMA)
+    assert document["results"][0]["claim"]["expression"] == "sum(A * A) = sum(A * A.T) = trace(A.T @ A)"

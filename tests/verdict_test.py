@@ -116,7 +116,7 @@ def test_a_conflict_between_methods_cannot_be_judged() -> None:
 
 
 def test_a_noisy_part_names_its_input() -> None:
-    part = reading([1.0], [1.0], noise=1e-3, rounding=1e-6, part="Y")
+    part = reading([1.0], [1.0], noise=1e-3, rounding=1e-6, part="the part along dY")
     m = reading([1.0, 1.0], [1.0, 1.0], 1e-13, parts=(part,))
     reason = unjudgeable(m, DEFAULT_MAX_NOISE, RTOL)
     assert reason is not None and reason.endswith("(the part along dY)")
@@ -141,8 +141,8 @@ def test_the_verdict_is_the_worst_trial() -> None:
 
 def test_a_part_that_fails_fails_the_claim_although_the_whole_passes() -> None:
     # a large part that is right can hide, in the whole, a slip in a small one
-    part = reading([2e-6], [1e-6], part="Y")
-    whole = reading([1.0, 2e-6], [1.0, 1e-6], parts=(reading([1.0], [1.0], part="X"), part))
+    part = reading([2e-6], [1e-6], part="the part along dY")
+    whole = reading([1.0, 2e-6], [1.0, 1e-6], parts=(reading([1.0], [1.0], part="the part along dX"), part))
     assert compare(whole.claimed, whole.numeric, whole.uncertainty, 1e-5).passed
     assert not passes(whole, RTOL)
     assert verdict(whole).status is Status.FAIL

@@ -69,6 +69,18 @@ class Claim:
     line: int | None = None
     # the name a vjp gives its cotangent, or a jvp its tangent (format 3)
     direction: str | None = None
+    # for a chain (`equals: [a, b, c]`, format 3), the links after `expr`: f = a = b = c
+    rest: tuple[Expr, ...] = ()
+
+    @property
+    def source(self) -> str:
+        """The claim's expression as written (a chain's links joined by ' = ')."""
+        return " = ".join(e.source for e in self.links)
+
+    @property
+    def links(self) -> tuple[Expr, ...]:
+        """Every expression of the claim in order (one, unless it is a chain)."""
+        return (self.expr, *self.rest)
 
     def describe(self) -> str:
         """The label, or form + wrt + layout."""
@@ -81,6 +93,8 @@ class Claim:
             text += f" ({self.layout})"
         if self.direction:
             text += f" ({'cotangent' if self.form == 'vjp' else 'tangent'} {self.direction})"
+        if self.rest:
+            text += f" (a chain of {len(self.links)})"
         return text
 
 
@@ -313,13 +327,17 @@ class _Loader:
             "map": isinstance(value, dict),
             "list": isinstance(value, list),
             "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
+            "expr|chain": (isinstance(value, (str, int, float)) and not isinstance(value, bool)) or (
+                isinstance(value, list) and bool(value)
+                and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value)),
             "int": isinstance(value, int) and not isinstance(value, bool),
             "value": True,  # checked against the shape by `given_value`
             "below": True,  # checked by `index_bound`
         }[kind]
         if not ok:
             want = {"str": "text", "list[str]": "a list of text", "map": "a mapping", "list": "a list",
-                    "expr": "an expression", "int": "an integer", "value": "numbers",
+                    "expr": "an expression", "expr|chain": "an expression or a non-empty list of them",
+                    "int": "an integer", "value": "numbers",
                     "below": "a bound"}[kind]
             raise self.fail(f"expected {want}, got {_type_name(value)}", *path)
 
@@ -491,10 +509,16 @@ class _Loader:
         expect_fail, reason = self.claim_expectation(spec, path, key)
         extra = [f"d{v.name}" for v in inputs] if form == "differential" else []
         extra += [direction] if direction else []
-        expr = self.expression(spec[form], scope, *path, form, key=key, extra=extra)
+        raw = spec[form]
+        if isinstance(raw, list) and self.version < 3:
+            raise self.fail(f"a chain of {form} (a list) needs format 3", *path, form, key=key,
+                            hint="add 'format: 3' at the top of the file")
+        links = tuple(self.expression(source, scope, *path, form, j, key=f"{key} link {j + 1}", extra=extra)
+                      for j, source in enumerate(raw)) if isinstance(raw, list) else ()
+        expr = links[0] if links else self.expression(raw, scope, *path, form, key=key, extra=extra)
         label = _line(spec["label"]) if "label" in spec else None
         return Claim(i + 1, form, expr, wrt, layout, label, expect_fail, reason and _line(reason),
-                     self.doc.line(path), direction)
+                     self.doc.line(path), direction, links[1:])
 
     def claim_direction(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
                         scope: set[str], inputs: Sequence[Variable]) -> str | None:

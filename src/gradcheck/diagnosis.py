@@ -145,16 +145,23 @@ def diagnosed(result: ClaimResult, rtol: float) -> ClaimResult:
     if result.claim is None or not result.comparisons or all(c.passed for c in result.comparisons):
         return result
     worst = max(range(len(result.comparisons)), key=lambda i: _excess(result.comparisons[i]))
-    hint, details = diagnose(result.claim, worst_view(result.readings[worst], rtol), rtol)
+    view = worst_view(result.readings[worst], rtol)
+    if result.readings[worst].ordered:  # a chain: the first link that does not hold, by name
+        hint, details = diagnose(result.claim, replace(view, part=""), rtol)
+        return replace(result, hint=f"{view.part} does not hold: {hint}", details=details)
+    hint, details = diagnose(result.claim, view, rtol)
     return replace(result, hint=hint, details=details)
 
 
 def worst_view(m: Reading, rtol: float) -> Reading:
     """The whole reading, or the input's share of it that fails by the most (the diagnosis
-    then speaks of that share: "off by a factor 2" in the dY part)."""
+    then speaks of that share: "off by a factor 2" in the dY part); for a chain, the first
+    link that fails."""
     def excess(view: Reading) -> float:
         return _excess(compare(view.claimed, view.numeric, view.uncertainty, rtol))
 
+    if m.ordered:
+        return next((view for view in m.parts if excess(view) > 0), m)
     whole = excess(m)
     part = max(m.parts, key=excess, default=None)
     return part if part is not None and excess(part) > max(whole, 0.0) else m
@@ -175,7 +182,7 @@ def diagnose(claim: Claim, m: Reading, rtol: float) -> tuple[str, tuple[str, ...
         if factor is not None:
             return f"{_reading(claim, name)}, and off by a factor: numerical = {factor} x that", details
     factor = _factor(m, rtol)
-    where = f" in the part along d{m.part}" if m.part else ""
+    where = f" in {m.part}" if m.part else ""
     if factor is not None:
         return f"off by a factor{where}: numerical = {factor} x claim", details
     size = compare(m.claimed, m.numeric, m.uncertainty, rtol).error
@@ -205,7 +212,8 @@ def _factor(m: Reading, rtol: float) -> str | None:
     if frac != 1 and abs(float(frac) - a) <= 1e-6 * abs(a):
         return str(frac)
     shown = f"{a:.6g}"
-    return None if shown == "1" else shown  # not a factor to speak of
+    # not a factor to speak of; nor is any ratio of two single numbers that is no simple fraction
+    return None if shown == "1" or np.size(m.claimed) <= 1 else shown
 
 
 def _worst_entry(m: Reading) -> tuple[str, ...]:

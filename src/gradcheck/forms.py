@@ -72,10 +72,12 @@ def refined(reading: Reading, claim: Claim, at: Probing) -> Reading:
 
 def explained(reading: Reading) -> Reading:
     """`reading` with its other readings built (for a failure), ready to leave the point."""
+    parts = tuple(map(explained, reading.parts))
     if reading.explain is None:
-        return reading
+        return replace(reading, parts=parts)
     alternatives, display = reading.explain()
-    return replace(reading, alternatives=alternatives, display=display or reading.display, explain=None)
+    return replace(reading, alternatives=alternatives, display=display or reading.display, explain=None,
+                   parts=parts)
 
 
 def _own_rounding(reading: Reading, at: Probing) -> float:
@@ -366,7 +368,8 @@ def _input_parts(reading: Reading, point: Point, probes: Sequence[Probe],
     for name, (lo, hi, first, last) in spans.items():
         parts.append(Reading(reading.trial, reading.mode, reading.claimed[lo:hi], reading.numeric[lo:hi],
                              reading.uncertainty[first:last], 0, rounding=reading.rounding[first:last],
-                             sketch=reading.sketch, reference=_reference(point, probes[first:last]), part=name))
+                             sketch=reading.sketch, reference=_reference(point, probes[first:last]),
+                             part=f"the part along d{name}"))
     return tuple(parts)
 
 
@@ -401,20 +404,40 @@ def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
 
 
 def _equals(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """f = a (or, for a chain, f = a = b = ...: each link against the one before it,
+    judged on its own, the first that does not hold named)."""
     point = at.point
-    c = point.claim(claim.expr, f"claim {claim.index}")
+    reference = norm(point.change_size(frozenset(v.name for v in identity.inputs)))
     f = point.value
-    if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
-        raise ClaimError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
-                         f"{shape_str(f.shape)} in claim {claim.index}")
-    c = c.reshape(f.shape)
-    # Both sides are the same function if the claim holds, so between points within
-    # rounding of each other their difference changes by rounding noise alone.
-    noise = point.rounding_noise + point.claim_noise(claim.expr, f"claim {claim.index}").reshape(f.shape)
-    uncertainty = vec(4 * noise + 4 * EPS * np.maximum(np.abs(c), np.abs(f)))
-    return Reading(point.sample.trial, "value", vec(c), vec(f), uncertainty, 0, rounding=uncertainty,
-                   reference=norm(point.change_size(frozenset(v.name for v in identity.inputs))),
-                   display=(c, f), explain=lambda: (diagnosis.value_slips([c], vec(f)), None))
+    left, left_noise, left_text = f, point.rounding_noise, "f"
+    links = []
+    for k, expr in enumerate(claim.links):
+        what = f"claim {claim.index}" + (f" link {k + 1}" if claim.rest else "")
+        c = point.claim(expr, what)
+        if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
+            raise ClaimError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
+                             f"{shape_str(f.shape)} in {what}")
+        c = c.reshape(f.shape)
+        # Both sides are the same function if the link holds, so between points within
+        # rounding of each other their difference changes by rounding noise alone.
+        noise = point.claim_noise(expr, what).reshape(f.shape)
+        uncertainty = vec(4 * (left_noise + noise) + 4 * EPS * np.maximum(np.abs(c), np.abs(left)))
+        part = f"link {k + 1}: {left_text} = {expr.source}" if claim.rest else ""
+        links.append(Reading(point.sample.trial, "value", vec(c), vec(left), uncertainty, 0, rounding=uncertainty,
+                             reference=reference, display=(c, left), part=part,
+                             explain=_value_explain(c, left)))
+        left, left_noise, left_text = c, noise, expr.source
+    if len(links) == 1:
+        return links[0]
+    whole = Reading(point.sample.trial, "value", _stack([r.claimed for r in links]),
+                    _stack([r.numeric for r in links]), _stack([r.uncertainty for r in links]), 0,
+                    rounding=_stack([r.rounding for r in links]), reference=reference, parts=tuple(links),
+                    ordered=True)
+    return replace(whole, explain=lambda: ({}, None))
+
+
+def _value_explain(c: np.ndarray, target: np.ndarray) -> Callable[[], Explanation]:
+    return lambda: (diagnosis.value_slips([c], vec(target)), None)
 
 
 def cotangent(claim: Claim, at: Probing) -> np.ndarray:

@@ -149,7 +149,7 @@ def describe(result: Any) -> str:
 
     claim = result.claim
     lines = [f"{result.identity}: claim {claim.index} ({claim.describe()}): {result.status.value}",
-             f"  {claim.form}: {claim.expr.source}",
+             f"  {claim.form}: {claim.source}",
              f"  sizes {sizes_text(result.sizes)}; worst relative error "
              f"{'-' if result.error is None else format(result.error, '.2e')}"]
     if note(result):

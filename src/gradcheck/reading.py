@@ -48,7 +48,10 @@ class Reading:
     reference: float = 0.0
     # for a claim on several inputs, each input's share, judged on its own too
     parts: tuple[Reading, ...] = ()
-    part: str = ""  # the input whose share this is (a part), else ""
+    part: str = ""  # which share this is ("the part along dX", "link 2: a = b"), else ""
+    # whether the parts are in an order (a chain's links): a diagnosis names the first that
+    # fails, not the worst
+    ordered: bool = False
     kinks: int = 0  # probes along which f has a kink at the point (judged by a subgradient)
     conflict: str = ""  # why the numbers cannot judge the claim although they look clean
     ambiguous: str = ""  # why a passing claim may still hold only in another layout

@@ -45,7 +45,7 @@ DIRECTION_KEYS = ("cotangent", "tangent")
 @dataclass(frozen=True)
 class Key:
     """One key of a mapping in the format: its type as the loader checks it ("str", "int", "value", "below",
-    "list[str]", "map", "list" or "expr"), whether it is required, and the JSON Schema of
+    "list[str]", "map", "list", "expr" or "expr|chain"), whether it is required, and the JSON Schema of
     its value."""
 
     type: str
@@ -95,7 +95,11 @@ INPUT_ONLY = ("perturb",)
 CONSTANT_ONLY = ("value", "below")
 
 CLAIM: Mapping[str, Key] = MappingProxyType({
-    **{form: Key("expr", json=_ref("expression")) for form in FORMS},
+    **{form: Key("expr", json=_ref("expression")) for form in FORMS if form != "equals"},
+    # from format 3, a list too: a chain f = a = b = ..., judged link by link
+    "equals": Key("expr|chain", json={"oneOf": [_ref("expression"),
+                                                {"type": "array", "minItems": 1, "items": _ref("expression"),
+                                                 "description": "A chain of equalities (format 3)."}]}),
     "wrt": Key("str", json=_ref("identifier")),
     "layout": Key("str", json={"enum": list(LAYOUTS)}),
     "cotangent": Key("str", json={**_ref("identifier"),
@@ -132,6 +136,12 @@ def _claim() -> dict[str, Any]:
 _kind_index = {"properties": {"kind": {"const": "index"}}, "required": ["kind"]}
 
 
+def _before(version: int, claim: dict[str, Any]) -> dict[str, Any]:
+    """Every claim of a file of a version before `version` also satisfies `claim`."""
+    at_least = {"required": ["format"], "properties": {"format": {"minimum": version}}}
+    return {"if": {"not": at_least}, "then": {"properties": {"claims": {"items": claim}}}}
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the format, generated from the tables above."""
     return {
@@ -141,6 +151,9 @@ def json_schema() -> dict[str, Any]:
         "description": ("One matrix-calculus identity: a function, its inputs and claimed derivatives. "
                         "See docs/format.md."),
         **_object(TOP),
+        # what a file of an earlier version may not use (the loader's version gate)
+        "allOf": [_before(3, {"not": {"anyOf": [{"required": [form]} for form, v in FORM_SINCE.items() if v == 3]},
+                              "properties": {"equals": _ref("expression")}})],
         "$defs": {
             "identifier": {"type": "string", "pattern": IDENT_PATTERN.pattern},
             "expression": {

@@ -121,7 +121,7 @@ def unjudgeable(m: Reading, max_noise: float, rtol: float = DEFAULT_RTOL) -> str
     for view in m.views:
         reason = _unjudgeable(view, max_noise, rtol)
         if reason:
-            return f"{reason} (the part along d{view.part})" if view.part else reason
+            return f"{reason} ({view.part})" if view.part else reason
     return None
 
 

@@ -39,7 +39,7 @@ def _title(name: str) -> str:
 
 def _claim_line(claim: Claim) -> str:
     label = claim.label or claim.describe()
-    text = f"- {_escape(label)}: `{claim.form}: {claim.expr.source}`"
+    text = f"- {_escape(label)}: `{claim.form}: {claim.source}`"
     if claim.form == "derivative":
         text += f" ({claim.layout}, wrt `{claim.wrt}`)"
     elif claim.form == "hessian":

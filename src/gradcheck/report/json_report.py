@@ -26,7 +26,7 @@ def claim_record(r: ClaimResult, options: Options) -> dict[str, Any]:
     c = r.claim
     # a file that could not be loaded: report v1 gives it claim index 0 and form "file"
     claim = ({"index": c.index, "form": c.form, "label": c.label, "wrt": c.wrt, "layout": c.layout,
-              "expression": c.expr.source, "expect_fail": c.expect_fail, "reason": c.reason,
+              "expression": c.source, "expect_fail": c.expect_fail, "reason": c.reason,
               **({"direction": c.direction} if c.direction else {})} if c is not None else
              {"index": 0, "form": "file", "label": r.description, "wrt": None, "layout": None, "expression": "",
               "expect_fail": False, "reason": None})

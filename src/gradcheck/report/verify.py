@@ -10,9 +10,12 @@ from rich.padding import Padding
 from rich.text import Text
 
 from gradcheck.catalogue import Identity, Variable
+from gradcheck.norms import distance
 from gradcheck.options import Options
 from gradcheck.report.table import STYLES, note, sizes_text
 from gradcheck.verdict import ClaimResult, Status
+
+TINY = 1e-300
 
 SIDE_BY_SIDE_MAX = 64  # entries up to which claimed and numerical values are printed
 
@@ -42,7 +45,8 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     assert claim is not None  # an identity's results, never a bad file's
     head = Text.assemble((f"claim {claim.index}: ", "bold"), claim.describe(), " ",
                          (result.status.value, STYLES[result.status]))
-    body: list[RenderableType] = [Text(f"{claim.form}: {claim.expr.source}")]
+    body: list[RenderableType] = [Text(f"{claim.form}: {claim.expr.source}")] if not claim.rest else \
+        list(_links(result))
     if claim.expect_fail:
         body.append(Text(f"expected to fail: {claim.reason}", style="yellow"))
     body.extend(_trials(result))
@@ -59,6 +63,21 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     body.extend(Text(d) for d in result.details)
     body.extend(_side_by_side(result, width - 2))
     return Group(head, Padding(Group(*body), (0, 0, 1, 2)))
+
+
+def _links(result: ClaimResult) -> Iterator[Text]:
+    """A chain link by link, each with its largest error and noise over the trials, the
+    first that does not hold marked."""
+    assert result.claim is not None
+    yield Text(f"{result.claim.form}: f")
+    for k, expr in enumerate(result.claim.links):
+        views = [m.parts[k] for m in result.readings if len(m.parts) > k]
+        errors = [distance(v.claimed, v.numeric) / max(v.scale, TINY) for v in views]
+        noises = [v.noise_norm / max(v.scale, TINY) for v in views]
+        figures = f"  error {max(errors):.1e}  noise {max(noises):.1e}" if views else ""
+        failed = result.hint.startswith(f"link {k + 1}:")
+        yield Text.assemble(f"  link {k + 1}: = {expr.source}{figures}",
+                            ("  <- first wrong", "bold red") if failed else "")
 
 
 def _trials(result: ClaimResult) -> Iterator[Text]:
