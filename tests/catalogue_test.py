@@ -91,10 +91,10 @@ def mutate(old: str, new: str) -> str:
         (mutate("X: {shape: [n, n], kind: spd}", "X: {shape: [n, m], kind: spd}"),
          "kind 'spd' needs a square shape [n, n], got ['n', 'm'] in inputs.X.kind of f.yaml, line 9"),
         (mutate("  - differential: trace(Xi @ dX)", "  - differential: trace(Xi @ dX)\n    derivative: Xi"),
-         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found derivative and "
+         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found derivative and "
          "differential in claim 3 of f.yaml, line 22"),
         (mutate("  - differential: trace(Xi @ dX)", "  - label: nothing"),
-         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found none in claim 3 of "
+         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found none in claim 3 of "
          "f.yaml, line 22"),
         (mutate("  - wrt: X\n    layout: numerator", "  - wrt: A\n    layout: numerator"),
          "wrt 'A' is not an input in claim 2.wrt of f.yaml, line 19: inputs are X"),
@@ -246,9 +246,9 @@ MESSAGES = [
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - differentail: trace(Xi @ dX)',
      "unknown key 'differentail' in claim 2 of f.yaml, line 14: did you mean 'differential'?"),
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', "  - {differential: '0', equals: '0'}",
-     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found differential and equals in claim 2 of f.yaml, line 14'),
+     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found differential and equals in claim 2 of f.yaml, line 14'),
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - {label: nothing}',
-     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp; found none in claim 2 of f.yaml, line 14'),
+     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found none in claim 2 of f.yaml, line 14'),
     ('  - wrt: X\n', '  - wrt: Y\n',
      "wrt 'Y' is not an input in claim 1.wrt of f.yaml, line 11: inputs are X"),
     ('  - wrt: X\n    layout', '  -\n    layout',
@@ -524,4 +524,56 @@ def test_a_chain_of_equalities_keeps_its_links_in_order() -> None:
 def test_bad_chains_are_one_line_errors(text: str, message: str) -> None:
     with pytest.raises(CatalogueError) as info:
         load_text(text, "f.yaml")
+    assert str(info.value) == message
+
+
+DERIVATION = """\
+name: d
+format: 3
+inputs:
+  X: {shape: [3, 3], kind: invertible}
+function: logdet(X)
+claims:
+  - derivation:
+      - {step: trace(inv(X) @ dX), by: eq. (10)}
+      - sum(inv(X).T * dX)
+    read_off: {wrt: X, layout: denominator, derivative: inv(X).T}
+"""
+
+
+def test_a_derivation_keeps_its_steps_rules_and_reading_off() -> None:
+    [claim] = load_text(DERIVATION, "f.yaml").claims
+    assert [e.source for e in claim.links] == ["trace(inv(X) @ dX)", "sum(inv(X).T * dX)"]
+    assert claim.by == ("eq. (10)", None)
+    assert claim.read_off is not None and claim.read_off.source == "inv(X).T"
+    assert (claim.wrt, claim.layout) == ("X", "denominator")
+    assert claim.describe() == "derivation (2 steps, read off wrt X (denominator))"
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("format: 3", "format: 2", "a derivation claim needs format 3 in claim 1 of f.yaml, line 7: add 'format: 3' at "
+     "the top of the file"),
+    ("by: eq. (10)", "because: eq. (10)", "unknown key 'because' in claims.0.derivation.0 of f.yaml, line 8: "
+     "expected one of step, by"),
+    ("{step: trace(inv(X) @ dX), by: eq. (10)}", "{by: eq. (10)}",
+     "missing required key 'step' in claims.0.derivation.0 of f.yaml, line 8"),
+    ("sum(inv(X).T * dX)", "sum(inv(X).T * dY)", "unknown name 'dY' in claim 1 step 2 of f.yaml, line 9"),
+    ("{wrt: X, layout: denominator", "{wrt: Y, layout: denominator",
+     "wrt 'Y' is not an input in claim 1 read_off.wrt of f.yaml, line 10: inputs are X"),
+    ("layout: denominator", "layout: down",
+     "unknown layout 'down': expected numerator or denominator in claim 1 read_off.layout of f.yaml, line 10"),
+    ("derivative: inv(X).T}", "}", "missing required key 'derivative' in claims.0.read_off of f.yaml, line 10"),
+    ("  - derivation:\n", "  - wrt: X\n    derivation:\n",
+     "'wrt' does not apply to a derivation claim in claim 1.wrt of f.yaml, line 7"),
+    ("  - derivation:\n      - {step: trace(inv(X) @ dX), by: eq. (10)}\n      - sum(inv(X).T * dX)\n",
+     "  - differential: trace(inv(X) @ dX)\n",
+     "'read_off' does not apply to a differential claim in claim 1.read_off of f.yaml, line 8"),
+    ("      - sum(inv(X).T * dX)\n", "      - [dX]\n",
+     "expected a non-empty list of steps (expressions, or mappings with step and by), got a list in "
+     "claims.0.derivation of f.yaml, line 7"),
+])
+def test_bad_derivations_are_one_line_errors(old: str, new: str, message: str) -> None:
+    assert old in DERIVATION
+    with pytest.raises(CatalogueError) as info:
+        load_text(DERIVATION.replace(old, new), "f.yaml")
     assert str(info.value) == message

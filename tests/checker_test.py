@@ -517,3 +517,61 @@ def test_a_chain_of_one_is_a_plain_equality() -> None:
     [chain, plain] = run(CYCLIC + "  - equals: [(B.T @ A.T).T]\n  - equals: (B.T @ A.T).T\n")
     assert chain.status is plain.status is Status.PASS
     assert chain.readings[0].parts == () and chain.claim is not None and chain.claim.describe() == "equals"
+
+
+LOGDET_V3 = """\
+name: logdet-derivation
+format: 3
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n], kind: invertible}
+  Y: {shape: [n, n]}
+function: logdet(X) + trace(Y @ X)
+claims:
+"""
+
+
+@pytest.mark.parametrize(("steps", "status", "hint"), [
+    ("[trace(inv(X) @ dX) + trace(dY @ X + Y @ dX), trace((inv(X) + Y) @ dX) + trace(X @ dY)]", Status.PASS, ""),
+    ("[trace(inv(X) @ dX) + trace(dY @ X + Y @ dX), trace((inv(X) + Y) @ dX.T) + trace(X @ dY)]", Status.FAIL,
+     "step 2: trace(inv(X) @ dX) + trace(dY @ X + Y @ dX) = trace((inv(X) + Y) @ dX.T) + trace(X @ dY) does not "
+     "hold: matches the step with dX^T for dX"),
+    ("[trace(inv(X) @ dX) + trace(dY @ X), trace(inv(X) @ dX) + trace(X @ dY)]", Status.FAIL,
+     "step 1: df = trace(inv(X) @ dX) + trace(dY @ X) does not hold"),
+    ("[trace(inv(X) @ dX) + trace(dY @ X + Y @ dX), -trace((inv(X) + Y) @ dX) - trace(X @ dY), "
+     "trace((inv(X) + Y) @ dX) + trace(X @ dY)]", Status.FAIL, "step 2: "),
+])
+def test_a_derivation_names_the_first_step_that_does_not_follow(steps: str, status: Status, hint: str) -> None:
+    [result] = run(LOGDET_V3 + f"  - derivation: {steps}\n")
+    assert result.status is status
+    assert result.hint.startswith(hint)
+
+
+def test_every_step_and_the_reading_off_are_judged_on_their_own() -> None:
+    claim = ("  - derivation:\n"
+             "      - {step: 'trace(inv(X) @ dX) + trace(dY @ X + Y @ dX)', by: 'eq. (10)'}\n"
+             "      - trace((inv(X) + Y) @ dX) + trace(X @ dY)\n"
+             "    read_off: {wrt: X, layout: denominator, derivative: LAYOUT}\n")
+    right, wrong = run(LOGDET_V3 + claim.replace("LAYOUT", "(inv(X) + Y).T") + claim.replace("LAYOUT", "inv(X) + Y"))
+    assert right.status is Status.PASS
+    assert wrong.status is Status.FAIL
+    assert wrong.hint.startswith("read off: inv(X) + Y (denominator, wrt X) does not hold: matches the claim transposed")
+    labels = [p.part for p in right.readings[0].parts]
+    assert labels == ["step 1: df = trace(inv(X) @ dX) + trace(dY @ X + Y @ dX) (by eq. (10))",
+                      "step 1: df = trace(inv(X) @ dX) + trace(dY @ X + Y @ dX) (by eq. (10)) (the part along dX)",
+                      "step 1: df = trace(inv(X) @ dX) + trace(dY @ X + Y @ dX) (by eq. (10)) (the part along dY)",
+                      "step 2: trace(inv(X) @ dX) + trace(dY @ X + Y @ dX) = trace((inv(X) + Y) @ dX) + trace(X @ dY)",
+                      "read off: (inv(X) + Y).T (denominator, wrt X)"]
+
+
+def test_a_derivation_of_values_is_a_chain_from_f() -> None:
+    [right, wrong] = run(LOGDET_V3 + "  - derivation: [trace(X @ Y) + logdet(X), trace(Y.T @ X.T) + logdet(X.T)]\n"
+                         "  - derivation: [trace(X @ Y) + logdet(X), trace(Y @ X.T) + logdet(X)]\n")
+    assert right.status is Status.PASS
+    assert wrong.status is Status.FAIL and wrong.hint.startswith("step 2: trace(X @ Y) + logdet(X) = ")
+
+
+def test_a_step_of_the_wrong_shape_is_an_error_naming_the_step() -> None:
+    [result] = run(LOGDET_V3 + "  - derivation: [trace(inv(X) @ dX) + trace(dY @ X + Y @ dX), dX]\n")
+    assert result.status is Status.ERROR
+    assert "step 2 has shape (3,3) but f has shape () in claim 1" in result.message

@@ -283,3 +283,22 @@ def test_an_unknown_dim_is_a_usage_error(cli_invoke: Callable[..., Result]) -> N
                       "--layout", "denominator", "--dim", "n=3")
     assert none.exit_code == 2 and "these identities have no dimensions" in none.output
     assert cli_invoke("run", str(CATALOGUE / "seed"), "--dim", "q=3").exit_code == 0
+
+
+def test_chains_and_derivations_cross_to_worker_processes(cli_invoke: Callable[..., Result],
+                                                          write: Callable[..., Path], tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write(f"""\
+name: {name}
+format: 3
+inputs:
+  X: {{shape: [3, 3], kind: invertible}}
+function: logdet(X)
+claims:
+  - equals: [log(abs(det(X))), -logdet(inv(X))]
+  - derivation: [trace(inv(X) @ dX), sum(inv(X).T * dX)]
+  - derivation: [trace(inv(X) @ dX), sum(inv(X) * dX)]
+""", f"{name}.yaml")
+    result = cli_invoke("run", str(tmp_path), "--jobs", "2")
+    assert result.exit_code == 1
+    assert "4 passed, 2 failed, 0 errors" in result.output

@@ -31,6 +31,8 @@ from gradcheck.schema import (
     MAX_DIM,
     NAME_PATTERN,
     PERTURBS,
+    READ_OFF,
+    STEP,
     TOP,
     VARIABLE,
     VERSIONS,
@@ -69,8 +71,11 @@ class Claim:
     line: int | None = None
     # the name a vjp gives its cotangent, or a jvp its tangent (format 3)
     direction: str | None = None
-    # for a chain (`equals: [a, b, c]`, format 3), the links after `expr`: f = a = b = c
+    # for a chain (`equals: [a, b, c]`, format 3), the links after `expr`: f = a = b = c;
+    # for a derivation, its steps after the first
     rest: tuple[Expr, ...] = ()
+    by: tuple[str | None, ...] = ()  # a derivation's rule for each step, where it names one
+    read_off: Expr | None = None  # a derivation's derivative read off, in `layout`, wrt `wrt`
 
     @property
     def source(self) -> str:
@@ -86,6 +91,9 @@ class Claim:
         """The label, or form + wrt + layout."""
         if self.label:
             return self.label
+        if self.form == "derivation":
+            read_off = f", read off wrt {self.wrt} ({self.layout})" if self.read_off is not None else ""
+            return f"derivation ({len(self.links)} step{'s' if self.rest else ''}{read_off})"
         text = self.form
         if self.wrt:
             text += f" wrt {self.wrt}"
@@ -93,7 +101,7 @@ class Claim:
             text += f" ({self.layout})"
         if self.direction:
             text += f" ({'cotangent' if self.form == 'vjp' else 'tangent'} {self.direction})"
-        if self.rest:
+        if self.rest and self.form == "equals":
             text += f" (a chain of {len(self.links)})"
         return text
 
@@ -327,6 +335,8 @@ class _Loader:
             "map": isinstance(value, dict),
             "list": isinstance(value, list),
             "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
+            "steps": isinstance(value, list) and bool(value) and all(
+                isinstance(v, dict) or (isinstance(v, (str, int, float)) and not isinstance(v, bool)) for v in value),
             "expr|chain": (isinstance(value, (str, int, float)) and not isinstance(value, bool)) or (
                 isinstance(value, list) and bool(value)
                 and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value)),
@@ -337,6 +347,7 @@ class _Loader:
         if not ok:
             want = {"str": "text", "list[str]": "a list of text", "map": "a mapping", "list": "a list",
                     "expr": "an expression", "expr|chain": "an expression or a non-empty list of them",
+                    "steps": "a non-empty list of steps (expressions, or mappings with step and by)",
                     "int": "an integer", "value": "numbers",
                     "below": "a bound"}[kind]
             raise self.fail(f"expected {want}, got {_type_name(value)}", *path)
@@ -509,6 +520,10 @@ class _Loader:
         expect_fail, reason = self.claim_expectation(spec, path, key)
         extra = [f"d{v.name}" for v in inputs] if form == "differential" else []
         extra += [direction] if direction else []
+        if "read_off" in spec and form != "derivation":
+            raise self.fail(f"'read_off' does not apply to a {form} claim", *path, "read_off", key=f"{key}.read_off")
+        if form == "derivation":
+            return self.derivation(i, spec, scope, inputs, expect_fail, reason)
         raw = spec[form]
         if isinstance(raw, list) and self.version < 3:
             raise self.fail(f"a chain of {form} (a list) needs format 3", *path, form, key=key,
@@ -519,6 +534,40 @@ class _Loader:
         label = _line(spec["label"]) if "label" in spec else None
         return Claim(i + 1, form, expr, wrt, layout, label, expect_fail, reason and _line(reason),
                      self.doc.line(path), direction, links[1:])
+
+    def derivation(self, i: int, spec: dict[str, Any], scope: set[str], inputs: Sequence[Variable],
+                   expect_fail: bool, reason: str | None) -> Claim:
+        """Steps, each an expression (or {step, by}) in the inputs and their directions, and
+        an optional derivative read off the last."""
+        path, key = ("claims", i, "derivation"), f"claim {i + 1}"
+        extra = [f"d{v.name}" for v in inputs]
+        steps, by = [], []
+        for j, raw in enumerate(spec["derivation"]):
+            where, step_key = (*path, j), f"{key} step {j + 1}"
+            if isinstance(raw, dict):
+                self.check_keys(raw, STEP, where)
+                by.append(_line(raw["by"]) if "by" in raw else None)
+                raw = raw["step"]
+            else:
+                by.append(None)
+            steps.append(self.expression(raw, scope, *where, key=step_key, extra=extra))
+        read_off = spec.get("read_off")
+        wrt = layout = expr = None
+        if read_off is not None:
+            where_off: tuple[str | int, ...] = ("claims", i, "read_off")
+            self.check_keys(read_off, READ_OFF, where_off)
+            wrt, layout = read_off["wrt"], read_off["layout"]
+            if wrt not in {v.name for v in inputs}:
+                raise self.fail(f"wrt '{wrt}' is not an input", *where_off, "wrt", key=f"{key} read_off.wrt",
+                                hint=did_you_mean(wrt, [v.name for v in inputs])
+                                or f"inputs are {', '.join(v.name for v in inputs)}")
+            if layout not in LAYOUTS:
+                raise self.fail(f"unknown layout '{layout}': expected numerator or denominator", *where_off, "layout",
+                                key=f"{key} read_off.layout")
+            expr = self.expression(read_off["derivative"], scope, *where_off, "derivative", key=f"{key} read_off")
+        label = _line(spec["label"]) if "label" in spec else None
+        return Claim(i + 1, "derivation", steps[0], wrt, layout, label, expect_fail, reason and _line(reason),
+                     self.doc.line(("claims", i)), None, tuple(steps[1:]), tuple(by), expr)
 
     def claim_direction(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
                         scope: set[str], inputs: Sequence[Variable]) -> str | None:

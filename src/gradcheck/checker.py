@@ -12,7 +12,6 @@ replaced by a new one, up to `trials` extra points; the result says so.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import signal
 import threading
 import time
@@ -251,7 +250,7 @@ def _read(claim: Claim, identity: Identity, at: Probing, rtol: float) -> Reading
         reading = forms.refined(reading, claim, at)
     if not passes(reading, rtol):
         return forms.explained(reading)
-    return dataclasses.replace(reading, explain=None)  # it holds the point: a result outlives it
+    return forms.settled(reading)
 
 
 def _resample_note(reasons: list[str]) -> str:

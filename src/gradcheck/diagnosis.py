@@ -194,6 +194,8 @@ def _reading(claim: Claim, name: str) -> str:
         return f"matches the claim with {name}"
     if name.startswith(("without the term", "with the sign of the term")):
         return f"matches the claim {name}"
+    if name.startswith("with d"):  # a direction transposed: dX^T for dX
+        return f"matches the {'step' if claim.form == 'derivation' else 'claim'} {name}"
     text = _READINGS[name]
     if name == "direction transposed":
         return text.format(f"{'cotangent' if claim.form == 'vjp' else 'tangent'} {claim.direction}")

@@ -18,6 +18,7 @@ from gradcheck import diagnosis
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvaluationError
+from gradcheck.expr import Expr
 from gradcheck.functions import shape_str
 from gradcheck.kinds import KINDS
 from gradcheck.norms import distance, norm
@@ -78,6 +79,12 @@ def explained(reading: Reading) -> Reading:
     alternatives, display = reading.explain()
     return replace(reading, alternatives=alternatives, display=display or reading.display, explain=None,
                    parts=parts)
+
+
+def settled(reading: Reading) -> Reading:
+    """`reading` without its ways to explain itself, its parts' too: they hold the point,
+    which a result outlives (and which cannot cross to another process)."""
+    return replace(reading, explain=None, parts=tuple(map(settled, reading.parts)))
 
 
 def _own_rounding(reading: Reading, at: Probing) -> float:
@@ -268,9 +275,11 @@ def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
 def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
     f_shape = at.point.value.shape
 
+    def _bound(p: Probe) -> dict[str, np.ndarray]:
+        return {v.name: p.direction.get(v.name, np.zeros_like(at.value(v.name))) for v in identity.inputs}
+
     def value(p: Probe) -> np.ndarray:
-        extra = {f"d{v.name}": p.direction.get(v.name, np.zeros_like(at.value(v.name))) for v in identity.inputs}
-        return _claimed_change(claim, at, extra, "differential")
+        return _claimed_change(claim, at, {f"d{n}": d for n, d in _bound(p).items()}, "differential")
 
     probes: list[Probe] = []
     claimed, estimates = [], []
@@ -291,9 +300,21 @@ def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
         reading = replace(reading, parts=_input_parts(reading, at.point, probes, claimed))
     worst = int(np.argmax([distance(vec(c), vec(e.value)) for c, e in zip(claimed, estimates)]))
     if not reading.sketch:
-        return replace(reading, display=(claimed[worst], estimates[worst].value),
-                       explain=lambda: ({**_linear_slip(reading, probes, claimed),
-                                         **diagnosis.value_slips(claimed, reading.numeric)}, None))
+        def explained_whole() -> Explanation:
+            alts = {**_linear_slip(reading, probes, claimed), **diagnosis.value_slips(claimed, reading.numeric)}
+            for var in identity.inputs:
+                if _square_t(at.value(var.name)) is at.value(var.name) or at.value(var.name).size < 4:
+                    continue
+                try:  # dX^T where dX belongs: the commonest slip in a trace manipulation
+                    flipped = [_claimed_change(claim, at, {f"d{n}": _square_t(d) if n == var.name else d
+                                                           for n, d in _bound(p).items()}, "differential")
+                               for p in probes]
+                    alts[f"with d{var.name}^T for d{var.name}"] = (_stack(flipped), reading.numeric)
+                except EvaluationError:
+                    pass
+            return alts, None
+
+        return replace(reading, display=(claimed[worst], estimates[worst].value), explain=explained_whole)
 
     def explain() -> Explanation:
         # The claim's values and one probe's numbers, whole again, only to explain a failure.
@@ -318,6 +339,10 @@ def _linear_slip(reading: Reading, probes: Sequence[Probe],
     if not mask.any():
         return {}
     return {"not linear": (np.where(mask, reading.numeric, reading.claimed), reading.numeric)}
+
+
+def _square_t(d: np.ndarray) -> np.ndarray:
+    return d.T if d.ndim == 2 and d.shape[0] == d.shape[1] else d
 
 
 def _claimed_change(claim: Claim, at: Probing, extra: dict[str, np.ndarray], what: str) -> np.ndarray:
@@ -403,7 +428,7 @@ def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
                                     None))
 
 
-def _equals(claim: Claim, identity: Identity, at: Probing) -> Reading:
+def _equals(claim: Claim, identity: Identity, at: Probing, link: str = "link") -> Reading:
     """f = a (or, for a chain, f = a = b = ...: each link against the one before it,
     judged on its own, the first that does not hold named)."""
     point = at.point
@@ -412,7 +437,7 @@ def _equals(claim: Claim, identity: Identity, at: Probing) -> Reading:
     left, left_noise, left_text = f, point.rounding_noise, "f"
     links = []
     for k, expr in enumerate(claim.links):
-        what = f"claim {claim.index}" + (f" link {k + 1}" if claim.rest else "")
+        what = f"claim {claim.index}" + (f" {link} {k + 1}" if claim.rest else "")
         c = point.claim(expr, what)
         if c.shape != f.shape and not (is_scalar(c.shape) and is_scalar(f.shape)):
             raise ClaimError(f"claimed value has shape {shape_str(c.shape)} but f has shape "
@@ -531,7 +556,142 @@ def _jvp(claim: Claim, identity: Identity, at: Probing) -> Reading:
     return replace(reading, display=(claimed[worst], estimates[worst].value), explain=explain)
 
 
+DERIVATION_DIRECTIONS = 4  # random directions along which later steps are compared with earlier ones
+
+
+def _derivation(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """Steps that each follow from the one before: the first against the numbers (a
+    differential) or against f (a value), every later one against the one before it along
+    random directions, and the derivative read off against the last. Every step is judged
+    and shown; the diagnosis names the first that does not follow."""
+    directions = {f"d{v.name}" for v in identity.inputs}
+    if not any(e.names & directions for e in claim.links):
+        chain = _equals(replace(claim, form="equals"), identity, at, "step")
+        links = chain.parts or (chain,)
+        return _ordered(tuple(replace(p, part=_step_label(claim, k, "f")) for k, p in enumerate(links)), at)
+    first = _differential(replace(claim, rest=()), identity, at)
+    label = _step_label(claim, 0)
+    parts = [replace(first, part=label, parts=()),
+             *(replace(p, part=f"{label} ({p.part})") for p in first.parts)]
+    bound = _derivation_directions(identity, at, claim)
+    previous = _step_values(claim.links[0], claim, at, bound, 0)
+    for k, expr in enumerate(claim.rest, start=1):
+        values = _step_values(expr, claim, at, bound, k)
+        parts.append(_follows(values, previous, at, _step_label(claim, k), expr, claim, bound))
+        previous = values
+    if claim.read_off is not None:
+        parts.append(_read_off(claim, identity, at))
+    return _ordered(tuple(parts), at)
+
+
+def _step_label(claim: Claim, k: int, first: str = "df") -> str:
+    rule = claim.by[k] if k < len(claim.by) else None
+    source = claim.links[k].source
+    if k == 0:
+        text = f"step 1: {first} = {source}"
+    else:
+        text = f"step {k + 1}: {claim.links[k - 1].source} = {source}"
+    return f"{text} (by {rule})" if rule else text
+
+
+def _ordered(parts: tuple[Reading, ...], at: Probing) -> Reading:
+    """The reading of a claim made of steps: every step's, each judged on its own."""
+    return Reading(at.point.sample.trial, parts[0].mode, _stack([p.claimed for p in parts]),
+                   _stack([p.numeric for p in parts]), _stack([p.uncertainty for p in parts]), 0,
+                   rounding=_stack([p.rounding for p in parts]), reference=max(p.reference for p in parts),
+                   parts=parts, ordered=True, explain=lambda: ({}, None))
+
+
+Bound = list[dict[str, np.ndarray]]
+
+
+def _derivation_directions(identity: Identity, at: Probing, claim: Claim) -> Bound:
+    """Random directions of every input at once, as d<name> (the same for every step)."""
+    rng = identity_rng(at.point.sample.trial, f"{at.point.identity.name}/derivation/{claim.index}")
+    return [{f"d{v.name}": rng.standard_normal(at.value(v.name).shape) * at.point.scale_rms(v.name)
+             for v in identity.inputs} for _ in range(DERIVATION_DIRECTIONS)]
+
+
+StepValues = list[tuple[np.ndarray, np.ndarray]]  # per direction: the value and its rounding noise
+
+
+def _step_values(expr: Expr, claim: Claim, at: Probing, bound: Bound, k: int) -> StepValues:
+    what = f"claim {claim.index} step {k + 1}"
+    f_shape = at.point.value.shape
+    out = []
+    for extra in bound:
+        c = at.point.claim(expr, what, extra)
+        if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
+            raise ClaimError(f"step {k + 1} has shape {shape_str(c.shape)} but f has shape "
+                             f"{shape_str(f_shape)} in claim {claim.index}")
+        out.append((c.reshape(f_shape), at.point.claim_noise(expr, what, extra).reshape(f_shape)))
+    return out
+
+
+def _with_directions_transposed(expr: Expr, at: Probing, bound: Bound,
+                                numeric: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The step read with dX^T for dX, one square direction at a time (the commonest slip
+    in a trace manipulation)."""
+    out = {}
+    for name in bound[0] if bound else ():
+        if bound[0][name].ndim != 2 or bound[0][name].shape[0] != bound[0][name].shape[1] or len(bound[0][name]) < 2:
+            continue
+        try:
+            values = [at.point.claim(expr, "", {**extra, name: extra[name].T}) for extra in bound]
+        except EvaluationError:
+            continue
+        out[f"with {name}^T for {name}"] = (_stack(values), numeric)
+    return out
+
+
+def _follows(values: StepValues, previous: StepValues, at: Probing, label: str, expr: Expr,
+             claim: Claim, bound: Bound) -> Reading:
+    """A step against the one before it, along the same directions: equal to rounding."""
+    claimed = _stack([c for c, _ in values])
+    numeric = _stack([c for c, _ in previous])
+    noise = _stack([n for _, n in values]) + _stack([n for _, n in previous])
+    uncertainty = 4 * noise + 4 * EPS * np.maximum(np.abs(claimed), np.abs(numeric))
+    shown = (values[0][0], previous[0][0])
+    return Reading(at.point.sample.trial, "value", claimed, numeric, uncertainty, 0, rounding=uncertainty,
+                   reference=norm(numeric), part=label, display=shown,
+                   explain=lambda: ({**diagnosis.value_slips([c for c, _ in values], numeric),
+                                     **_with_directions_transposed(expr, at, bound, numeric)}, None))
+
+
+def _read_off(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """The derivative read off the last step: df = tr(D dX) (or its layout's action) along
+    directions of that input alone."""
+    assert claim.read_off is not None and claim.wrt is not None and claim.layout is not None
+    wrt, layout, f_shape, read_off = claim.wrt, claim.layout, at.point.value.shape, claim.read_off
+    x = at.value(wrt)
+    d = _constant_filled(claim, at.point.claim(claim.read_off, f"claim {claim.index} read_off"),
+                         expected_derivative_shape(f_shape, x.shape, layout))
+    _check_derivative_shape(replace(claim, form="derivative"), d, f_shape, x.shape)
+    only = [{name: (v if name == f"d{wrt}" else np.zeros_like(v)) for name, v in extra.items()}
+            for extra in _derivation_directions(identity, at, claim)]
+    last = _step_values(claim.links[-1], claim, at, only, len(claim.links) - 1)
+    act = derivative_action(d, layout, f_shape, x.shape)
+    claimed = _stack([act(extra[f"d{wrt}"]) for extra in only])
+    numeric = _stack([c for c, _ in last])
+    own = ROUNDING * EPS * np.sqrt(d.size) * norm(d) * max(norm(e[f"d{wrt}"]) for e in only)
+    uncertainty = 4 * _stack([n for _, n in last]) + 4 * EPS * np.abs(numeric) + own
+    label = f"read off: {claim.read_off.source} ({layout}, wrt {wrt})"
+
+    def explain() -> Explanation:
+        slips = diagnosis.derivative_slips(replace(claim, expr=read_off, rest=()), at.point, d, layout,
+                                           f_shape, x.shape)
+        alts = {"negated": (-claimed, numeric)}
+        for name, m in slips.items():
+            if m.shape == d.shape:
+                alts[name] = (_stack([derivative_action(m, layout, f_shape, x.shape)(e[f"d{wrt}"]) for e in only]),
+                              numeric)
+        return alts, None
+
+    return Reading(at.point.sample.trial, "value", claimed, numeric, uncertainty, 0, rounding=uncertainty,
+                   reference=norm(numeric), part=label, explain=explain)
+
+
 _FORMS: dict[str, Callable[[Claim, Identity, Probing], Reading]] = {
     "derivative": _derivative, "differential": _differential, "hessian": _hessian, "equals": _equals,
-    "vjp": _vjp, "jvp": _jvp,
+    "vjp": _vjp, "jvp": _jvp, "derivation": _derivation,
 }

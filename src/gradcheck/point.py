@@ -220,12 +220,13 @@ class Point:
         total: Any = sum(sizes, np.zeros(()))
         return np.broadcast_to(total, self.value.shape)
 
-    def claim_noise(self, expr: Expr, what: str) -> np.ndarray:
-        """Like `rounding_noise`, for a claim's own value."""
-        base = self.claim(expr, what)
+    def claim_noise(self, expr: Expr, what: str, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Like `rounding_noise`, for a claim's own value (with directions in `extra`)."""
+        base = self.claim(expr, what, extra)
 
         def change(i: int) -> np.ndarray:
             env = self._with_lets({**self.sample.dims, **self.sample.values, **self.jiggle(i)}, self.where)
+            env.update(extra or {})
             try:
                 return np.asarray(np.asarray(finite(expr, env, what, self.where)) - base)
             except NonFiniteError as exc:

@@ -32,12 +32,14 @@ PERTURBS = ("symmetric",)
 # not allowed with the others.
 FORM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "derivative": ("wrt", "layout"), "differential": (), "hessian": ("wrt",), "equals": (),
-    "vjp": ("wrt", "cotangent"), "jvp": ("wrt", "tangent"),
+    "vjp": ("wrt", "cotangent"), "jvp": ("wrt", "tangent"), "derivation": (),
 })
 FORMS = tuple(FORM_TARGETS)
-TARGETS = ("wrt", "layout", "cotangent", "tangent")
+# Keys a form may have but need not, not allowed with the others.
+FORM_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({"derivation": ("read_off",)})
+TARGETS = ("wrt", "layout", "cotangent", "tangent", "read_off")
 # The format version that introduced each claim form (the others are in every version).
-FORM_SINCE: Mapping[str, int] = MappingProxyType({"vjp": 3, "jvp": 3})
+FORM_SINCE: Mapping[str, int] = MappingProxyType({"vjp": 3, "jvp": 3, "derivation": 3})
 # The keys that name a claim's own direction variable (sampled, never declared).
 DIRECTION_KEYS = ("cotangent", "tangent")
 
@@ -45,7 +47,7 @@ DIRECTION_KEYS = ("cotangent", "tangent")
 @dataclass(frozen=True)
 class Key:
     """One key of a mapping in the format: its type as the loader checks it ("str", "int", "value", "below",
-    "list[str]", "map", "list", "expr" or "expr|chain"), whether it is required, and the JSON Schema of
+    "list[str]", "map", "list", "expr", "expr|chain" or "steps"), whether it is required, and the JSON Schema of
     its value."""
 
     type: str
@@ -95,7 +97,11 @@ INPUT_ONLY = ("perturb",)
 CONSTANT_ONLY = ("value", "below")
 
 CLAIM: Mapping[str, Key] = MappingProxyType({
-    **{form: Key("expr", json=_ref("expression")) for form in FORMS if form != "equals"},
+    **{form: Key("expr", json=_ref("expression")) for form in FORMS if form not in ("equals", "derivation")},
+    "derivation": Key("steps", json={"type": "array", "minItems": 1, "description": (
+        "Steps of a derivation, each following from the one before (format 3)."),
+        "items": {"oneOf": [_ref("expression"), _ref("step")]}}),
+    "read_off": Key("map", json=_ref("read_off")),
     # from format 3, a list too: a chain f = a = b = ..., judged link by link
     "equals": Key("expr|chain", json={"oneOf": [_ref("expression"),
                                                 {"type": "array", "minItems": 1, "items": _ref("expression"),
@@ -112,6 +118,18 @@ CLAIM: Mapping[str, Key] = MappingProxyType({
 })
 
 
+# A derivation's step in its long form, and its reading-off.
+STEP: Mapping[str, Key] = MappingProxyType({
+    "step": Key("expr", True, {"$ref": "#/$defs/expression"}),
+    "by": Key("str", json={"type": "string", "description": "The rule the step uses, e.g. 'eq. (7)'."}),
+})
+READ_OFF: Mapping[str, Key] = MappingProxyType({
+    "wrt": Key("str", True, {"$ref": "#/$defs/identifier"}),
+    "layout": Key("str", True, {"enum": list(LAYOUTS)}),
+    "derivative": Key("expr", True, {"$ref": "#/$defs/expression"}),
+})
+
+
 def _object(keys: Mapping[str, Key], skip: tuple[str, ...] = ()) -> dict[str, Any]:
     required = [k for k, key in keys.items() if key.required and k not in skip]
     return {"type": "object", "additionalProperties": False, **({"required": required} if required else {}),
@@ -120,7 +138,8 @@ def _object(keys: Mapping[str, Key], skip: tuple[str, ...] = ()) -> dict[str, An
 
 def _claim() -> dict[str, Any]:
     def one(form: str) -> dict[str, Any]:
-        others = [f for f in FORMS if f != form] + [t for t in TARGETS if t not in FORM_TARGETS[form]]
+        allowed = FORM_TARGETS[form] + FORM_OPTIONS.get(form, ())
+        others = [f for f in FORMS if f != form] + [t for t in TARGETS if t not in allowed]
         return {"required": [form, *FORM_TARGETS[form]], "not": {"anyOf": [{"required": [k]} for k in others]}}
 
     return {
@@ -173,6 +192,8 @@ def json_schema() -> dict[str, Any]:
                 "dependentSchemas": {"below": _kind_index},
             },
             "claim": _claim(),
+            "step": _object(STEP),
+            "read_off": _object(READ_OFF),
         },
     }
 

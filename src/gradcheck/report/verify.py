@@ -66,18 +66,28 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
 
 
 def _links(result: ClaimResult) -> Iterator[Text]:
-    """A chain link by link, each with its largest error and noise over the trials, the
-    first that does not hold marked."""
+    """A chain or a derivation step by step, each with its largest error and noise over the
+    trials, the first that does not hold marked."""
     assert result.claim is not None
-    yield Text(f"{result.claim.form}: f")
-    for k, expr in enumerate(result.claim.links):
-        views = [m.parts[k] for m in result.readings if len(m.parts) > k]
+    claim = result.claim
+    if claim.form == "equals":
+        yield Text("equals: f")
+        labels = [f"link {k + 1}: = {e.source}" for k, e in enumerate(claim.links)]
+    else:
+        yield Text("derivation:")
+        labels = [f"step {k + 1}: {e.source}" + (f"  (by {claim.by[k]})" if k < len(claim.by) and claim.by[k] else "")
+                  for k, e in enumerate(claim.links)]
+        if claim.read_off is not None:
+            labels.append(f"read off: {claim.read_off.source} ({claim.layout}, wrt {claim.wrt})")
+    first = result.hint.split(":", 1)[0] if " does not hold: " in result.hint else ""
+    for label in labels:
+        prefix = label.split(":", 1)[0]
+        views = [p for m in result.readings for p in m.parts if p.part.split(":", 1)[0] == prefix][:len(result.readings)]
         errors = [distance(v.claimed, v.numeric) / max(v.scale, TINY) for v in views]
         noises = [v.noise_norm / max(v.scale, TINY) for v in views]
-        figures = f"  error {max(errors):.1e}  noise {max(noises):.1e}" if views else ""
-        failed = result.hint.startswith(f"link {k + 1}:")
-        yield Text.assemble(f"  link {k + 1}: = {expr.source}{figures}",
-                            ("  <- first wrong", "bold red") if failed else "")
+        yield Text(f"  {label}")
+        figures = f"error {max(errors):.1e}  noise {max(noises):.1e}" if views else "not reached"
+        yield Text.assemble(f"      {figures}", ("  <- first wrong", "bold red") if prefix == first else "")
 
 
 def _trials(result: ClaimResult) -> Iterator[Text]:
