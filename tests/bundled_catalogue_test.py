@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CATALOGUE, ROOT
-from gradcheck.catalogue import load_catalogue
-from gradcheck.checker import Options, check_catalogue
+from gradcheck.catalogue import load_catalogue, load_text
+from gradcheck.checker import Options, check_catalogue, check_identity
 from gradcheck.report.catalogue_page import catalogue_page
 from gradcheck.verdict import Status
 
@@ -73,3 +73,20 @@ def test_expected_verdicts(seed: int, size: int | None) -> None:
 @pytest.mark.parametrize("seed", range(1, 20))
 def test_expected_verdicts_full_sweep(seed: int, size: int | None) -> None:
     assert unexpected(Options(seed=seed, size=size)) == []
+
+
+@pytest.mark.parametrize(("name", "old", "new", "hint"), [
+    ("derivation_two_layer_w1", "((g @ W2).T * (s * (1 - s))).T @ dW1 @ x",
+     "((g @ W2).T * (s * (1 - s))).T @ dW1.T @ x", "step 2: "),
+    ("derivation_two_layer_w2", "'trace(s @ g @ dW2)'", "'-trace(s @ g @ dW2)'", "step 3: "),
+    ("derivation_affine_norm", "trace(2 * x @ y.T @ dW)", "trace(2 * y @ x.T @ dW)", "step 3: "),
+    ("derivation_logdet", "derivative: inv(X).T}", "derivative: inv(X)}", "read off: "),
+    ("derivation_trace_axb", "'trace(B @ A @ dX)'", "'trace(A @ B @ dX)'", "step 2: "),
+    ("derivation_xtx", "'dx.T @ x + x.T @ dx'", "'dx.T @ x - x.T @ dx'", "step 1: "),
+])
+def test_a_slip_planted_in_a_seed_derivation_is_named_by_its_step(name: str, old: str, new: str, hint: str) -> None:
+    text = (CATALOGUE / "seed" / f"{name}.yaml").read_text(encoding="utf-8")
+    assert old in text
+    [result] = check_identity(load_text(text.replace(old, new), f"{name}.yaml"), Options(size=3))
+    assert result.status is Status.FAIL
+    assert result.hint.startswith(hint)
