@@ -91,10 +91,10 @@ def mutate(old: str, new: str) -> str:
         (mutate("X: {shape: [n, n], kind: spd}", "X: {shape: [n, m], kind: spd}"),
          "kind 'spd' needs a square shape [n, n], got ['n', 'm'] in inputs.X.kind of f.yaml, line 9"),
         (mutate("  - differential: trace(Xi @ dX)", "  - differential: trace(Xi @ dX)\n    derivative: Xi"),
-         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found derivative and "
+         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation, second_differential, hvp; found derivative and "
          "differential in claim 3 of f.yaml, line 22"),
         (mutate("  - differential: trace(Xi @ dX)", "  - label: nothing"),
-         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found none in claim 3 of "
+         "a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation, second_differential, hvp; found none in claim 3 of "
          "f.yaml, line 22"),
         (mutate("  - wrt: X\n    layout: numerator", "  - wrt: A\n    layout: numerator"),
          "wrt 'A' is not an input in claim 2.wrt of f.yaml, line 19: inputs are X"),
@@ -246,9 +246,9 @@ MESSAGES = [
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - differentail: trace(Xi @ dX)',
      "unknown key 'differentail' in claim 2 of f.yaml, line 14: did you mean 'differential'?"),
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', "  - {differential: '0', equals: '0'}",
-     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found differential and equals in claim 2 of f.yaml, line 14'),
+     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation, second_differential, hvp; found differential and equals in claim 2 of f.yaml, line 14'),
     ('  - differential: trace(Xi @ dX) + trace(A @ dX)', '  - {label: nothing}',
-     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation; found none in claim 2 of f.yaml, line 14'),
+     'a claim needs exactly one of derivative, differential, hessian, equals, vjp, jvp, derivation, second_differential, hvp; found none in claim 2 of f.yaml, line 14'),
     ('  - wrt: X\n', '  - wrt: Y\n',
      "wrt 'Y' is not an input in claim 1.wrt of f.yaml, line 11: inputs are X"),
     ('  - wrt: X\n    layout', '  -\n    layout',
@@ -576,4 +576,17 @@ def test_bad_derivations_are_one_line_errors(old: str, new: str, message: str) -
     assert old in DERIVATION
     with pytest.raises(CatalogueError) as info:
         load_text(DERIVATION.replace(old, new), "f.yaml")
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ("{wrt: X, hvp: A @ V}", "a hvp claim needs 'tangent' (a new name for it, such as V) in claim 2 of f.yaml, line 10"),
+    ("{tangent: V, hvp: A @ V}", "a hvp claim needs 'wrt' (one of X) in claim 2 of f.yaml, line 10"),
+    ("{wrt: X, second_differential: trace(dX @ dX)}",
+     "'wrt' does not apply to a second_differential claim in claim 2.wrt of f.yaml, line 10"),
+    ("{second_differential: trace(dY @ dX)}", "unknown name 'dY' in claim 2 of f.yaml, line 10"),
+])
+def test_bad_second_order_claims_are_one_line_errors(claim: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(BACKWARD + f"  - {claim}\n", "f.yaml")
     assert str(info.value) == message

@@ -575,3 +575,51 @@ def test_a_step_of_the_wrong_shape_is_an_error_naming_the_step() -> None:
     [result] = run(LOGDET_V3 + "  - derivation: [trace(inv(X) @ dX) + trace(dY @ X + Y @ dX), dX]\n")
     assert result.status is Status.ERROR
     assert "step 2 has shape (3,3) but f has shape () in claim 1" in result.message
+
+
+SECOND = """\
+name: second
+format: 3
+dims: {n: 3}
+inputs:
+  x: {shape: [n]}
+  y: {shape: [n]}
+constants:
+  A: {shape: [n, n]}
+function: x @ A @ y + sum(exp(x)) * sum(y * y)
+claims:
+"""
+RIGHT_D2 = ("2 * dx @ A @ dy + sum(exp(x) * dx * dx) * sum(y * y) + 4 * sum(exp(x) * dx) * sum(y * dy)"
+            " + 2 * sum(exp(x)) * sum(dy * dy)")
+
+
+@pytest.mark.parametrize("n", [3, 20])  # every pair of entries, and random pairs
+@pytest.mark.parametrize(("claim", "status"), [
+    (f"second_differential: {RIGHT_D2}", Status.PASS),
+    (f"second_differential: {RIGHT_D2.replace('2 * dx @ A @ dy', 'dx @ A @ dy')}", Status.FAIL),  # half the cross term
+    (f"second_differential: {RIGHT_D2.replace('2 * dx @ A @ dy', '2 * dx @ A.T @ dy')}", Status.FAIL),
+    ("{wrt: y, tangent: v, hvp: 2 * sum(exp(x)) * v}", Status.PASS),
+    ("{wrt: y, tangent: v, hvp: sum(exp(x)) * v}", Status.FAIL),
+    ("{wrt: x, tangent: v, hvp: exp(x) * v * sum(y * y)}", Status.PASS),
+    ("{wrt: x, tangent: v, hvp: exp(x) * sum(v) * sum(y * y)}", Status.FAIL),
+])
+def test_second_differentials_and_hessian_vector_products(claim: str, status: Status, n: int) -> None:
+    [result] = run(SECOND + f"  - {claim}\n", dims={"n": n})
+    assert result.status is status
+    assert result.mode == ("full" if n == 3 else "directional")
+
+
+def test_a_transposed_hessian_vector_product_is_diagnosed() -> None:
+    text = SECOND.replace("x: {shape: [n]}\n  y: {shape: [n]}", "X: {shape: [n, n], kind: invertible}").replace(
+        "function: x @ A @ y + sum(exp(x)) * sum(y * y)", "function: logdet(X)")
+    right, wrong = run(text + "  - {wrt: X, tangent: V, hvp: -(inv(X) @ V @ inv(X)).T}\n"
+                       "  - {wrt: X, tangent: V, hvp: -(inv(X) @ V @ inv(X))}\n")
+    assert right.status is Status.PASS
+    assert (wrong.status, wrong.hint) == (Status.FAIL, "matches the claim transposed")
+
+
+def test_second_order_claims_need_a_scalar_function() -> None:
+    text = SECOND.replace("function: x @ A @ y + sum(exp(x)) * sum(y * y)", "function: A @ x")
+    [result] = run(text + "  - second_differential: 0\n")
+    assert result.status is Status.ERROR
+    assert "a second_differential claim needs a scalar function, but f has shape (3,)" in result.message

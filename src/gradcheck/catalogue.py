@@ -518,7 +518,7 @@ class _Loader:
         wrt, layout = self.claim_target(spec, form, path, key, inputs)
         direction = self.claim_direction(spec, form, path, key, scope, inputs)
         expect_fail, reason = self.claim_expectation(spec, path, key)
-        extra = [f"d{v.name}" for v in inputs] if form == "differential" else []
+        extra = [f"d{v.name}" for v in inputs] if form in ("differential", "second_differential") else []
         extra += [direction] if direction else []
         if "read_off" in spec and form != "derivation":
             raise self.fail(f"'read_off' does not apply to a {form} claim", *path, "read_off", key=f"{key}.read_off")
@@ -572,7 +572,7 @@ class _Loader:
     def claim_direction(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
                         scope: set[str], inputs: Sequence[Variable]) -> str | None:
         """The name a vjp gives its cotangent or a jvp its tangent: a new name."""
-        wanted = {"vjp": "cotangent", "jvp": "tangent"}.get(form)
+        wanted = {"vjp": "cotangent", "jvp": "tangent", "hvp": "tangent"}.get(form)
         for k in DIRECTION_KEYS:
             if k in spec and k != wanted:
                 raise self.fail(f"'{k}' does not apply to a {form} claim", *path, k, key=f"{key}.{k}")
@@ -593,7 +593,7 @@ class _Loader:
                      inputs: Sequence[Variable]) -> tuple[str | None, str | None]:
         wrt, layout = spec.get("wrt"), spec.get("layout")
         names = [v.name for v in inputs]
-        if form in ("derivative", "hessian", "vjp", "jvp"):
+        if form in ("derivative", "hessian", "vjp", "jvp", "hvp"):
             if wrt is None:
                 raise self.fail(f"a {form} claim needs 'wrt' (one of {', '.join(names)})", *path, key=key)
             if wrt not in names:

@@ -42,6 +42,11 @@ class Probing:
     def method(self) -> str:
         return self.numbers.method
 
+    @property
+    def numbers_limit(self) -> int:
+        """Entries up to which a second-order claim is checked along every pair of them."""
+        return self.probes.numerics.hessian_full_limit
+
     def value(self, name: str) -> np.ndarray:
         return np.asarray(self.point.sample.values[name])
 
@@ -556,6 +561,96 @@ def _jvp(claim: Claim, identity: Identity, at: Probing) -> Reading:
     return replace(reading, display=(claimed[worst], estimates[worst].value), explain=explain)
 
 
+def _second_pairs(inputs: Sequence[Variable], at: Probing) -> tuple[str, list[tuple[Probe, Probe]]]:
+    """Pairs of directions of `inputs` (all at once) along which a second-order claim is
+    compared: every pair of entries when they are few, else random pairs and each random
+    direction with itself."""
+    if sum(at.value(v.name).size for v in inputs) <= at.numbers_limit:
+        basis = [p for v in inputs for p in at.probes.basis(v)]
+        return "full", [(u, v) for i, u in enumerate(basis) for v in basis[i:]]
+    u, v = at.probes.randoms(inputs, at.probes.numerics.probes), at.probes.randoms(inputs, at.probes.numerics.probes)
+    return "directional", [*zip(u, v), *((p, p) for p in u)]
+
+
+def _second_reading(claimed: np.ndarray, estimates: Sequence[Estimate], mode: str, at: Probing,
+                    pairs: Sequence[tuple[Probe, Probe]], names: frozenset[str]) -> Reading:
+    size = norm(at.point.change_size(names))
+    reference = float(np.sqrt(sum((size / (u.scale * v.scale)) ** 2 for u, v in pairs)))
+    return Reading(at.point.sample.trial, mode, claimed, _stack([e.value for e in estimates]),
+                   _stack([e.error for e in estimates]), 0, rounding=_stack([e.rounding for e in estimates]),
+                   reference=reference)
+
+
+def _second_differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """d^2 f written with the directions dX, dY, ...: the second derivative of f along a
+    direction, a quadratic form. Checked as the bilinear form it polarises to,
+    (q(u + v) - q(u - v)) / 4, against d^2 f / ds dt along pairs (u, v), and along each
+    direction with itself."""
+    if not is_scalar(at.point.value.shape):
+        raise EvaluationError(f"a second_differential claim needs a scalar function, but f has shape "
+                              f"{shape_str(at.point.value.shape)} in claim {claim.index}")
+    mode, pairs = _second_pairs(identity.inputs, at)
+
+    def q(direction: dict[str, np.ndarray]) -> float:
+        extra = {f"d{v.name}": direction.get(v.name, np.zeros_like(at.value(v.name))) for v in identity.inputs}
+        c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}", extra), ())
+        if not is_scalar(c.shape):
+            raise ClaimError(f"claimed second differential has shape {shape_str(c.shape)} but f is a scalar "
+                             f"in claim {claim.index}")
+        return float(np.real(c.reshape(-1)[0]))
+
+    def bilinear(u: Probe, v: Probe) -> float:
+        du, dv = u.direction, v.direction
+        names = set(du) | set(dv)
+        zero = {n: np.zeros_like(at.value(n)) for n in names}
+        plus = {n: du.get(n, zero[n]) + dv.get(n, zero[n]) for n in names}
+        minus = {n: du.get(n, zero[n]) - dv.get(n, zero[n]) for n in names}
+        return (q(plus) - q(minus)) / 4
+
+    claimed = np.array([bilinear(u, v) for u, v in pairs])
+    estimates = [at.numbers.second(u, v) for u, v in pairs]
+    reading = _second_reading(claimed, estimates, mode, at, pairs, frozenset(v.name for v in identity.inputs))
+    return replace(reading, explain=lambda: ({"negated": (-reading.claimed, reading.numeric)}, None))
+
+
+def _hvp(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """A Hessian-vector product: H V for a tangent V of the input (named by `tangent`), of
+    the input's shape; checked as sum(U * claim(V)) against d^2 f / ds dt along (U, V)."""
+    assert claim.wrt is not None and claim.direction is not None
+    if not is_scalar(at.point.value.shape):
+        raise EvaluationError(f"an hvp claim needs a scalar function, but f has shape "
+                              f"{shape_str(at.point.value.shape)} in claim {claim.index}")
+    var, name = identity.input(claim.wrt), claim.direction
+    x = at.value(var.name)
+    mode, pairs = _second_pairs([var], at)
+    values: dict[object, np.ndarray] = {}
+
+    def product(v: Probe) -> np.ndarray:
+        if v.key not in values:
+            c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}",
+                                                       {name: v.direction[var.name]}), x.shape)
+            if c.shape != x.shape and not (is_scalar(c.shape) and is_scalar(x.shape)):
+                raise ClaimError(f"claimed hvp has shape {shape_str(c.shape)} but {var.name} has shape "
+                                 f"{shape_str(x.shape)} in claim {claim.index}")
+            values[v.key] = c.reshape(x.shape)
+        return values[v.key]
+
+    # both orders of each pair: H V must hold for V along either direction
+    ordered = [*pairs, *((v, u) for u, v in pairs if u.key != v.key)]
+    claimed = np.array([np.sum(u.direction[var.name] * product(v)) for u, v in ordered])
+    estimates = [at.numbers.second(u, v) for u, v in ordered]
+    reading = _second_reading(claimed, estimates, mode, at, ordered, frozenset({var.name}))
+
+    def explain() -> Explanation:
+        alts = {"negated": (-reading.claimed, reading.numeric)}
+        if x.ndim == 2 and x.shape[0] == x.shape[1] > 1:
+            alts["transposed"] = (np.array([np.sum(u.direction[var.name] * product(v).T) for u, v in ordered]),
+                                  reading.numeric)
+        return alts, None
+
+    return replace(reading, explain=explain)
+
+
 DERIVATION_DIRECTIONS = 4  # random directions along which later steps are compared with earlier ones
 
 
@@ -694,4 +789,5 @@ def _read_off(claim: Claim, identity: Identity, at: Probing) -> Reading:
 _FORMS: dict[str, Callable[[Claim, Identity, Probing], Reading]] = {
     "derivative": _derivative, "differential": _differential, "hessian": _hessian, "equals": _equals,
     "vjp": _vjp, "jvp": _jvp, "derivation": _derivation,
+    "second_differential": _second_differential, "hvp": _hvp,
 }

@@ -33,13 +33,15 @@ PERTURBS = ("symmetric",)
 FORM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "derivative": ("wrt", "layout"), "differential": (), "hessian": ("wrt",), "equals": (),
     "vjp": ("wrt", "cotangent"), "jvp": ("wrt", "tangent"), "derivation": (),
+    "second_differential": (), "hvp": ("wrt", "tangent"),
 })
 FORMS = tuple(FORM_TARGETS)
 # Keys a form may have but need not, not allowed with the others.
 FORM_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({"derivation": ("read_off",)})
 TARGETS = ("wrt", "layout", "cotangent", "tangent", "read_off")
 # The format version that introduced each claim form (the others are in every version).
-FORM_SINCE: Mapping[str, int] = MappingProxyType({"vjp": 3, "jvp": 3, "derivation": 3})
+FORM_SINCE: Mapping[str, int] = MappingProxyType({"vjp": 3, "jvp": 3, "derivation": 3,
+                                                  "second_differential": 3, "hvp": 3})
 # The keys that name a claim's own direction variable (sampled, never declared).
 DIRECTION_KEYS = ("cotangent", "tangent")
 

@@ -44,7 +44,7 @@ def _claim_line(claim: Claim) -> str:
         text += f" ({claim.layout}, wrt `{claim.wrt}`)"
     elif claim.form == "hessian":
         text += f" (wrt `{claim.wrt}`)"
-    elif claim.form in ("vjp", "jvp"):
+    elif claim.form in ("vjp", "jvp", "hvp"):
         text += f" (wrt `{claim.wrt}`, {'cotangent' if claim.form == 'vjp' else 'tangent'} `{claim.direction}`)"
     if claim.expect_fail:
         text += f"\n  - **does not hold as published**: {_escape(claim.reason or '')}"
