@@ -8,6 +8,8 @@ import pytest
 
 from gradcheck.catalogue import discover, load_catalogue, load_file, load_text
 from gradcheck.errors import CatalogueError
+from gradcheck.schema import PERTURBS
+from gradcheck.tangents import TANGENTS
 
 VALID = """\
 name: logdet
@@ -220,7 +222,10 @@ MESSAGES = [
     ('  A: {shape: [n, n]}', '  A: {shape: [n, n], perturb: symmetric}',
      "'perturb' applies to inputs only in constants.A.perturb of f.yaml, line 6"),
     ('kind: invertible}', 'kind: invertible, perturb: skew}',
-     "unknown perturb 'skew': expected 'symmetric' in inputs.X.perturb of f.yaml, line 4"),
+     "unknown perturb 'skew': expected one of symmetric (the others need format 3) in inputs.X.perturb of f.yaml, "
+     "line 4"),
+    ('kind: invertible}', 'kind: invertible, perturb: skw}',
+     "unknown perturb 'skw': expected one of symmetric in inputs.X.perturb of f.yaml, line 4"),
     ('  X: {shape: [n, n], kind: invertible}', '  X: {shape: [n, 2], perturb: symmetric}',
      "'perturb: symmetric' needs a square shape in inputs.X.perturb of f.yaml, line 4"),
     ('  A: {shape: [n, n]}', '  A: {shape: [n, n, n]}',
@@ -589,4 +594,42 @@ def test_bad_derivations_are_one_line_errors(old: str, new: str, message: str) -
 def test_bad_second_order_claims_are_one_line_errors(claim: str, message: str) -> None:
     with pytest.raises(CatalogueError) as info:
         load_text(BACKWARD + f"  - {claim}\n", "f.yaml")
+    assert str(info.value) == message
+
+
+PERTURBED = """\
+name: p
+format: 3
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n], perturb: lower}
+function: trace(X)
+claims:
+  - {wrt: X, layout: denominator, derivative: eye(n)}
+"""
+
+
+def test_every_tangent_space_is_a_perturb_of_format_3() -> None:
+    assert tuple(TANGENTS) == PERTURBS
+    for name in PERTURBS:
+        kind = "orthogonal" if name == "stiefel" else "general"
+        [x] = load_text(PERTURBED.replace("perturb: lower", f"kind: {kind}, perturb: {name}"), "f.yaml").inputs
+        assert x.perturb == name and x.restricted and x.symmetric_perturbation == (name == "symmetric")
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("perturb: lower", "perturb: stiefel",
+     "'perturb: stiefel' needs kind orthogonal: its directions depend on the point in inputs.X.perturb of f.yaml, "
+     "line 5"),
+    ("shape: [n, n], perturb: lower", "shape: [n, 2], perturb: skew",
+     "'perturb: skew' needs a square shape in inputs.X.perturb of f.yaml, line 5"),
+    ("shape: [n, n], perturb: lower", "shape: [n], perturb: lower",
+     "'perturb: lower' needs a matrix shape [m, n] in inputs.X.perturb of f.yaml, line 5"),
+    ("perturb: lower", "perturb: lowr",
+     "unknown perturb 'lowr': expected one of symmetric, lower, upper, diagonal, skew, toeplitz, stiefel in "
+     "inputs.X.perturb of f.yaml, line 5: did you mean 'lower'?"),
+])
+def test_bad_perturbs_are_one_line_errors(old: str, new: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(PERTURBED.replace(old, new), "f.yaml")
     assert str(info.value) == message

@@ -623,3 +623,45 @@ def test_second_order_claims_need_a_scalar_function() -> None:
     [result] = run(text + "  - second_differential: 0\n")
     assert result.status is Status.ERROR
     assert "a second_differential claim needs a scalar function, but f has shape (3,)" in result.message
+
+
+PERTURBED = """\
+name: perturbed
+format: 3
+dims: {n: 4, p: 2}
+inputs:
+  X: {shape: [n, n], perturb: PERTURB}
+  W: {shape: [n, p], kind: orthogonal, perturb: stiefel}
+constants:
+  A: {shape: [n, n]}
+  C: {shape: [n, n], kind: spd}
+let:
+  G: 2 * C @ W
+function: trace(A @ X) + trace(W.T @ C @ W)
+claims:
+"""
+
+
+@pytest.mark.parametrize("n", [4, 12])  # along a basis of the space, and along random directions in it
+@pytest.mark.parametrize(("perturb", "right", "wrong"), [
+    ("lower", "tril(A.T)", "triu(A.T)"),
+    ("lower", "A.T", "A"),
+    ("upper", "triu(A.T)", "tril(A.T)"),
+    ("diagonal", "eye(n) * A", "0 * A"),
+    ("skew", "(A.T - A) / 2", "(A.T + A) / 2"),
+    ("toeplitz", "A.T", "A"),
+])
+def test_a_gradient_is_checked_on_the_space_its_input_moves_in(perturb: str, right: str, wrong: str, n: int) -> None:
+    text = PERTURBED.replace("PERTURB", perturb)
+    claims = "".join(f"  - {{wrt: X, layout: denominator, derivative: '{c}'}}\n" for c in (right, wrong))
+    assert statuses(text + claims, dims={"n": n, "p": 2}) == [Status.PASS, Status.FAIL]
+
+
+@pytest.mark.parametrize("n", [4, 60])
+def test_the_riemannian_gradient_on_orthonormal_columns(n: int) -> None:
+    text = PERTURBED.replace("PERTURB", "symmetric")
+    claims = ("  - {wrt: W, layout: denominator, derivative: 'G - W @ (W.T @ G + G.T @ W) / 2'}\n"
+              "  - {wrt: W, layout: denominator, derivative: G}\n"  # the same projection
+              "  - {wrt: W, layout: denominator, derivative: C @ W}\n"  # half
+              "  - {wrt: W, layout: denominator, derivative: 'G + W @ (A - A.T)[:p, :p]'}\n")  # W K, K skew: in the space
+    assert statuses(text + claims, dims={"n": n, "p": 2}) == [Status.PASS, Status.PASS, Status.FAIL, Status.FAIL]

@@ -38,6 +38,7 @@ from gradcheck.schema import (
     VERSIONS,
     Key,
 )
+from gradcheck.tangents import TANGENTS
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,18 @@ class Variable:
     name: str
     shape: tuple[str | int, ...]
     kind: str = "general"
-    symmetric_perturbation: bool = False
+    perturb: str | None = None  # the space its directions are restricted to (gradcheck.tangents)
     value: tuple[float, ...] | None = None  # a constant's given entries, row by row (format 2)
     below: str | int | None = None  # the bound of a constant of kind index (format 2)
+
+    @property
+    def symmetric_perturbation(self) -> bool:
+        return self.perturb == "symmetric"
+
+    @property
+    def restricted(self) -> bool:
+        """Whether its directions are restricted to a space (then not entry by entry)."""
+        return self.perturb is not None
 
     def sized(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The concrete shape for the given dimension sizes."""
@@ -383,13 +393,26 @@ class _Loader:
         below = self.index_bound(spec, section, kind, dims, path)
         perturb = spec.get("perturb")
         if perturb is not None:
-            if section != "inputs":
-                raise self.fail("'perturb' applies to inputs only", *path, "perturb")
-            if perturb not in PERTURBS:
-                raise self.fail(f"unknown perturb '{perturb}': expected 'symmetric'", *path, "perturb")
-            if len(shape) != 2 or shape[0] != shape[1]:
-                raise self.fail("'perturb: symmetric' needs a square shape", *path, "perturb")
-        return Variable(name, shape, kind, perturb == "symmetric", value, below)
+            self.check_perturb(perturb, section, kind, shape, path)
+        return Variable(name, shape, kind, perturb, value, below)
+
+    def check_perturb(self, perturb: str, section: str, kind: str, shape: tuple[str | int, ...],
+                      path: tuple[str | int, ...]) -> None:
+        if section != "inputs":
+            raise self.fail("'perturb' applies to inputs only", *path, "perturb")
+        known = PERTURBS if self.version >= 3 else PERTURBS[:1]
+        if perturb not in known:
+            later = " (the others need format 3)" if perturb in PERTURBS else ""
+            raise self.fail(f"unknown perturb '{perturb}': expected one of {', '.join(known)}{later}", *path, "perturb",
+                            hint=did_you_mean(perturb, known) or "")
+        tangent = TANGENTS[perturb]
+        if tangent.square and (len(shape) != 2 or shape[0] != shape[1]):
+            raise self.fail(f"'perturb: {perturb}' needs a square shape", *path, "perturb")
+        if len(shape) != 2:
+            raise self.fail(f"'perturb: {perturb}' needs a matrix shape [m, n]", *path, "perturb")
+        if tangent.needs_kind and kind != tangent.needs_kind:
+            raise self.fail(f"'perturb: {perturb}' needs kind {tangent.needs_kind}: its directions depend on "
+                            "the point", *path, "perturb")
 
     def index_bound(self, spec: dict[str, Any], section: str, kind: str, dims: Mapping[str, int],
                     path: tuple[str | int, ...]) -> str | int | None:

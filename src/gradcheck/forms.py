@@ -177,7 +177,7 @@ def _layout_ambiguity(var: Variable, c: np.ndarray, f_shape: tuple[int, ...]) ->
 
     At a symmetric X, a claim that equals its own transpose is the same matrix in both
     layouts (inv(X).T = inv(X) for spd X): it would pass in the wrong layout too."""
-    if not KINDS[var.kind].symmetric or var.symmetric_perturbation or not is_scalar(f_shape):
+    if not KINDS[var.kind].symmetric or var.restricted or not is_scalar(f_shape):
         return ""
     if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 2:
         return ""
@@ -255,7 +255,7 @@ def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
         claimed.append(action(c, p))
     reading = _along(estimates, claimed, at, probes, "full" if at.probes.full(var) else "directional")
     shown = None
-    if reading.mode == "full" and not var.symmetric_perturbation:
+    if reading.mode == "full" and not var.restricted:
         # where f has a kink, the numbers shown are the bracketed ones (the claim, if within)
         bracketed = [replace(e, value=_bracketed(e, a)) for e, a in zip(estimates, claimed)]
         shown = _assemble(bracketed, layout, f_shape, x.shape).reshape(c.shape)
@@ -425,7 +425,7 @@ def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
     claimed = actions(h)
     size = norm(at.point.change_size(frozenset({var.name})))
     reference = float(np.sqrt(sum((size / (u.scale * v.scale)) ** 2 for u, v in pairs)))
-    display = (h, numeric.reshape(n, n)) if mode == "full" and not var.symmetric_perturbation else None
+    display = (h, numeric.reshape(n, n)) if mode == "full" and not var.restricted else None
     return Reading(at.point.sample.trial, mode, claimed, numeric, _stack([e.error for e in estimates]), 0,
                    rounding=_stack([e.rounding for e in estimates]), reference=reference, display=display,
                    explain=lambda: ({"negated": (-claimed, numeric),
@@ -506,7 +506,7 @@ def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
     reading = Reading(at.point.sample.trial, mode, np.array(claimed), np.array(numeric), np.array(error), 0,
                       rounding=np.array(rounding), reference=size * _reference(at.point, probes))
     shown = None
-    if mode == "full" and not var.symmetric_perturbation:
+    if mode == "full" and not var.restricted:
         shown = np.array(numeric).reshape(x.shape, order="F")
 
     def explain() -> Explanation:

@@ -17,6 +17,7 @@ import numpy as np
 from gradcheck.catalogue import Variable
 from gradcheck.options import Numerics
 from gradcheck.point import Point
+from gradcheck.tangents import TANGENTS
 
 Direction = dict[str, np.ndarray]
 KEEP_ENTRIES = 4_194_304  # random directions are kept while they total this many entries (32 MB)
@@ -101,6 +102,8 @@ class ProbeSets:
         x = self.value(var.name)
         if var.symmetric_perturbation:
             return self._symmetric_basis(var.name, x)
+        if var.perturb is not None:
+            return self._tangent_basis(var, x)
         scales = vec(self.point.scales(var.name))
         probes = []
         for i in range(x.size):
@@ -119,6 +122,13 @@ class ProbeSets:
             probes.append(Probe(("sym", name, i, j), _kept({name: d}), scale))
         return probes
 
+    def _tangent_basis(self, var: Variable, x: np.ndarray) -> list[Probe]:
+        """An orthonormal basis of the space `var` is restricted to (gradcheck.tangents),
+        with steps of the entries' root mean square."""
+        scale = float(np.sqrt(np.mean(x**2)) or 1.0)
+        return [Probe(("tangent", var.name, i), _kept({var.name: d}), scale)
+                for i, d in enumerate(TANGENTS[str(var.perturb)].basis(x))]
+
     def _random_direction(self, var: Variable, rng: np.random.Generator) -> np.ndarray:
         """A Gaussian direction, the same scale in every entry: its power to see an error
         must not depend on where the error is. (Scaled entry by entry, the directions of
@@ -127,7 +137,10 @@ class ProbeSets:
         x = self.value(var.name)
         d = rng.standard_normal(x.shape)
         d *= self.point.scale_rms(var.name)
-        return (d + d.T) / np.sqrt(2) if var.symmetric_perturbation else d
+        if var.symmetric_perturbation:
+            return np.asarray((d + d.T) / np.sqrt(2))
+        # a Gaussian of the restricted space, as isotropic in it as d is in the whole
+        return np.asarray(TANGENTS[var.perturb].project(d, x)) if var.perturb is not None else d
 
     def randoms(self, inputs: Sequence[Variable], count: int) -> list[Probe]:
         """`count` random probes of `inputs`. Their directions are kept while all the kept

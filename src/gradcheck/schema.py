@@ -27,7 +27,9 @@ EXPECTS = ("fail", "pass")
 # and means what it always meant.
 VERSIONS = (1, 2, 3)
 LATEST = VERSIONS[-1]
-PERTURBS = ("symmetric",)
+# Spaces an input's directions may be restricted to (gradcheck.tangents); all but the
+# first need format 3.
+PERTURBS = ("symmetric", "lower", "upper", "diagonal", "skew", "toeplitz", "stiefel")
 # Each claim form, and the keys that say what it is about: required with that form,
 # not allowed with the others.
 FORM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -157,10 +159,12 @@ def _claim() -> dict[str, Any]:
 _kind_index = {"properties": {"kind": {"const": "index"}}, "required": ["kind"]}
 
 
-def _before(version: int, claim: dict[str, Any]) -> dict[str, Any]:
-    """Every claim of a file of a version before `version` also satisfies `claim`."""
+def _before(version: int, claim: dict[str, Any], variable: dict[str, Any]) -> dict[str, Any]:
+    """Every claim of a file of a version before `version` also satisfies `claim`, and
+    every input `variable`."""
     at_least = {"required": ["format"], "properties": {"format": {"minimum": version}}}
-    return {"if": {"not": at_least}, "then": {"properties": {"claims": {"items": claim}}}}
+    return {"if": {"not": at_least}, "then": {"properties": {"claims": {"items": claim},
+                                                            "inputs": {"additionalProperties": variable}}}}
 
 
 def json_schema() -> dict[str, Any]:
@@ -174,7 +178,8 @@ def json_schema() -> dict[str, Any]:
         **_object(TOP),
         # what a file of an earlier version may not use (the loader's version gate)
         "allOf": [_before(3, {"not": {"anyOf": [{"required": [form]} for form, v in FORM_SINCE.items() if v == 3]},
-                              "properties": {"equals": _ref("expression")}})],
+                              "properties": {"equals": _ref("expression")}},
+                          {"properties": {"perturb": {"enum": list(PERTURBS[:1])}}})],
         "$defs": {
             "identifier": {"type": "string", "pattern": IDENT_PATTERN.pattern},
             "expression": {

@@ -36,7 +36,7 @@ def identity_header(identity: Identity, sizes_line: str) -> RenderableType:
 
 def _variable(v: Variable) -> str:
     shape = "[" + ", ".join(map(str, v.shape)) + "]"
-    extra = ", perturb: symmetric" if v.symmetric_perturbation else ""
+    extra = f", perturb: {v.perturb}" if v.perturb else ""
     return f"{v.name} {shape} {v.kind}{extra}"
 
 
