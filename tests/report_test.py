@@ -155,3 +155,26 @@ claims:
     document = json.loads(cli_invoke("run", str(tmp_path), "--format", "json").output)
     jsonschema.validate(document, SCHEMA)
     assert document["results"][0]["claim"]["expression"] == "sum(A * A) = sum(A * A.T) = trace(A.T @ A)"
+
+
+def test_a_derivation_in_the_json_report_keeps_its_steps(cli_invoke: Callable[..., Result],
+                                                          write: Callable[..., Path]) -> None:
+    path = write("""\
+name: d
+format: 3
+inputs:
+  X: {shape: [3, 3], kind: invertible}
+function: logdet(X)
+claims:
+  - derivation:
+      - {step: 'trace(inv(X) @ dX)', by: eq. (10)}
+      - sum(inv(X) * dX)
+    read_off: {wrt: X, layout: denominator, derivative: inv(X)}
+""", "d.yaml")
+    document = json.loads(cli_invoke("run", str(path), "--format", "json").output)
+    jsonschema.validate(document, SCHEMA)
+    [row] = document["results"]
+    assert row["claim"]["steps"] == [{"expression": "trace(inv(X) @ dX)", "by": "eq. (10)"},
+                                     {"expression": "sum(inv(X) * dX)"}]
+    assert row["claim"]["read_off"] == {"wrt": "X", "layout": "denominator", "derivative": "inv(X)"}
+    assert row["status"] == "FAIL" and row["hint"].startswith("step 2: trace(inv(X) @ dX) = sum(inv(X) * dX)")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gradcheck import __version__
+from gradcheck.catalogue import Claim
 from gradcheck.options import Options
 from gradcheck.verdict import ClaimResult, Status
 
@@ -22,12 +23,24 @@ def _number(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+def _steps(c: Claim) -> dict[str, Any]:
+    """A chain's links or a derivation's steps, each with the rule it cites, and the
+    derivative a derivation reads off."""
+    if not c.rest and c.form != "derivation":
+        return {}
+    steps = [{"expression": e.source, **({"by": c.by[k]} if k < len(c.by) and c.by[k] else {})}
+             for k, e in enumerate(c.links)]
+    read_off = {"read_off": {"wrt": c.wrt, "layout": c.layout, "derivative": c.read_off.source}} \
+        if c.read_off is not None else {}
+    return {"steps": steps, **read_off}
+
+
 def claim_record(r: ClaimResult, options: Options) -> dict[str, Any]:
     c = r.claim
     # a file that could not be loaded: report v1 gives it claim index 0 and form "file"
     claim = ({"index": c.index, "form": c.form, "label": c.label, "wrt": c.wrt, "layout": c.layout,
               "expression": c.source, "expect_fail": c.expect_fail, "reason": c.reason,
-              **({"direction": c.direction} if c.direction else {})} if c is not None else
+              **({"direction": c.direction} if c.direction else {}), **_steps(c)} if c is not None else
              {"index": 0, "form": "file", "label": r.description, "wrt": None, "layout": None, "expression": "",
               "expect_fail": False, "reason": None})
     return {
