@@ -633,3 +633,25 @@ def test_bad_perturbs_are_one_line_errors(old: str, new: str, message: str) -> N
     with pytest.raises(CatalogueError) as info:
         load_text(PERTURBED.replace(old, new), "f.yaml")
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ("{wrt: [X, X], hessian: 0}", "'wrt' lists an input twice (or none) in claim 2.wrt of f.yaml, line 10"),
+    ("{wrt: [X, Y], hessian: 0}", "wrt 'Y' is not an input in claim 2.wrt of f.yaml, line 10: inputs are X"),
+    ("{wrt: [X], layout: numerator, derivative: 0}",
+     "'wrt' of a derivative claim is one input, not a list in claim 2.wrt of f.yaml, line 10"),
+])
+def test_bad_lists_of_inputs_are_one_line_errors(claim: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(BACKWARD + f"  - {claim}\n", "f.yaml")
+    assert str(info.value) == message
+
+
+def test_a_hessian_over_several_inputs_names_them_in_order() -> None:
+    text = BACKWARD.replace("  X: {shape: [3, 3]}", "  X: {shape: [3, 3]}\n  Y: {shape: [2]}")
+    claims = load_text(text + "  - {wrt: [Y, X], hessian: 0}\n  - {wrt: [X], hessian: 0}\n", "f.yaml").claims
+    assert (claims[1].blocks, claims[1].wrt, claims[1].describe()) == (("Y", "X"), None, "hessian wrt [Y, X]")
+    assert (claims[2].blocks, claims[2].wrt) == ((), "X")  # a list of one is that input
+    with pytest.raises(CatalogueError, match="a list of inputs as 'wrt' needs format 3"):
+        load_text(text.replace("format: 3", "format: 2").replace(
+            "  - {wrt: X, cotangent: G, vjp: A.T @ G}\n", "  - {wrt: [Y, X], hessian: 0}\n"), "f.yaml")

@@ -665,3 +665,39 @@ def test_the_riemannian_gradient_on_orthonormal_columns(n: int) -> None:
               "  - {wrt: W, layout: denominator, derivative: C @ W}\n"  # half
               "  - {wrt: W, layout: denominator, derivative: 'G + W @ (A - A.T)[:p, :p]'}\n")  # W K, K skew: in the space
     assert statuses(text + claims, dims={"n": n, "p": 2}) == [Status.PASS, Status.PASS, Status.FAIL, Status.FAIL]
+
+
+BLOCKS = """\
+name: blocks
+format: 3
+dims: {n: 2, m: 3}
+inputs:
+  x: {shape: [n]}
+  y: {shape: [m]}
+constants:
+  A: {shape: [n, m]}
+function: x @ A @ y + sum(x * x) * sum(exp(y))
+claims:
+"""
+HXX, HXY = "2 * sum(exp(y)) * eye(n)", "A + 2 * outer(x, exp(y))"
+HYX, HYY = "A.T + 2 * outer(exp(y), x)", "sum(x * x) * diag(exp(y))"
+
+
+@pytest.mark.parametrize("dims", [{"n": 2, "m": 3}, {"n": 5, "m": 6}])  # entry by entry, random pairs
+@pytest.mark.parametrize(("wrt", "blocks", "status", "hint"), [
+    ("[x, y]", (HXX, HXY, HYX, HYY), Status.PASS, ""),
+    ("[y, x]", (HYY, HYX, HXY, HXX), Status.PASS, ""),
+    ("[x, y]", (HXX, "A", "A.T", HYY), Status.FAIL, ""),
+    ("[y, x]", (HXX, HXY, HYX, HYY), Status.FAIL, "matches the claim with its blocks in the reverse order of 'wrt'"),
+])
+def test_a_hessian_over_several_inputs(wrt: str, blocks: tuple[str, ...], status: Status, hint: str,
+                                       dims: dict[str, int]) -> None:
+    [result] = run(BLOCKS + f"  - {{wrt: {wrt}, hessian: 'block({', '.join(blocks)})'}}\n", dims=dims)
+    assert result.status is status
+    assert result.hint.startswith(hint)
+
+
+def test_a_block_hessian_of_the_wrong_size_says_what_it_expects() -> None:
+    [result] = run(BLOCKS + "  - {wrt: [x, y], hessian: 'eye(3)'}\n")
+    assert result.status is Status.ERROR
+    assert "but wrt [x, y] has 2 (x) + 3 (y) = 5 entries, so (5,5) is expected" in result.message

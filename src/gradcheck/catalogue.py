@@ -86,6 +86,7 @@ class Claim:
     rest: tuple[Expr, ...] = ()
     by: tuple[str | None, ...] = ()  # a derivation's rule for each step, where it names one
     read_off: Expr | None = None  # a derivation's derivative read off, in `layout`, wrt `wrt`
+    blocks: tuple[str, ...] = ()  # a Hessian over several inputs (`wrt: [x, y]`, format 3), in order
 
     @property
     def source(self) -> str:
@@ -107,6 +108,8 @@ class Claim:
         text = self.form
         if self.wrt:
             text += f" wrt {self.wrt}"
+        if self.blocks:
+            text += f" wrt [{', '.join(self.blocks)}]"
         if self.layout:
             text += f" ({self.layout})"
         if self.direction:
@@ -342,6 +345,7 @@ class _Loader:
         ok = {
             "str": isinstance(value, str),
             "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "name|names": isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
             "map": isinstance(value, dict),
             "list": isinstance(value, list),
             "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
@@ -357,6 +361,7 @@ class _Loader:
         if not ok:
             want = {"str": "text", "list[str]": "a list of text", "map": "a mapping", "list": "a list",
                     "expr": "an expression", "expr|chain": "an expression or a non-empty list of them",
+                    "name|names": "a name or a list of names",
                     "steps": "a non-empty list of steps (expressions, or mappings with step and by)",
                     "int": "an integer", "value": "numbers",
                     "below": "a bound"}[kind]
@@ -555,8 +560,11 @@ class _Loader:
                       for j, source in enumerate(raw)) if isinstance(raw, list) else ()
         expr = links[0] if links else self.expression(raw, scope, *path, form, key=key, extra=extra)
         label = _line(spec["label"]) if "label" in spec else None
+        blocks = tuple(spec["wrt"]) if isinstance(spec.get("wrt"), list) else ()
+        if len(blocks) == 1:  # a list of one is that input
+            wrt, blocks = blocks[0], ()
         return Claim(i + 1, form, expr, wrt, layout, label, expect_fail, reason and _line(reason),
-                     self.doc.line(path), direction, links[1:])
+                     self.doc.line(path), direction, links[1:], blocks=blocks)
 
     def derivation(self, i: int, spec: dict[str, Any], scope: set[str], inputs: Sequence[Variable],
                    expect_fail: bool, reason: str | None) -> Claim:
@@ -592,6 +600,21 @@ class _Loader:
         return Claim(i + 1, "derivation", steps[0], wrt, layout, label, expect_fail, reason and _line(reason),
                      self.doc.line(("claims", i)), None, tuple(steps[1:]), tuple(by), expr)
 
+    def check_blocks(self, wrt: list[str], form: str, path: tuple[str | int, ...], key: str,
+                     names: Sequence[str]) -> None:
+        """`wrt: [x, y]`: a Hessian over several inputs (format 3)."""
+        if form != "hessian":
+            raise self.fail(f"'wrt' of a {form} claim is one input, not a list", *path, "wrt", key=f"{key}.wrt")
+        if self.version < 3:
+            raise self.fail("a list of inputs as 'wrt' needs format 3", *path, "wrt", key=f"{key}.wrt",
+                            hint="add 'format: 3' at the top of the file")
+        for name in wrt:
+            if name not in names:
+                raise self.fail(f"wrt '{name}' is not an input", *path, "wrt", key=f"{key}.wrt",
+                                hint=did_you_mean(name, names) or f"inputs are {', '.join(names)}")
+        if len(set(wrt)) != len(wrt) or not wrt:
+            raise self.fail("'wrt' lists an input twice (or none)", *path, "wrt", key=f"{key}.wrt")
+
     def claim_direction(self, spec: dict[str, Any], form: str, path: tuple[str | int, ...], key: str,
                         scope: set[str], inputs: Sequence[Variable]) -> str | None:
         """The name a vjp gives its cotangent or a jvp its tangent: a new name."""
@@ -616,6 +639,9 @@ class _Loader:
                      inputs: Sequence[Variable]) -> tuple[str | None, str | None]:
         wrt, layout = spec.get("wrt"), spec.get("layout")
         names = [v.name for v in inputs]
+        if isinstance(wrt, list):
+            self.check_blocks(wrt, form, path, key, names)
+            return None, None
         if form in ("derivative", "hessian", "vjp", "jvp", "hvp"):
             if wrt is None:
                 raise self.fail(f"a {form} claim needs 'wrt' (one of {', '.join(names)})", *path, key=key)

@@ -132,6 +132,7 @@ _READINGS = {
     "commuted f": ("matches the claim with a commutation matrix on the side of f: it is the "
                    "derivative of f transposed (K vec(F) = vec(F^T))"),
     "direction transposed": "matches the claim with its {} transposed",
+    "blocks reversed": "matches the claim with its blocks in the reverse order of 'wrt'",
     "not linear": ("agrees along each entry of the direction but not along a combination of them: "
                    "the claim is not linear in its direction, as a differential must be"),
     "commuted x": ("matches the claim with a commutation matrix on the side of the input: it is "

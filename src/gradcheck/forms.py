@@ -404,10 +404,12 @@ def _input_parts(reading: Reading, point: Point, probes: Sequence[Probe],
 
 
 def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
-    assert claim.wrt is not None
     if not is_scalar(at.point.value.shape):
         raise EvaluationError(f"a hessian claim needs a scalar function, but f has shape "
                               f"{shape_str(at.point.value.shape)} in claim {claim.index}")
+    if claim.blocks:
+        return _block_hessian(claim, identity, at)
+    assert claim.wrt is not None
     var, x = identity.input(claim.wrt), at.value(claim.wrt)
     n = x.size
     h = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}"), (n, n))
@@ -431,6 +433,50 @@ def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
                    explain=lambda: ({"negated": (-claimed, numeric),
                                      **{name: (actions(m), numeric) for name, m in diagnosis.matrix_slips(h).items()}},
                                     None))
+
+
+def _block_hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
+    """The Hessian over several inputs, with respect to vec(x) stacked on vec(y) ...: blocks
+    [[H_xx, H_xy], [H_yx, H_yy]] in the order of `wrt`. Checked entry by entry when the
+    inputs have at most hessian_full_limit entries together, else along random pairs."""
+    inputs = [identity.input(name) for name in claim.blocks]
+    sizes = [at.value(v.name).size for v in inputs]
+    n = sum(sizes)
+    h = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}"), (n, n))
+    if h.shape != (n, n):
+        listed = " + ".join(f"{s} ({v.name})" for s, v in zip(sizes, inputs))
+        raise ClaimError(f"claimed hessian has shape {shape_str(h.shape)} but wrt [{', '.join(claim.blocks)}] "
+                         f"has {listed} = {n} entries, so ({n},{n}) is expected in claim {claim.index}")
+    if n <= at.numbers_limit:
+        basis = [p for v in inputs for p in at.probes.basis(v)]
+        mode, pairs = "full", [(u, v) for u in basis for v in basis]
+    else:
+        count = at.probes.numerics.probes
+        mode, pairs = "directional", list(zip(at.probes.randoms(inputs, count), at.probes.randoms(inputs, count)))
+
+    def stacked(p: Probe) -> np.ndarray:
+        d = p.direction
+        return np.concatenate([vec(d.get(v.name, np.zeros_like(at.value(v.name)))) for v in inputs])
+
+    def actions(m: np.ndarray) -> np.ndarray:
+        return np.array([stacked(u) @ m @ stacked(v) for u, v in pairs])
+
+    estimates = [at.numbers.second(u, v) for u, v in pairs]
+    reading = _second_reading(actions(h), estimates, mode, at, pairs, frozenset(claim.blocks))
+    restricted = any(v.restricted for v in inputs)
+    display = (h, reading.numeric.reshape(n, n)) if mode == "full" and not restricted else None
+    def explain() -> Explanation:
+        alts = {"negated": (-reading.claimed, reading.numeric),
+                **{name: (actions(m), reading.numeric) for name, m in diagnosis.matrix_slips(h).items()}}
+        # the blocks written in the reverse order of `wrt`: cut by the reversed sizes, then
+        # put back in the order of `wrt`
+        written = sizes[::-1]
+        order = np.concatenate([np.arange(start, start + size) for start, size in
+                                reversed(list(zip(np.cumsum([0, *written[:-1]]), written)))])
+        alts["blocks reversed"] = (actions(h[np.ix_(order, order)]), reading.numeric)
+        return alts, None
+
+    return replace(reading, display=display, explain=explain)
 
 
 def _equals(claim: Claim, identity: Identity, at: Probing, link: str = "link") -> Reading:

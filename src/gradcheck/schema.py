@@ -51,7 +51,7 @@ DIRECTION_KEYS = ("cotangent", "tangent")
 @dataclass(frozen=True)
 class Key:
     """One key of a mapping in the format: its type as the loader checks it ("str", "int", "value", "below",
-    "list[str]", "map", "list", "expr", "expr|chain" or "steps"), whether it is required, and the JSON Schema of
+    "list[str]", "map", "list", "expr", "expr|chain", "steps" or "name|names"), whether it is required, and the JSON Schema of
     its value."""
 
     type: str
@@ -110,7 +110,9 @@ CLAIM: Mapping[str, Key] = MappingProxyType({
     "equals": Key("expr|chain", json={"oneOf": [_ref("expression"),
                                                 {"type": "array", "minItems": 1, "items": _ref("expression"),
                                                  "description": "A chain of equalities (format 3)."}]}),
-    "wrt": Key("str", json=_ref("identifier")),
+    "wrt": Key("name|names", json={"oneOf": [_ref("identifier"), {
+        "type": "array", "minItems": 1, "uniqueItems": True, "items": _ref("identifier"),
+        "description": "The inputs of a Hessian over several of them, in block order (format 3)."}]}),
     "layout": Key("str", json={"enum": list(LAYOUTS)}),
     "cotangent": Key("str", json={**_ref("identifier"),
                                   "description": "The name of a vjp's cotangent, of f's shape (format 3)."}),
@@ -144,7 +146,9 @@ def _claim() -> dict[str, Any]:
     def one(form: str) -> dict[str, Any]:
         allowed = FORM_TARGETS[form] + FORM_OPTIONS.get(form, ())
         others = [f for f in FORMS if f != form] + [t for t in TARGETS if t not in allowed]
-        return {"required": [form, *FORM_TARGETS[form]], "not": {"anyOf": [{"required": [k]} for k in others]}}
+        one_input = {} if form == "hessian" else {"properties": {"wrt": _ref("identifier")}}
+        return {"required": [form, *FORM_TARGETS[form]], "not": {"anyOf": [{"required": [k]} for k in others]},
+                **one_input}
 
     return {
         **_object(CLAIM),
@@ -178,7 +182,7 @@ def json_schema() -> dict[str, Any]:
         **_object(TOP),
         # what a file of an earlier version may not use (the loader's version gate)
         "allOf": [_before(3, {"not": {"anyOf": [{"required": [form]} for form, v in FORM_SINCE.items() if v == 3]},
-                              "properties": {"equals": _ref("expression")}},
+                              "properties": {"equals": _ref("expression"), "wrt": _ref("identifier")}},
                           {"properties": {"perturb": {"enum": list(PERTURBS[:1])}}})],
         "$defs": {
             "identifier": {"type": "string", "pattern": IDENT_PATTERN.pattern},

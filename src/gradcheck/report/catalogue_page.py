@@ -43,7 +43,7 @@ def _claim_line(claim: Claim) -> str:
     if claim.form == "derivative":
         text += f" ({claim.layout}, wrt `{claim.wrt}`)"
     elif claim.form == "hessian":
-        text += f" (wrt `{claim.wrt}`)"
+        text += f" (wrt `{claim.wrt or '[' + ', '.join(claim.blocks) + ']'}`)"
     elif claim.form in ("vjp", "jvp", "hvp"):
         text += f" (wrt `{claim.wrt}`, {'cotangent' if claim.form == 'vjp' else 'tangent'} `{claim.direction}`)"
     if claim.expect_fail:

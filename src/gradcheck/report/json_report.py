@@ -40,7 +40,8 @@ def claim_record(r: ClaimResult, options: Options) -> dict[str, Any]:
     # a file that could not be loaded: report v1 gives it claim index 0 and form "file"
     claim = ({"index": c.index, "form": c.form, "label": c.label, "wrt": c.wrt, "layout": c.layout,
               "expression": c.source, "expect_fail": c.expect_fail, "reason": c.reason,
-              **({"direction": c.direction} if c.direction else {}), **_steps(c)} if c is not None else
+              **({"direction": c.direction} if c.direction else {}),
+              **({"blocks": list(c.blocks)} if c.blocks else {}), **_steps(c)} if c is not None else
              {"index": 0, "form": "file", "label": r.description, "wrt": None, "layout": None, "expression": "",
               "expect_fail": False, "reason": None})
     return {
