@@ -302,3 +302,17 @@ claims:
     result = cli_invoke("run", str(tmp_path), "--jobs", "2")
     assert result.exit_code == 1
     assert "4 passed, 2 failed, 0 errors" in result.output
+
+
+def test_check_second_order_claims_and_a_derivation(cli_invoke: Callable[..., Result]) -> None:
+    ok = cli_invoke("check", "logdet(X)", "--input", "X=3x3:invertible",
+                    "--second-differential", "-trace(inv(X) @ dX @ inv(X) @ dX)",
+                    "--hvp", "-(inv(X) @ V @ inv(X)).T",
+                    "--step", "trace(inv(X) @ dX)", "--step", "sum(inv(X).T * dX)")
+    assert ok.exit_code == 0, ok.output
+    assert "second_differential PASS" in ok.output and "hvp wrt X (tangent V) PASS" in ok.output
+    assert "derivation (2 steps) PASS" in ok.output
+    wrong = cli_invoke("check", "logdet(X)", "--input", "X=3x3:invertible",
+                       "--step", "trace(inv(X) @ dX)", "--step", "sum(inv(X) * dX)")
+    assert wrong.exit_code == 1
+    assert "diagnosis: step 2: trace(inv(X) @ dX) = sum(inv(X) * dX) does not hold" in " ".join(wrong.output.split())

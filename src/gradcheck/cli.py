@@ -341,19 +341,23 @@ def _variable_spec(ctx: click.Context, param: click.Parameter, values: Sequence[
 @click.option("--claim", "claim", default=None, help="A claimed derivative (needs --layout).")
 @click.option("--layout", type=click.Choice(["numerator", "denominator"]), default=None)
 @click.option("--wrt", default=None,
-              help="The input of --claim, --hessian, --vjp or --jvp (default: the only input).")
+              help="The input of --claim, --hessian, --vjp, --jvp or --hvp (default: the only input).")
 @click.option("--differential", default=None, help="A claimed differential, written with dX for each input X.")
 @click.option("--hessian", default=None, help="A claimed Hessian.")
 @click.option("--equals", default=None, help="An expression claimed equal to the function.")
 @click.option("--vjp", default=None, help="A claimed backward pass: the cotangent of --wrt, written with G.")
 @click.option("--jvp", default=None, help="A claimed forward pass: the change of f, written with a tangent V.")
+@click.option("--hvp", default=None, help="A claimed Hessian-vector product, written with a tangent V.")
+@click.option("--second-differential", "second", default=None, help="A claimed d^2 f, written with dX.")
+@click.option("--step", "steps", multiple=True,
+              help="A step of a derivation, written with dX (repeatable, in order).")
 @click.option("--cotangent", default="G", show_default=True, help="The name --vjp gives the cotangent of f.")
-@click.option("--tangent", default="V", show_default=True, help="The name --jvp gives the tangent of --wrt.")
+@click.option("--tangent", default="V", show_default=True, help="The name --jvp and --hvp give the tangent.")
 @numeric_options
 def check_command(function: str, inputs: dict[str, Any], constants: dict[str, Any], claim: str | None,
                   layout: str | None, wrt: str | None, differential: str | None, hessian: str | None,
-                  equals: str | None, vjp: str | None, jvp: str | None, cotangent: str, tangent: str,
-                  **numeric: Any) -> None:
+                  equals: str | None, vjp: str | None, jvp: str | None, hvp: str | None, second: str | None,
+                  steps: tuple[str, ...], cotangent: str, tangent: str, **numeric: Any) -> None:
     """Check one claim about FUNCTION without writing a file.
 
     \b
@@ -361,13 +365,15 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
       gradcheck check "logdet(X)" --input X=4x4:invertible --claim "inv(X).T" --layout denominator
       gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
       gradcheck check "inv(A)" --input A=3x3:invertible --vjp "-inv(A).T @ G @ inv(A).T"
+      gradcheck check "logdet(X)" --input X=3x3:invertible \\
+        --step "trace(inv(X) @ dX)" --step "sum(inv(X).T * dX)"
     """
     from gradcheck.catalogue import load_data
     from gradcheck.report.verify import run_line, verify_report
     from gradcheck.schema import LATEST
 
     target = wrt or (next(iter(inputs)) if len(inputs) == 1 else None)
-    claims = []
+    claims: list[dict[str, Any]] = []
     if claim is not None:
         claims.append({"wrt": target, "layout": layout, "derivative": claim})
     for form, text in (("differential", differential), ("hessian", hessian), ("equals", equals)):
@@ -377,9 +383,15 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
         claims.append({"vjp": vjp, "wrt": target, "cotangent": cotangent})
     if jvp is not None:
         claims.append({"jvp": jvp, "wrt": target, "tangent": tangent})
+    if hvp is not None:
+        claims.append({"hvp": hvp, "wrt": target, "tangent": tangent})
+    if second is not None:
+        claims.append({"second_differential": second})
+    if steps:
+        claims.append({"derivation": list(steps)})
     if not claims:
         raise click.UsageError("give a claim: --claim (with --layout), --differential, --hessian, --equals, "
-                               "--vjp or --jvp")
+                               "--vjp, --jvp, --hvp, --second-differential or --step")
     document = {"format": LATEST, "name": "check", "inputs": inputs, "constants": constants, "function": function,
                 "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
     options = _options(**numeric)
