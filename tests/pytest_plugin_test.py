@@ -115,3 +115,21 @@ claims:
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*claim 1: vjp wrt A (cotangent G) PASSED*", "*jvp: -inv(A) @ V.T @ inv(A)*",
                                  "*matches the claim with its tangent V transposed*"])
+
+
+def test_a_failing_derivation_is_shown_step_by_step(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", steps="""\
+name: steps
+format: 3
+inputs:
+  X: {shape: [3, 3], kind: invertible}
+function: logdet(X)
+claims:
+  - derivation:
+      - {step: 'trace(inv(X) @ dX)', by: eq. (10)}
+      - sum(inv(X) * dX)
+""")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*derivation:", "*step 1: trace(inv(X) @ dX)  (by eq. (10))", "*error *",
+                                 "*step 2: sum(inv(X) * dX)", "*error * <- first wrong"])

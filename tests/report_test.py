@@ -178,3 +178,7 @@ claims:
                                      {"expression": "sum(inv(X) * dX)"}]
     assert row["claim"]["read_off"] == {"wrt": "X", "layout": "denominator", "derivative": "inv(X)"}
     assert row["status"] == "FAIL" and row["hint"].startswith("step 2: trace(inv(X) @ dX) = sum(inv(X) * dX)")
+    out = path.parent / "junit.xml"
+    cli_invoke("run", str(path), "--format", "junit", "--output", str(out))
+    [failure] = ET.parse(out).getroot().iter("failure")
+    assert failure.text is not None and "step 2: sum(inv(X) * dX)" in failure.text and "<- first wrong" in failure.text

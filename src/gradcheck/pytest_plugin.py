@@ -146,10 +146,12 @@ class BadFileItem(pytest.Item):
 def describe(result: Any) -> str:
     """The failure text: what was claimed, the verdict, the error and the diagnosis."""
     from gradcheck.report.table import note, sizes_text
+    from gradcheck.report.verify import step_lines
 
     claim = result.claim
+    steps = step_lines(result) if claim.rest or claim.form == "derivation" else [f"{claim.form}: {claim.source}"]
     lines = [f"{result.identity}: claim {claim.index} ({claim.describe()}): {result.status.value}",
-             f"  {claim.form}: {claim.source}",
+             *(f"  {line}" for line in steps),
              f"  sizes {sizes_text(result.sizes)}; worst relative error "
              f"{'-' if result.error is None else format(result.error, '.2e')}"]
     if note(result):

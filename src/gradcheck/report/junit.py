@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
 from gradcheck.report.table import note, sizes_text
+from gradcheck.report.verify import step_lines
 from gradcheck.verdict import ClaimResult, Status
 
 
@@ -22,6 +23,8 @@ def junit_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], s
         detail = f"{note(r)}\nerror {r.error if r.error is not None else '-'}; sizes {sizes_text(r.sizes)}"
         if r.details:
             detail += "\n" + "\n".join(r.details)
+        if r.claim is not None and (r.claim.rest or r.claim.form == "derivation") and r.readings:
+            detail += "\n" + "\n".join(step_lines(r))  # a chain or a derivation, step by step
         if r.status in (Status.FAIL, Status.XPASS):
             ET.SubElement(case, "failure", message=note(r) or r.status.value, type=r.status.value).text = detail
         elif r.status is Status.ERROR:

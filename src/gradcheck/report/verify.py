@@ -65,6 +65,11 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
     return Group(head, Padding(Group(*body), (0, 0, 1, 2)))
 
 
+def step_lines(result: ClaimResult) -> list[str]:
+    """A chain's or a derivation's steps as plain lines (for the pytest plugin)."""
+    return [text.plain for text in _links(result)]
+
+
 def _links(result: ClaimResult) -> Iterator[Text]:
     """A chain or a derivation step by step, each with its largest error and noise over the
     trials, the first that does not hold marked."""
