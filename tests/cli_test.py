@@ -58,9 +58,12 @@ def test_run_filter_and_expected_failure_only(cli_invoke: Callable[..., Result])
     assert "trace_cyclic" not in result.output
 
 
-def test_run_with_no_match_says_so(cli_invoke: Callable[..., Result]) -> None:
+def test_an_empty_selection_is_a_usage_error(cli_invoke: Callable[..., Result], tmp_path: Path) -> None:
     result = cli_invoke("run", str(CATALOGUE), "-k", "no-such-identity")
-    assert result.exit_code == 0 and "no identities matched" in result.output
+    assert result.exit_code == 2
+    assert "no identity name contains 'no-such-identity' (" in result.output and "'gradcheck list'" in result.output
+    empty = cli_invoke("run", str(tmp_path))
+    assert empty.exit_code == 2 and f"no identity files (*.yaml, *.yml) under {tmp_path}" in empty.output
 
 
 @pytest.mark.parametrize(

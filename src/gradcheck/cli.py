@@ -166,17 +166,29 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     start = time.perf_counter()
     options = _options(timeout=timeout, **numeric)
     catalogue = load_catalogue(paths, options.limits)
+    _nothing_selected(catalogue, only, paths)
     _known_dims(options, catalogue.identities)
     console = _console()
     results, interrupted = _collect(catalogue, options, only, jobs or os.cpu_count() or 1, console)
-    if not results and not interrupted:
-        console.print("no identities matched")
-        raise SystemExit(ExitCode.FAILED if only is None else ExitCode.OK)
     _report(results, fmt, output, options, time.perf_counter() - start, console)
     if interrupted:
         console.print(f"interrupted: {len({r.identity for r in results})} identities were checked")
         raise SystemExit(ExitCode.INTERRUPTED)
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+
+
+def _nothing_selected(catalogue: Catalogue, only: str | None, paths: Sequence[str]) -> None:
+    """An empty selection is a mistake in the command (a -k with a typo, the wrong folder),
+    not a green run: a usage error, as pytest's -k with no match is not a pass."""
+    from gradcheck.checker import select
+
+    if catalogue.bad_files or select(catalogue.identities, only):
+        return
+    where = ", ".join(paths)
+    if not catalogue.identities:
+        raise click.UsageError(f"no identity files (*.yaml, *.yml) under {where}")
+    raise click.UsageError(f"no identity name contains '{only}' ({len(catalogue.identities)} identities under "
+                           f"{where}; 'gradcheck list' shows their names)")
 
 
 def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int,
