@@ -286,6 +286,10 @@ def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
     def value(p: Probe) -> np.ndarray:
         return _claimed_change(claim, at, {f"d{n}": d for n, d in _bound(p).items()}, "differential")
 
+    # Each input's own probes, one input at a time: a differential is linear in the
+    # directions, so nothing is lost, and each input's part is judged on its own (a large
+    # part of another input cannot hide a slip in a small one); the probes are the ones
+    # derivative claims use, and their numbers are shared.
     probes: list[Probe] = []
     claimed, estimates = [], []
     for var in identity.inputs:

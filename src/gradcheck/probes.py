@@ -80,15 +80,8 @@ class ProbeSets:
         return self.sets[key]
 
     def joint_full(self, inputs: Sequence[Variable]) -> bool:
-        """Whether a differential's probes go entry by entry (the rule of `joint`)."""
+        """Whether a differential's probes (each input's own) all go entry by entry."""
         return all(self.full(v) for v in inputs)
-
-    def joint(self, inputs: Sequence[Variable]) -> list[Probe]:
-        """A differential's probes: each input's own, one input at a time. A differential is
-        linear in the directions, so nothing is lost, and each input's part is judged on
-        its own (a large part of another input cannot hide a slip in a small one); the
-        probes are the ones derivative claims use, and their numbers are shared."""
-        return [p for v in inputs for p in self.of_input(v)]
 
     def hessian_pairs(self, var: Variable) -> tuple[str, list[tuple[Probe, Probe]]]:
         """The pairs of probes a Hessian claim is compared along, and the mode."""
