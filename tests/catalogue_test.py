@@ -559,7 +559,7 @@ def test_a_derivation_keeps_its_steps_rules_and_reading_off() -> None:
     ("format: 3", "format: 2", "a derivation claim needs format 3 in claim 1 of f.yaml, line 7: add 'format: 3' at "
      "the top of the file"),
     ("by: eq. (10)", "because: eq. (10)", "unknown key 'because' in claims.0.derivation.0 of f.yaml, line 8: "
-     "expected one of step, by"),
+     "expected one of step, by, uses"),
     ("{step: trace(inv(X) @ dX), by: eq. (10)}", "{by: eq. (10)}",
      "missing required key 'step' in claims.0.derivation.0 of f.yaml, line 8"),
     ("sum(inv(X).T * dX)", "sum(inv(X).T * dY)", "unknown name 'dY' in claim 1 step 2 of f.yaml, line 9"),
@@ -655,3 +655,29 @@ def test_a_hessian_over_several_inputs_names_them_in_order() -> None:
     with pytest.raises(CatalogueError, match="a list of inputs as 'wrt' needs format 3"):
         load_text(text.replace("format: 3", "format: 2").replace(
             "  - {wrt: X, cotangent: G, vjp: A.T @ G}\n", "  - {wrt: [Y, X], hessian: 0}\n"), "f.yaml")
+
+
+def test_a_step_that_uses_an_unknown_identity_makes_its_file_bad(tmp_path: Path) -> None:
+    (tmp_path / "d.yaml").write_text(DERIVATION.replace("by: eq. (10)}", "by: eq. (10), uses: trace_cyclc}"))
+    (tmp_path / "t.yaml").write_text(BACKWARD.replace("name: b", "name: trace_cyclic"))
+    catalogue = load_catalogue([tmp_path])
+    assert [i.name for i in catalogue.identities] == ["trace_cyclic"]
+    [bad] = catalogue.bad_files
+    assert str(bad.error) == (f"step 1 uses 'trace_cyclc', which is not an identity of the catalogue in claim 1 step "
+                              f"1.uses of {tmp_path / 'd.yaml'}, line 7: did you mean 'trace_cyclic'?")
+    (tmp_path / "d.yaml").write_text(DERIVATION.replace("by: eq. (10)}", "by: eq. (10), uses: trace_cyclic}"))
+    assert [c.uses for i in load_catalogue([tmp_path]).identities for c in i.claims if c.form == "derivation"] == \
+        [("trace_cyclic", None)]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("      - sum(inv(X).T * dX)\n", "      - logdet(X)\n",
+     "step 2 has no direction (dX) but the derivation is of differentials: every step is df written with them in "
+     "claim 1 step 2 of f.yaml, line 9"),
+    ("by: eq. (10)}", "by: eq. (10), uses: Trace Cyclic}",
+     "'uses' names an identity, and 'Trace Cyclic' is not an identity name in claim 1 step 1.uses of f.yaml, line 8"),
+])
+def test_bad_steps_are_one_line_errors(old: str, new: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load_text(DERIVATION.replace(old, new), "f.yaml")
+    assert str(info.value) == message

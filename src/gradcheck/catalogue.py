@@ -85,6 +85,7 @@ class Claim:
     # for a derivation, its steps after the first
     rest: tuple[Expr, ...] = ()
     by: tuple[str | None, ...] = ()  # a derivation's rule for each step, where it names one
+    uses: tuple[str | None, ...] = ()  # the catalogue identity each step uses, where it names one
     read_off: Expr | None = None  # a derivation's derivative read off, in `layout`, wrt `wrt`
     blocks: tuple[str, ...] = ()  # a Hessian over several inputs (`wrt: [x, y]`, format 3), in order
 
@@ -246,7 +247,27 @@ def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits()) -> Ca
             continue
         seen[identity.name] = str(path)
         identities.append(identity)
-    return Catalogue(tuple(identities), tuple(bad))
+    return _with_known_uses(identities, bad, seen)
+
+
+def _with_known_uses(identities: list[Identity], bad: list[BadFile], seen: Mapping[str, str]) -> Catalogue:
+    """The catalogue, with every identity whose derivation `uses` an identity it does not
+    hold moved to the bad files (one-line error naming the file, claim and step)."""
+    good = []
+    for identity in identities:
+        error = next((_unknown_use(identity, claim, k, name, seen) for claim in identity.claims
+                      for k, name in enumerate(claim.uses) if name is not None and name not in seen), None)
+        if error is None:
+            good.append(identity)
+        else:
+            bad.append(BadFile(identity.path, error, identity.name))
+    return Catalogue(tuple(good), tuple(bad))
+
+
+def _unknown_use(identity: Identity, claim: Claim, k: int, name: str, seen: Mapping[str, str]) -> CatalogueError:
+    return CatalogueError(f"step {k + 1} uses '{name}', which is not an identity of the catalogue",
+                          Location(identity.path, f"claim {claim.index} step {k + 1}.uses", claim.line),
+                          did_you_mean(name, list(seen)))
 
 
 def _guess_name(path: Path) -> str:
@@ -572,16 +593,22 @@ class _Loader:
         an optional derivative read off the last."""
         path, key = ("claims", i, "derivation"), f"claim {i + 1}"
         extra = [f"d{v.name}" for v in inputs]
-        steps, by = [], []
+        steps, by, uses = [], [], []
         for j, raw in enumerate(spec["derivation"]):
             where, step_key = (*path, j), f"{key} step {j + 1}"
             if isinstance(raw, dict):
                 self.check_keys(raw, STEP, where)
                 by.append(_line(raw["by"]) if "by" in raw else None)
+                uses.append(raw.get("uses"))
+                if uses[-1] is not None and not NAME_PATTERN.match(uses[-1]):
+                    raise self.fail(f"'uses' names an identity, and '{uses[-1]}' is not an identity name",
+                                    *where, "uses", key=f"{step_key}.uses")
                 raw = raw["step"]
             else:
                 by.append(None)
+                uses.append(None)
             steps.append(self.expression(raw, scope, *where, key=step_key, extra=extra))
+        self.check_step_kinds(steps, extra, path, key)
         read_off = spec.get("read_off")
         wrt = layout = expr = None
         if read_off is not None:
@@ -598,7 +625,20 @@ class _Loader:
             expr = self.expression(read_off["derivative"], scope, *where_off, "derivative", key=f"{key} read_off")
         label = _line(spec["label"]) if "label" in spec else None
         return Claim(i + 1, "derivation", steps[0], wrt, layout, label, expect_fail, reason and _line(reason),
-                     self.doc.line(("claims", i)), None, tuple(steps[1:]), tuple(by), expr)
+                     self.doc.line(("claims", i)), None, tuple(steps[1:]), tuple(by), tuple(uses), read_off=expr)
+
+    def check_step_kinds(self, steps: Sequence[Expr], directions: Sequence[str], path: tuple[str | int, ...],
+                         key: str) -> None:
+        """All steps differentials (with a direction d<input>) or all values: a value among
+        differentials is a step of the wrong kind (a constant such as 0 fits either)."""
+        moving = [bool(e.names & set(directions)) for e in steps]
+        if not any(moving):
+            return
+        for j, (e, m) in enumerate(zip(steps, moving)):
+            if not m and e.names:
+                raise self.fail(f"step {j + 1} has no direction ({', '.join(directions)}) but the derivation is of "
+                                "differentials: every step is df written with them", *path, j,
+                                key=f"{key} step {j + 1}")
 
     def check_blocks(self, wrt: list[str], form: str, path: tuple[str | int, ...], key: str,
                      names: Sequence[str]) -> None:

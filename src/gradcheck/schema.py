@@ -128,6 +128,8 @@ CLAIM: Mapping[str, Key] = MappingProxyType({
 STEP: Mapping[str, Key] = MappingProxyType({
     "step": Key("expr", True, {"$ref": "#/$defs/expression"}),
     "by": Key("str", json={"type": "string", "description": "The rule the step uses, e.g. 'eq. (7)'."}),
+    "uses": Key("str", json={"type": "string", "pattern": NAME_PATTERN.pattern,
+                             "description": "An identity of the catalogue the step uses, checked to exist."}),
 })
 READ_OFF: Mapping[str, Key] = MappingProxyType({
     "wrt": Key("str", True, {"$ref": "#/$defs/identifier"}),

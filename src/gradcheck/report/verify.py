@@ -81,6 +81,7 @@ def _links(result: ClaimResult) -> Iterator[Text]:
     else:
         yield Text("derivation:")
         labels = [f"step {k + 1}: {e.source}" + (f"  (by {claim.by[k]})" if k < len(claim.by) and claim.by[k] else "")
+                  + (f"  (uses {claim.uses[k]})" if k < len(claim.uses) and claim.uses[k] else "")
                   for k, e in enumerate(claim.links)]
         if claim.read_off is not None:
             labels.append(f"read off: {claim.read_off.source} ({claim.layout}, wrt {claim.wrt})")
