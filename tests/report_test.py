@@ -182,3 +182,10 @@ claims:
     cli_invoke("run", str(path), "--format", "junit", "--output", str(out))
     [failure] = ET.parse(out).getroot().iter("failure")
     assert failure.text is not None and "step 2: sum(inv(X) * dX)" in failure.text and "<- first wrong" in failure.text
+
+
+def test_the_report_schema_knows_every_claim_form() -> None:
+    from gradcheck.schema import FORMS
+
+    form = SCHEMA["$defs"]["result"]["properties"]["claim"]["properties"]["form"]
+    assert form["enum"] == [*FORMS, "file"]
