@@ -12,6 +12,18 @@ from gradcheck.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "identities"
+# A derivation of d ln|X| whose second step drops a transpose (used by the report tests).
+WRONG_DERIVATION = """\
+name: steps
+format: 3
+inputs:
+  X: {shape: [3, 3], kind: invertible}
+function: logdet(X)
+claims:
+  - derivation:
+      - {step: 'trace(inv(X) @ dX)', by: eq. (10)}
+      - sum(inv(X) * dX)
+"""
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import CATALOGUE
+from conftest import CATALOGUE, WRONG_DERIVATION
 
 RIGHT = """\
 name: {name}
@@ -118,17 +118,7 @@ claims:
 
 
 def test_a_failing_derivation_is_shown_step_by_step(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", steps="""\
-name: steps
-format: 3
-inputs:
-  X: {shape: [3, 3], kind: invertible}
-function: logdet(X)
-claims:
-  - derivation:
-      - {step: 'trace(inv(X) @ dX)', by: eq. (10)}
-      - sum(inv(X) * dX)
-""")
+    pytester.makefile(".yaml", steps=WRONG_DERIVATION)
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*derivation:", "*step 1: trace(inv(X) @ dX)  (by eq. (10))", "*error *",

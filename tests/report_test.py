@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from click.testing import Result
 
-from conftest import CATALOGUE, ROOT
+from conftest import CATALOGUE, ROOT, WRONG_DERIVATION
 
 SCHEMA = json.loads((ROOT / "src" / "gradcheck" / "schemas" / "report.schema.json").read_text())
 MIXED = """\
@@ -159,18 +159,7 @@ claims:
 
 def test_a_derivation_in_the_json_report_keeps_its_steps(cli_invoke: Callable[..., Result],
                                                           write: Callable[..., Path]) -> None:
-    path = write("""\
-name: d
-format: 3
-inputs:
-  X: {shape: [3, 3], kind: invertible}
-function: logdet(X)
-claims:
-  - derivation:
-      - {step: 'trace(inv(X) @ dX)', by: eq. (10)}
-      - sum(inv(X) * dX)
-    read_off: {wrt: X, layout: denominator, derivative: inv(X)}
-""", "d.yaml")
+    path = write(WRONG_DERIVATION + "    read_off: {wrt: X, layout: denominator, derivative: inv(X)}\n", "d.yaml")
     document = json.loads(cli_invoke("run", str(path), "--format", "json").output)
     jsonschema.validate(document, SCHEMA)
     [row] = document["results"]
