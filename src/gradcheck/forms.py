@@ -311,16 +311,9 @@ def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
     if not reading.sketch:
         def explained_whole() -> Explanation:
             alts = {**_linear_slip(reading, probes, claimed), **diagnosis.value_slips(claimed, reading.numeric)}
-            for var in identity.inputs:
-                if _square_t(at.value(var.name)) is at.value(var.name) or at.value(var.name).size < 4:
-                    continue
-                try:  # dX^T where dX belongs: the commonest slip in a trace manipulation
-                    flipped = [_claimed_change(claim, at, {f"d{n}": _square_t(d) if n == var.name else d
-                                                           for n, d in _bound(p).items()}, "differential")
-                               for p in probes]
-                    alts[f"with d{var.name}^T for d{var.name}"] = (_stack(flipped), reading.numeric)
-                except EvaluationError:
-                    pass
+            if claim.expr.names:  # a constant claim has no direction to transpose
+                bound = [{f"d{n}": d for n, d in _bound(p).items()} for p in probes]
+                alts.update(_with_directions_transposed(claim.expr, at, bound, reading.numeric))
             return alts, None
 
         return replace(reading, display=(claimed[worst], estimates[worst].value), explain=explained_whole)
@@ -348,10 +341,6 @@ def _linear_slip(reading: Reading, probes: Sequence[Probe],
     if not mask.any():
         return {}
     return {"not linear": (np.where(mask, reading.numeric, reading.claimed), reading.numeric)}
-
-
-def _square_t(d: np.ndarray) -> np.ndarray:
-    return d.T if d.ndim == 2 and d.shape[0] == d.shape[1] else d
 
 
 def _claimed_change(claim: Claim, at: Probing, extra: dict[str, np.ndarray], what: str) -> np.ndarray:
