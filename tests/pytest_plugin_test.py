@@ -4,6 +4,9 @@ from __future__ import annotations
 import shutil
 import xml.etree.ElementTree as ET
 
+# imported here, outside the in-process runs: pytester restores sys.modules after each,
+# and NumPy's extension modules cannot be loaded twice in one process
+import numpy  # noqa: F401
 import pytest
 
 from conftest import CATALOGUE, WRONG_DERIVATION
@@ -123,3 +126,26 @@ def test_a_failing_derivation_is_shown_step_by_step(pytester: pytest.Pytester) -
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*derivation:", "*step 1: trace(inv(X) @ dX)  (by eq. (10))", "*error *",
                                  "*step 2: sum(inv(X) * dX)", "*error * <- first wrong"])
+
+
+def test_the_assert_fixture_fails_with_the_full_explanation(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_layer="""
+        import numpy as np
+
+        def test_right(gradcheck_assert):
+            assert gradcheck_assert(lambda x: np.sum(x ** 2), lambda x: 2 * x, np.arange(1.0, 4.0)).ok
+
+        def test_slip(gradcheck_assert):
+            gradcheck_assert(lambda x: np.sum(x ** 2), lambda x: x, np.arange(1.0, 4.0))
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        ">*gradcheck_assert(lambda x: np.sum(x ** 2), lambda x: x, np.arange(1.0, 4.0))",
+        "E*AssertionError: gradcheck: FAIL",
+        "E*  grad wrt x: FAIL, relative error 5.0e-01 (noise floor *, central)",
+        "E*    diagnosis: off by a factor: numerical = 2 x claim",
+        "E*    largest difference at entry (3): claimed 3, numerical 6",
+        "E*reproduce: gradcheck.check(f, grad, x, seed=0)",
+    ])
+    assert "api.py" not in result.stdout.str()

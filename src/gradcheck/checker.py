@@ -336,7 +336,7 @@ class Timeout(BaseException):
 def _check_item(item: Identity | BadFile, options: Options) -> list[ClaimResult]:
     if isinstance(item, BadFile):
         return [bad_file_result(item)]
-    with _alarm(options.timeout):
+    with time_limit(options.timeout):
         try:
             return check_identity(item, options)
         except Timeout:
@@ -346,7 +346,7 @@ def _check_item(item: Identity | BadFile, options: Options) -> list[ClaimResult]
 
 
 @contextlib.contextmanager
-def _alarm(seconds: float | None) -> Iterator[None]:
+def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise Timeout in this thread after `seconds` (POSIX main thread only; else no limit).
     A single long NumPy call finishes before the alarm is seen; the size limits bound those."""
     usable = (seconds and hasattr(signal, "setitimer")

@@ -29,6 +29,7 @@ class Differences:
     def __init__(self, point: Point, method: str, numerics: Numerics) -> None:
         self.point = point
         self.method = method
+        self.step_factor = numerics.step_factor
         self.cache: dict[tuple[object, ...], Estimate] = {}
         self.sketch = (CountSketch(point.value.shape, identity_rng(point.sample.trial, point.identity.name + "/sketch"))
                        if point.value.size > numerics.sketch_limit else None)
@@ -51,7 +52,7 @@ class Differences:
         run). Two step sizes in a fixed ratio can agree by chance, f oscillating in
         resonance with them (x^2 + 1e-4 sin(w log x)); steps that vary cannot all."""
         seed = zlib.crc32(repr((probe.key, self.point.sample.trial, self.point.identity.name)).encode())
-        return probe.scale * float(2.0 ** (seed / 2**32 - 0.5))
+        return probe.scale * self.step_factor * float(2.0 ** (seed / 2**32 - 0.5))
 
     def _moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
         return {name: _step(np.asarray(self.point.sample.values[name]), d, t) for name, d in direction.items()}

@@ -69,6 +69,9 @@ class Numerics:
     probes: int = 4  # random directions for larger inputs (power: see docs/format.md)
     hessian_full_limit: int = 9  # entries up to which a Hessian is checked entry by entry
     sketch_limit: int = 65_536  # f with more entries is compared through a count sketch
+    # difference steps times this: a function that computes in float32 needs steps
+    # (eps32 / eps64)^(1/3) times larger to balance truncation against its rounding
+    step_factor: float = 1.0
 
 
 @dataclass(frozen=True)

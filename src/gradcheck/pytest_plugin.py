@@ -31,6 +31,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=True)
 
 
+@pytest.fixture
+def gradcheck_assert() -> Any:
+    """`gradcheck.assert_check` for a test: ``gradcheck_assert(f, grad, x)`` passes, or fails
+    the test with the full explanation (errors, noise floor, diagnosis, worst entry, how to
+    reproduce) as pytest's failure message."""
+    from gradcheck.api import check
+
+    def asserting(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # the failure is the user's line, not gradcheck's frames
+        result = check(*args, **kwargs)
+        if not result.ok:
+            raise AssertionError(result.explain())
+        return result
+
+    return asserting
+
+
 def is_identity_file(path: Path) -> bool:
     """A cheap, safe test: a YAML file whose top level has the four required keys."""
     if path.suffix not in (".yaml", ".yml"):
