@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLD_STAMP := $(OLD)/.installed
 
-.PHONY: run test check-catalogue test-oldest typecheck coverage install clean
+.PHONY: run test test-frameworks frameworks check-catalogue test-oldest typecheck coverage install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,23 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# PyTorch and JAX for the adapters' tests (gradcheck[torch], gradcheck[jax]). PyTorch is
+# pinned to a CPU build: an unpinned `torch` pulls a CUDA build of several GB.
+TORCH ?= torch==2.13.0
+FRAMEWORKS_STAMP := $(VENV)/.frameworks
+
+$(FRAMEWORKS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[test,torch,jax]'
+	touch $(FRAMEWORKS_STAMP)
+
+frameworks: $(FRAMEWORKS_STAMP)
+
+# The adapters' tests with real PyTorch and JAX, which must then be there (not skipped),
+# in a process of their own (see tests/conftest.py).
+test-frameworks: $(FRAMEWORKS_STAMP)
+	GRADCHECK_FRAMEWORKS=required $(BIN)/python -m pytest -q -p no:cacheprovider tests/torch_test.py tests/jax_test.py tests/frameworks_bench_test.py
+
 # The sweeps over the whole bundled catalogue (every claim at several seeds and sizes).
 check-catalogue: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --catalogue -m catalogue
@@ -43,7 +60,10 @@ typecheck: $(STAMP)
 coverage: $(STAMP)
 	$(BIN)/python -m pip install --quiet --upgrade -e '.[test,coverage]'
 	rm -rf .coverage && mkdir -p .coverage
-	$(BIN)/python -m coverage run -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m coverage run --parallel-mode -m pytest -q -p no:cacheprovider
+	$(MAKE) frameworks
+	GRADCHECK_FRAMEWORKS=required $(BIN)/python -m coverage run --parallel-mode -m pytest -q -p no:cacheprovider \
+		tests/torch_test.py tests/jax_test.py tests/frameworks_bench_test.py
 	$(BIN)/python -m coverage combine -q
 	$(BIN)/python -m coverage report
 

@@ -455,6 +455,8 @@ claims:
     ("{wrt: A, cotangent: G, vjp: -C.T @ G.T @ C.T}", Status.FAIL,
      "matches the claim with its cotangent G transposed"),
     ("{wrt: A, cotangent: G, vjp: '-2 * C.T @ G @ C.T'}", Status.FAIL, "off by a factor: numerical = 1/2 x claim"),
+    ("{wrt: A, cotangent: G, vjp: -C @ G @ C}", Status.FAIL,
+     "matches the claim transposed with its cotangent G transposed: every transpose in it missing"),
     ("{wrt: A, tangent: V, jvp: -C @ V @ C}", Status.PASS, ""),
     ("{wrt: A, tangent: V, jvp: -C @ V.T @ C}", Status.FAIL, "matches the claim with its tangent V transposed"),
     ("{wrt: A, tangent: V, jvp: '-C @ V @ C + (V[0, 0] ** 2 - V[0, 0]) * C'}", Status.FAIL, "agrees along each entry"),
@@ -471,6 +473,16 @@ def test_a_slip_in_one_entry_of_a_backward_pass_is_caught(n: int) -> None:
               "  - {wrt: A, cotangent: G, vjp: '-C.T @ G @ C.T + 1e-6 * sqrt(sum(G * G)) * triu(tril(ones(n, n), -1), -1)'}\n")
     right, wrong = run(INVERSE_V3 + claims, dims={"n": n})
     assert (right.status, wrong.status) == (Status.PASS, Status.FAIL)
+
+
+def test_a_backward_pass_reshaped_in_the_wrong_order_is_diagnosed() -> None:
+    # f = vec(X) for a 2 x 3 X: its backward reshapes G column by column, unvec(G, 2); row
+    # by row (NumPy's order: unvec(G, 3).T) puts the entries in the wrong places
+    text = ("name: vec-backward\nformat: 3\ninputs:\n  X: {shape: [2, 3]}\nfunction: vec(X)\nclaims:\n"
+            "  - {wrt: X, cotangent: G, vjp: 'unvec(G, 3).T'}\n")
+    [result] = run(text)
+    assert result.status is Status.FAIL
+    assert result.hint.startswith("matches the claim with its entries reordered: a vector reshaped row by row")
 
 
 def test_a_backward_pass_of_the_wrong_shape_is_an_error_that_says_so() -> None:

@@ -44,6 +44,16 @@ def derivative_slips(claim: Claim, point: Point, c: np.ndarray, layout: str, f_s
             **_row_major(c, layout, f_shape, x_shape)}
 
 
+def reshaped_slips(c: np.ndarray) -> dict[str, np.ndarray]:
+    """A cotangent whose entries were put in place in the wrong order: a flat vector
+    reshaped row by row where the input is laid out column by column, or the other way
+    (for a square matrix, the claim transposed; tried after that)."""
+    if c.ndim < 2 or sorted(c.shape)[-2] < 2:
+        return {}
+    return {"reshaped": c.reshape(-1, order="C").reshape(c.shape, order="F"),
+            "reshaped back": c.reshape(-1, order="F").reshape(c.shape, order="C")}
+
+
 def value_slips(values: Sequence[np.ndarray], target: np.ndarray) -> Alternatives:
     """Other readings of claimed values (a differential's, an equality's) against `target`."""
     stacked = np.concatenate([np.asarray(v).reshape(-1, order="F") for v in values])
@@ -132,6 +142,12 @@ _READINGS = {
     "commuted f": ("matches the claim with a commutation matrix on the side of f: it is the "
                    "derivative of f transposed (K vec(F) = vec(F^T))"),
     "direction transposed": "matches the claim with its {} transposed",
+    "direction and claim transposed": ("matches the claim transposed with its {} transposed: every "
+                                       "transpose in it missing (or one too many)"),
+    "reshaped": ("matches the claim with its entries reordered: a vector reshaped row by row "
+                 "where its entries go column by column (or the other way)"),
+    "reshaped back": ("matches the claim with its entries reordered: a vector reshaped row by row "
+                      "where its entries go column by column (or the other way)"),
     "blocks reversed": "matches the claim with its blocks in the reverse order of 'wrt'",
     "not linear": ("agrees along each entry of the direction but not along a combination of them: "
                    "the claim is not linear in its direction, as a differential must be"),
@@ -198,8 +214,11 @@ def _reading(claim: Claim, name: str) -> str:
     if name.startswith("with d"):  # a direction transposed: dX^T for dX
         return f"matches the {'step' if claim.form == 'derivation' else 'claim'} {name}"
     text = _READINGS[name]
-    if name == "direction transposed":
-        return text.format(f"{'cotangent' if claim.form == 'vjp' else 'tangent'} {claim.direction}")
+    if name in ("direction transposed", "direction and claim transposed"):
+        kind = "cotangent" if claim.form == "vjp" else "tangent"
+        # the Python API's directions have no name of the user's ("<cotangent>")
+        named = claim.direction and not claim.direction.startswith("<")
+        return text.format(f"{kind} {claim.direction}" if named else kind)
     if name == "transposed" and claim.form == "derivative":
         other = "denominator" if claim.layout == "numerator" else "numerator"
         return f"{text}: it holds in layout {other}"

@@ -549,12 +549,16 @@ def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
         shown = np.array(numeric).reshape(x.shape, order="F")
 
     def explain() -> Explanation:
-        slips = diagnosis.derivative_slips(claim, at.point, c, "denominator", (), x.shape, extra)
+        slips = {**diagnosis.derivative_slips(claim, at.point, c, "denominator", (), x.shape, extra),
+                 **diagnosis.reshaped_slips(c)}
         alts = {"negated": (-reading.claimed, reading.numeric)}
         if g.ndim == 2 and g.shape[0] == g.shape[1] > 1:
             try:  # a backward pass that takes G where G^T belongs (or the other way)
-                slips["direction transposed"] = np.asarray(
-                    at.point.claim(claim.expr, "", {name: g.T})).reshape(x.shape)
+                flipped = np.asarray(at.point.claim(claim.expr, "", {name: g.T})).reshape(x.shape)
+                slips["direction transposed"] = flipped
+                if flipped.ndim == 2 and len(set(flipped.shape)) == 1:  # square
+                    # -A G A for -A^T G A^T: every transpose missing, the whole formula transposed
+                    slips["direction and claim transposed"] = flipped.T
             except (EvaluationError, ValueError):
                 pass
         for slip, m in slips.items():
