@@ -68,7 +68,7 @@ coverage: $(STAMP)
 	$(BIN)/python -m coverage report
 
 test-oldest: $(OLD_STAMP)
-	$(OLD)/bin/python -m pip list --format freeze | grep -iE '^(numpy|scipy|click|rich|pyyaml|threadpoolctl|pytest)=='
+	$(OLD)/bin/python -m pip list --format freeze | grep -iE '^(numpy|scipy|click|rich|pyyaml|threadpoolctl|lark|pytest)=='
 	$(OLD)/bin/python -m pytest -p no:cacheprovider
 
 clean:

@@ -149,10 +149,10 @@ def test_subprocess_run_and_exit_codes(tmp_path: Path) -> None:
     assert usage.returncode == 2 and "Invalid value for '--size'" in usage.stderr
 
 
-def test_subprocess_tool_error_is_one_line_and_exit_status_1() -> None:
+def test_subprocess_a_bad_expression_typed_is_one_line_and_a_usage_error() -> None:
     bad = gradcheck("check", "logdet(X)", "--input", "X=3x3:invertible", "--claim", "inv(Y).T",
                     "--layout", "denominator")
-    assert bad.returncode == 1
+    assert bad.returncode == 2
     assert bad.stderr == "gradcheck: error: unknown name 'Y' in claim 1 of <command line>\n"
     missing = gradcheck("verify", "logdt")
     assert missing.returncode == 2 and "did you mean 'logdet'?" in missing.stderr
@@ -191,7 +191,7 @@ def test_check_a_backward_and_a_forward_pass(cli_invoke: Callable[..., Result]) 
     shape = cli_invoke("check", "X @ A", "--input", "X=3x4", "--constant", "A=4x2", "--vjp", "A @ G.T")
     assert shape.exit_code == 1 and "claimed vjp has shape (4,3) but X has shape (3,4)" in shape.output
     clash = cli_invoke("check", "X @ A", "--input", "X=3x4", "--constant", "A=4x2", "--vjp", "A", "--cotangent", "A")
-    assert clash.exit_code == 1 and "cotangent 'A' is already a name" in clash.output
+    assert clash.exit_code == 2 and "cotangent 'A' is already a name" in clash.output
 
 
 def test_new_writes_a_template_that_passes(cli_invoke: Callable[..., Result], tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from gradcheck.errors import CatalogueError, ExpressionError, GradcheckError, Lo
 from gradcheck.expr import Expr, parse
 from gradcheck.functions import CONSTANTS, FUNCTIONS
 from gradcheck.kinds import KINDS, shape_problem
+from gradcheck.latex import Shape
 from gradcheck.options import Limits
 from gradcheck.schema import (
     CLAIM,
@@ -310,6 +311,10 @@ class _Loader:
         self.doc = doc
         self.file = file
         self.version = 1
+        # the shape of every name in scope, for LaTeX (format 4): what juxtaposition, |X|
+        # and \mathbf{I} mean depends on it; None where it is not known (a Python let)
+        self.shapes: dict[str, Shape] = {}
+        self.last_shape: Shape = None  # the shape of the last LaTeX expression read
 
     def where(self, *path: str | int, key: str | None = None) -> Location:
         label = key if key is not None else ".".join(str(p) for p in path) or "top level"
@@ -339,9 +344,12 @@ class _Loader:
         constants = self.variables(data.get("constants", {}), "constants", dims)
         self.check_names(dims, inputs, constants, data.get("let", {}))
         scope = {*dims, *(v.name for v in inputs), *(v.name for v in constants)}
+        self.shapes = {**{d: () for d in dims}, **{v.name: v.shape for v in (*inputs, *constants)},
+                       **{f"d{v.name}": v.shape for v in inputs}}
         lets = self.lets(data.get("let", {}), scope)
         scope |= {n for n, _ in lets}
         function = self.expression(data["function"], scope, "function")
+        self.shapes["<f>"] = self.last_shape
         claims = self.claims(data["claims"], scope, inputs)
         return Identity(
             name=name, path=self.file, inputs=inputs, function=function, claims=claims,
@@ -369,12 +377,11 @@ class _Loader:
             "name|names": isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
             "map": isinstance(value, dict),
             "list": isinstance(value, list),
-            "expr": isinstance(value, (str, int, float)) and not isinstance(value, bool),
+            "expr": _is_expression(value),
             "steps": isinstance(value, list) and bool(value) and all(
-                isinstance(v, dict) or (isinstance(v, (str, int, float)) and not isinstance(v, bool)) for v in value),
-            "expr|chain": (isinstance(value, (str, int, float)) and not isinstance(value, bool)) or (
-                isinstance(value, list) and bool(value)
-                and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value)),
+                isinstance(v, dict) or _is_expression(v) for v in value),
+            "expr|chain": _is_expression(value) or (
+                isinstance(value, list) and bool(value) and all(_is_expression(v) for v in value)),
             "int": isinstance(value, int) and not isinstance(value, bool),
             "value": True,  # checked against the shape by `given_value`
             "below": True,  # checked by `index_bound`
@@ -519,9 +526,15 @@ class _Loader:
     # -- expressions -----------------------------------------------------
 
     def expression(self, raw: Any, scope: set[str], *path: str | int, key: str | None = None,
-                   extra: Iterable[str] = ()) -> Expr:
+                   extra: Iterable[str] = (), extra_shapes: Mapping[str, Shape] | None = None) -> Expr:
+        """An expression of the file: Python syntax, or from format 4 LaTeX ({tex: ...}),
+        translated into the same language first. `extra`: direction names it may use."""
+        self.last_shape = None
+        tex = raw["tex"] if isinstance(raw, dict) else ""
+        if tex:
+            raw = self.from_tex(tex, scope, tuple(extra), extra_shapes or {}, *path, key=key)
         try:
-            expr = parse(raw, scope, extra_names=tuple(extra))
+            expr = replace(parse(raw, scope, extra_names=tuple(extra)), tex=tex)
         except ExpressionError as exc:
             raise exc.located(self.where(*path, key=key)) from None
         newer = sorted(n for n in expr.calls if FUNCTIONS[n].since > self.version)
@@ -531,6 +544,23 @@ class _Loader:
                             hint="add 'format: 2' at the top of the file")
         return expr
 
+    def from_tex(self, tex: str, scope: set[str], extra: tuple[str, ...], extra_shapes: Mapping[str, Shape],
+                 *path: str | int, key: str | None = None) -> str:
+        """LaTeX translated into the expression language (gradcheck.latex), shapes from the file."""
+        if self.version < 4:
+            raise self.fail("LaTeX ({tex: ...}) needs format 4", *path, key=key,
+                            hint="add 'format: 4' at the top of the file")
+        from gradcheck.latex import TexError, translate
+
+        visible = {n: s for n, s in self.shapes.items() if n in scope or n in extra}
+        visible.update({n: s for n, s in extra_shapes.items() if n in extra})
+        visible.update({n: None for n in extra if n not in visible})
+        try:
+            source, self.last_shape = translate(tex, visible)
+        except TexError as exc:
+            raise self.fail(f"LaTeX: {exc}", *path, key=key) from None
+        return source
+
     def lets(self, raw: dict[str, Any], scope: set[str]) -> tuple[tuple[str, Expr], ...]:
         out: list[tuple[str, Expr]] = []
         visible = set(scope)
@@ -539,6 +569,7 @@ class _Loader:
                 raise self.fail(f"'{name}' is not a valid name", "let", name)
             self.check_type(source, "expr", ("let", name))
             out.append((name, self.expression(source, visible, "let", name, key=f"let {name}")))
+            self.shapes[name] = self.last_shape
             visible.add(name)
         return tuple(out)
 
@@ -569,6 +600,9 @@ class _Loader:
         expect_fail, reason = self.claim_expectation(spec, path, key)
         extra = [f"d{v.name}" for v in inputs] if form in ("differential", "second_differential") else []
         extra += [direction] if direction else []
+        shapes: dict[str, Shape] = {}
+        if direction and isinstance(wrt, str):  # a cotangent has f's shape, a tangent its input's
+            shapes[direction] = self.shapes.get("<f>") if form == "vjp" else self.shapes.get(wrt)
         if "read_off" in spec and form != "derivation":
             raise self.fail(f"'read_off' does not apply to a {form} claim", *path, "read_off", key=f"{key}.read_off")
         if form == "derivation":
@@ -577,9 +611,11 @@ class _Loader:
         if isinstance(raw, list) and self.version < 3:
             raise self.fail(f"a chain of {form} (a list) needs format 3", *path, form, key=key,
                             hint="add 'format: 3' at the top of the file")
-        links = tuple(self.expression(source, scope, *path, form, j, key=f"{key} link {j + 1}", extra=extra)
+        links = tuple(self.expression(source, scope, *path, form, j, key=f"{key} link {j + 1}", extra=extra,
+                                      extra_shapes=shapes)
                       for j, source in enumerate(raw)) if isinstance(raw, list) else ()
-        expr = links[0] if links else self.expression(raw, scope, *path, form, key=key, extra=extra)
+        expr = links[0] if links else self.expression(raw, scope, *path, form, key=key, extra=extra,
+                                                      extra_shapes=shapes)
         label = _line(spec["label"]) if "label" in spec else None
         blocks = tuple(spec["wrt"]) if isinstance(spec.get("wrt"), list) else ()
         if len(blocks) == 1:  # a list of one is that input
@@ -596,7 +632,7 @@ class _Loader:
         steps, by, uses = [], [], []
         for j, raw in enumerate(spec["derivation"]):
             where, step_key = (*path, j), f"{key} step {j + 1}"
-            if isinstance(raw, dict):
+            if isinstance(raw, dict) and not _is_expression(raw):  # {step, by, uses}, not {tex}
                 self.check_keys(raw, STEP, where)
                 by.append(_line(raw["by"]) if "by" in raw else None)
                 uses.append(raw.get("uses"))
@@ -711,6 +747,13 @@ class _Loader:
         if reason is not None and expect != "fail":
             raise self.fail("'reason' is only for a claim with 'expect: fail'", *path, "reason", key=f"{key}.reason")
         return expect == "fail", reason
+
+
+def _is_expression(value: Any) -> bool:
+    """Text or a number (Python syntax), or from format 4 a mapping {tex: text} (LaTeX)."""
+    if isinstance(value, dict):
+        return set(value) == {"tex"} and isinstance(value["tex"], str)
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 def _unknown_key_hint(key: object, known: Mapping[str, object]) -> str:

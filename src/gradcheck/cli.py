@@ -365,11 +365,12 @@ def _variable_spec(ctx: click.Context, param: click.Parameter, values: Sequence[
               help="A step of a derivation, written with dX (repeatable, in order).")
 @click.option("--cotangent", default="G", show_default=True, help="The name --vjp gives the cotangent of f.")
 @click.option("--tangent", default="V", show_default=True, help="The name --jvp and --hvp give the tangent.")
+@click.option("--tex", is_flag=True, help="FUNCTION and every claim are LaTeX (docs/format.md#latex).")
 @numeric_options
 def check_command(function: str, inputs: dict[str, Any], constants: dict[str, Any], claim: str | None,
                   layout: str | None, wrt: str | None, differential: str | None, hessian: str | None,
                   equals: str | None, vjp: str | None, jvp: str | None, hvp: str | None, second: str | None,
-                  steps: tuple[str, ...], cotangent: str, tangent: str, **numeric: Any) -> None:
+                  steps: tuple[str, ...], cotangent: str, tangent: str, tex: bool, **numeric: Any) -> None:
     """Check one claim about FUNCTION without writing a file.
 
     \b
@@ -379,10 +380,12 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
       gradcheck check "inv(A)" --input A=3x3:invertible --vjp "-inv(A).T @ G @ inv(A).T"
       gradcheck check "logdet(X)" --input X=3x3:invertible \\
         --step "trace(inv(X) @ dX)" --step "sum(inv(X).T * dX)"
+      gradcheck check --tex '\\ln|X|' --input X=3x3:invertible \\
+        --differential '\\operatorname{tr}(X^{-1} dX)'
     """
     from gradcheck.catalogue import load_data
     from gradcheck.report.verify import run_line, verify_report
-    from gradcheck.schema import LATEST
+    from gradcheck.schema import FORMS, LATEST
 
     target = wrt or (next(iter(inputs)) if len(inputs) == 1 else None)
     claims: list[dict[str, Any]] = []
@@ -404,10 +407,21 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
     if not claims:
         raise click.UsageError("give a claim: --claim (with --layout), --differential, --hessian, --equals, "
                                "--vjp, --jvp, --hvp, --second-differential or --step")
-    document = {"format": LATEST, "name": "check", "inputs": inputs, "constants": constants, "function": function,
-                "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
+    if tex:  # every expression given is LaTeX: {tex: ...} in the file's terms
+        function_spec: Any = {"tex": function}
+        claims = [{k: ({"tex": v} if k in FORMS and k != "derivation" else
+                       [{"tex": step} for step in v] if k == "derivation" else v) for k, v in c.items()}
+                  for c in claims]
+    else:
+        function_spec = function
+    document = {"format": LATEST, "name": "check", "inputs": inputs, "constants": constants,
+                "function": function_spec, "claims": [{k: v for k, v in c.items() if v is not None} for c in claims]}
     options = _options(**numeric)
-    identity = load_data(document, "<command line>")
+    try:
+        identity = load_data(document, "<command line>")
+    except GradcheckError as exc:  # what was typed on the command line: a usage error
+        click.echo(f"gradcheck: error: {exc}", err=True)
+        raise SystemExit(ExitCode.USAGE) from None
     _known_dims(options, [identity])
     from gradcheck.checker import check_identity
 

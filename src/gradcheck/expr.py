@@ -11,6 +11,7 @@ only), and the attribute ``.T``.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Expr:
     fn: Node = field(repr=False, compare=False)
     calls: frozenset[str] = frozenset()  # the functions it calls
     syntax: frozenset[str] = frozenset()  # syntax beyond format 1 ("subscript")
+    tex: str = ""  # the LaTeX it was written in (format 4), translated into `source`
 
     @property
     def analytic(self) -> bool:
@@ -70,7 +72,7 @@ class Expr:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Closures do not pickle: a copy (for a worker process) is compiled again.
-        return (parse, (self.source, self.names))
+        return (_reparsed, (self.source, self.names, self.tex))
 
     @classmethod
     def from_callable(cls, fn: Callable[..., Any], source: str, names: Sequence[str],
@@ -143,6 +145,10 @@ class Expr:
 def _raise_nonfinite(value: Value, where: str) -> None:
     if not np.all(np.isfinite(value)):
         raise NonFiniteError(f"'{where}' is {_nonfinite_word(value)}")
+
+
+def _reparsed(source: str, names: Collection[str], tex: str) -> Expr:
+    return dataclasses.replace(parse(source, names), tex=tex)
 
 
 def parse(source: object, scope: Collection[str], *, extra_names: Collection[str] = ()) -> Expr:

@@ -23,9 +23,9 @@ MAX_DIM = 100_000
 LAYOUTS = ("numerator", "denominator")
 EXPECTS = ("fail", "pass")
 # Versions of the format: 2 adds indexing and slicing, and the functions of FUNCTIONS whose
-# `since` is 2; 3 adds the claim forms of FORM_SINCE. A file without `format` is version 1,
-# and means what it always meant.
-VERSIONS = (1, 2, 3)
+# `since` is 2; 3 adds the claim forms of FORM_SINCE; 4 lets any expression be written in
+# LaTeX ({tex: ...}). A file without `format` is version 1, and means what it always meant.
+VERSIONS = (1, 2, 3, 4)
 LATEST = VERSIONS[-1]
 # Spaces an input's directions may be restricted to (gradcheck.tangents); all but the
 # first need format 3.
@@ -173,25 +173,47 @@ def _before(version: int, claim: dict[str, Any], variable: dict[str, Any]) -> di
                                                             "inputs": {"additionalProperties": variable}}}}
 
 
+def _without_latex() -> dict[str, Any]:
+    """What a file before format 4 satisfies: every expression Python syntax or a number,
+    none a {tex: ...} mapping."""
+    plain = _ref("python_expression")
+    chain = {"oneOf": [plain, {"type": "array", "items": plain}]}
+    step = {"oneOf": [plain, {"type": "object", "properties": {"step": plain}}]}
+    claim = {"properties": {**{form: plain for form in FORMS if form not in ("equals", "derivation")},
+                            "equals": chain, "derivation": {"type": "array", "items": step},
+                            "read_off": {"type": "object", "properties": {"derivative": plain}}}}
+    at_least = {"required": ["format"], "properties": {"format": {"minimum": 4}}}
+    return {"if": {"not": at_least}, "then": {"properties": {
+        "function": plain, "let": {"type": "object", "additionalProperties": plain},
+        "claims": {"type": "array", "items": claim}}}}
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the format, generated from the tables above."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://gradcheck.dev/schemas/identity-v1.json",
-        "title": "gradcheck identity file (format versions 1 to 3)",
+        "title": "gradcheck identity file (format versions 1 to 4)",
         "description": ("One matrix-calculus identity: a function, its inputs and claimed derivatives. "
                         "See docs/format.md."),
         **_object(TOP),
         # what a file of an earlier version may not use (the loader's version gate)
         "allOf": [_before(3, {"not": {"anyOf": [{"required": [form]} for form, v in FORM_SINCE.items() if v == 3]},
                               "properties": {"equals": _ref("expression"), "wrt": _ref("identifier")}},
-                          {"properties": {"perturb": {"enum": list(PERTURBS[:1])}}})],
+                          {"properties": {"perturb": {"enum": list(PERTURBS[:1])}}}),
+                  _without_latex()],
         "$defs": {
             "identifier": {"type": "string", "pattern": IDENT_PATTERN.pattern},
-            "expression": {
+            "expression": {"oneOf": [_ref("python_expression"), _ref("latex_expression")]},
+            "python_expression": {
                 "description": ("Python syntax with NumPy meaning (see docs/format.md#expressions); "
                                 "a number is a constant."),
                 "type": ["string", "number"],
+            },
+            "latex_expression": {
+                "description": "The expression in LaTeX (format 4; see docs/format.md#latex).",
+                "type": "object", "additionalProperties": False, "required": ["tex"],
+                "properties": {"tex": {"type": "string", "minLength": 1}},
             },
             "shape": {"type": "array", "maxItems": 2,
                       "items": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]}},

@@ -23,7 +23,7 @@ SIDE_BY_SIDE_MAX = 64  # entries up to which claimed and numerical values are pr
 def identity_header(identity: Identity, sizes_line: str) -> RenderableType:
     lines = [Text(identity.name + (f": {identity.title}" if identity.title else ""), style="bold")]
     fields = [("file", identity.path), ("source", identity.source), ("latex", identity.latex),
-              ("function", identity.function.source)]
+              ("function", identity.function.source), ("as written", identity.function.tex)]
     fields += [(f"let {name}", expr.source) for name, expr in identity.lets]
     fields += [("input", _variable(v)) for v in identity.inputs]
     fields += [("constant", _variable(v)) for v in identity.constants]
@@ -47,6 +47,8 @@ def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
                          (result.status.value, STYLES[result.status]))
     body: list[RenderableType] = [Text(f"{claim.form}: {claim.expr.source}")] if not claim.rest else \
         list(_links(result))
+    if claim.expr.tex and not claim.rest:
+        body.append(Text(f"as written: {claim.expr.tex}", style="dim"))
     if claim.expect_fail:
         body.append(Text(f"expected to fail: {claim.reason}", style="yellow"))
     body.extend(_trials(result))
