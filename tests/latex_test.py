@@ -15,7 +15,8 @@ from gradcheck.verdict import Status
 SHAPES: dict[str, Shape] = {
     "n": (), "m": (), "h": (), "X": ("n", "n"), "dX": ("n", "n"), "A": ("n", "n"), "B": ("n", "n"),
     "Y": ("n", "n"), "dY": ("n", "n"), "x": ("n", 1), "dx": ("n", 1), "y": ("n", 1), "z": ("n", 1),
-    "W": ("m", "n"), "dW": ("m", "n"), "b": ("m", 1), "W1": ("h", "n"), "lambda": (), "C": None,
+    "W": ("m", "n"), "dW": ("m", "n"), "b": ("m", 1), "W1": ("h", "n"), "dW1": ("h", "n"), "lambda": (),
+    "C": None,
 }
 
 
@@ -65,6 +66,7 @@ SHAPES: dict[str, Shape] = {
     (r"\lambda^2 x", "lambda ** 2 * x"),
     (r"-t^\top \log \mathrm{softmax}(y)".replace("t", "z", 1), "-z.T @ log(softmax(y))"),
     (r"\mathrm{d}X + \operatorname{d}X", "dX + dX"),
+    (r"dW_1 + (dW_{1}) + d\mathbf{W}_1", "dW1 + dW1 + dW1"),
     (r"C X", "C @ X"),
 ])
 def test_constructs(tex: str, python: str) -> None:

@@ -15,7 +15,10 @@ from gradcheck.catalogue import load_data
 from gradcheck.errors import CatalogueError
 
 SHIPPED = ROOT / "src" / "gradcheck" / "schemas" / "identity.schema.json"
-BASE = yaml.safe_load((CATALOGUE / "seed" / "logdet.yaml").read_text())
+# a format-1 file: the seed's logdet without its format key and its LaTeX claims (format 4)
+_SEED = yaml.safe_load((CATALOGUE / "seed" / "logdet.yaml").read_text())
+BASE = {**{k: v for k, v in _SEED.items() if k != "format"},
+        "claims": [c for c in _SEED["claims"] if "tex" not in str(c)]}
 
 
 def test_the_shipped_schema_is_the_generated_one() -> None:

@@ -58,8 +58,8 @@ GRAMMAR = r"""
     | FUNC paren                   -> apply
     | FUNC "'" paren               -> apply_prime
     | FUNC loose                   -> apply
-    | DIFF symbol                  -> differential
-    | DIFF "(" symbol ")"          -> differential
+    | DIFF symbol ("_" subscript)?  -> differential
+    | DIFF "(" symbol ("_" subscript)? ")" -> differential
 ?loose: loose "^" script           -> sup
     | loose "_" subscript          -> sub_script
     | bare
@@ -109,7 +109,8 @@ NAMED = {"tr": "trace", "Tr": "trace", "trace": "trace", "det": "det", "ln": "lo
          "sin": "sin", "cos": "cos", "tanh": "tanh", "sigma": "sigmoid", "vec": "vec", "diag": "diag",
          "adj": "adj", "softmax": "softmax", "sym": "sym", "logdet": "logdet", "relu": "relu",
          "softplus": "softplus", "abs": "abs", "sign": "sign", "sqrt": "sqrt", "logsumexp": "logsumexp",
-         "vech": "vech", "expm": "expm", "logm": "logm", "sqrtm": "sqrtm", "chol": "chol", "sigmoid": "sigmoid"}
+         "vech": "vech", "expm": "expm", "logm": "logm", "sqrtm": "sqrtm", "chol": "chol", "sigmoid": "sigmoid",
+         "step": "step"}
 SCALAR_VALUED = {"trace", "det", "logdet", "logsumexp"}
 
 
@@ -314,8 +315,12 @@ class _Translator:
         node = self.node(inner)
         return Node(f"sqrt({_strip(node.text)})", node.shape)
 
-    def rule_differential(self, item: Any, _d: Any, symbol: Any) -> Node:
-        inner = self.node(symbol)
+    def rule_differential(self, item: Any, _d: Any, symbol: Any, sub: Any = None) -> Node:
+        letter = str(symbol.children[-1]).lstrip("\\")
+        text = self.subscript_text(sub).replace(",", "") if sub is not None else ""
+        # dW_1 is the direction of W1 (or W_1); dX of X
+        candidates = [f"{letter}{text}", f"{letter}_{text}"] if text else [letter]
+        inner = self.bind(candidates, symbol)
         name = f"d{inner.text}"
         if name not in self.shapes:
             moving = ", ".join(f"d{n}" for n in self.directions.values()) or "none here"
@@ -371,6 +376,8 @@ class _Translator:
             return _settled(self.node(base), size)
         if self.indices and set(text.replace(",", "")) <= set(self.indices):  # (A B)_{ij} inside a \sum
             return replace(self.node(base), entry=True)
+        if getattr(base, "data", "") == "differential" and len(base.children) == 2:  # dW_1: the direction of W1
+            return self.rule_differential(base, base.children[0], base.children[1], sub)
         if getattr(base, "data", "") == "norm":  # \|x\|_2, \|X\|_F
             opening, inner, closing = base.children
             return self.rule_norm(base, opening, inner, closing, kind=text)
