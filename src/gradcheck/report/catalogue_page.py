@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gradcheck.catalogue import Claim, Identity
+from gradcheck.render import scalar_names, to_latex
 
 TOPIC_TITLES = {
     "seed": "Seed: the note \"Matrix Derivative\" (2021)",
@@ -37,9 +38,11 @@ def _title(name: str) -> str:
     return name
 
 
-def _claim_line(claim: Claim) -> str:
+def _claim_line(claim: Claim, scalars: frozenset[str]) -> str:
     label = claim.label or claim.describe()
-    text = f"- {_escape(label)}: `{claim.form}: {claim.source}`"
+    # the claim as math GitHub renders ($`...`$ keeps Markdown out of the LaTeX), then as written
+    math = " = ".join(to_latex(e, scalars) for e in claim.links)
+    text = f"- {_escape(label)}: $`{math}`$ (`{claim.form}: {claim.source}`)"
     if claim.form == "derivative":
         text += f" ({claim.layout}, wrt `{claim.wrt}`)"
     elif claim.form == "hessian":
@@ -69,7 +72,7 @@ def _identity_section(identity: Identity, root: Path) -> list[str]:
     if identity.tags:
         facts.append("tags: " + ", ".join(identity.tags))
     lines += ["; ".join(facts) + ".", ""]
-    lines += [_claim_line(c) for c in identity.claims]
+    lines += [_claim_line(c, scalar_names(identity)) for c in identity.claims]
     return [*lines, ""]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 from rich.console import Group, RenderableType
@@ -12,6 +12,7 @@ from rich.text import Text
 from gradcheck.catalogue import Identity, Variable
 from gradcheck.norms import distance
 from gradcheck.options import Options
+from gradcheck.render import scalar_names, to_latex
 from gradcheck.report.table import STYLES, note, sizes_text
 from gradcheck.verdict import ClaimResult, Status
 
@@ -40,15 +41,16 @@ def _variable(v: Variable) -> str:
     return f"{v.name} {shape} {v.kind}{extra}"
 
 
-def claim_report(result: ClaimResult, width: int = 100) -> RenderableType:
+def claim_report(result: ClaimResult, width: int = 100, scalars: Collection[str] = ()) -> RenderableType:
     claim = result.claim
     assert claim is not None  # an identity's results, never a bad file's
     head = Text.assemble((f"claim {claim.index}: ", "bold"), claim.describe(), " ",
                          (result.status.value, STYLES[result.status]))
     body: list[RenderableType] = [Text(f"{claim.form}: {claim.expr.source}")] if not claim.rest else \
         list(_links(result))
-    if claim.expr.tex and not claim.rest:
-        body.append(Text(f"as written: {claim.expr.tex}", style="dim"))
+    if not claim.rest:  # the claim as math: as written in LaTeX, else printed from the expression
+        body.append(Text(f"{'as written' if claim.expr.tex else 'math'}: {to_latex(claim.expr, scalars)}",
+                         style="dim"))
     if claim.expect_fail:
         body.append(Text(f"expected to fail: {claim.reason}", style="yellow"))
     body.extend(_trials(result))
@@ -150,7 +152,7 @@ def _columns(left: Sequence[str], right: Sequence[str]) -> str:
 def verify_report(identity: Identity, results: Sequence[ClaimResult], sizes_line: str,
                   width: int = 100) -> RenderableType:
     parts: list[RenderableType] = [identity_header(identity, sizes_line), Text("")]
-    parts.extend(claim_report(r, width) for r in results)
+    parts.extend(claim_report(r, width, scalar_names(identity)) for r in results)
     total = sum(r.nfev for r in results)
     parts.append(Text(f"{total} function evaluations in {sum(r.seconds for r in results):.2f}s"))
     return Group(*parts)
