@@ -319,3 +319,17 @@ def test_check_second_order_claims_and_a_derivation(cli_invoke: Callable[..., Re
                        "--step", "trace(inv(X) @ dX)", "--step", "sum(inv(X) * dX)")
     assert wrong.exit_code == 1
     assert "diagnosis: step 2: trace(inv(X) @ dX) = sum(inv(X) * dX) does not hold" in " ".join(wrong.output.split())
+
+
+def test_run_quiet_and_only_problems(cli_invoke: Callable[..., Result], write: Callable[..., Path]) -> None:
+    folder = write("name: right\ninputs:\n  x: {shape: [3]}\nfunction: sum(x * x)\nclaims:\n"
+                   "  - {wrt: x, layout: denominator, derivative: 2 * x}\n", "cat/right.yaml").parent
+    write("name: wrong\ninputs:\n  x: {shape: [3]}\nfunction: sum(x * x)\nclaims:\n"
+          "  - {wrt: x, layout: denominator, derivative: x}\n", "cat/wrong.yaml")
+    quiet = cli_invoke("run", str(folder), "-q")
+    assert quiet.exit_code == 1 and "identity" not in quiet.output and "right" not in quiet.output
+    assert quiet.output.startswith("FAIL wrong: derivative wrt x (denominator): off by a factor")
+    assert quiet.output.splitlines()[-1].startswith("1 passed, 1 failed, 0 errors in ")
+    some = cli_invoke("run", str(folder), "--only-problems")
+    assert some.exit_code == 1 and "identity" in some.output and " right " not in some.output
+    assert "wrong" in some.output.split("FAIL wrong:")[0]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import string
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -135,7 +136,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-FORMATS = ("table", "json", "junit", "markdown")
+FORMATS = ("table", "json", "junit", "markdown", "html")
 
 
 @cli.command()
@@ -149,9 +150,11 @@ FORMATS = ("table", "json", "junit", "markdown")
               help="Write the report to this file (atomically: never a truncated file).")
 @click.option("--timeout", type=click.FloatRange(0.1, None), default=DEFAULT_TIMEOUT, show_default=True,
               help="Stop an identity that runs longer than this many seconds and report it as ERROR.")
+@click.option("--quiet", "-q", is_flag=True, help="Print no table: only the problems and the totals.")
+@click.option("--only-problems", is_flag=True, help="Print the table's rows that need attention only.")
 @numeric_options
 def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, output: str | None,
-        timeout: float, **numeric: Any) -> None:
+        timeout: float, quiet: bool, only_problems: bool, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
@@ -169,12 +172,39 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     _nothing_selected(catalogue, only, paths)
     _known_dims(options, catalogue.identities)
     console = _console()
+    if fmt == "html" and importlib.util.find_spec("latex2mathml") is None:
+        raise click.UsageError("--format html needs latex2mathml: pip install 'gradcheck[html]'")
     results, interrupted = _collect(catalogue, options, only, jobs or os.cpu_count() or 1, console)
-    _report(results, fmt, output, options, time.perf_counter() - start, console)
+    pictures = _pictures(catalogue, results, options) if fmt == "html" else {}
+    view = "quiet" if quiet else "problems" if only_problems else "all"
+    _report(results, fmt, output, options, time.perf_counter() - start, console, pictures, view)
     if interrupted:
         console.print(f"interrupted: {len({r.identity for r in results})} identities were checked")
         raise SystemExit(ExitCode.INTERRUPTED)
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+
+
+def _pictures(catalogue: Catalogue, results: Sequence[ClaimResult], options: Options) -> dict[tuple[str, int], str]:
+    """For the HTML report: each failing claim's error against the step, as SVG (when
+    matplotlib is installed; the report says where it is not)."""
+    from gradcheck.verdict import Status
+
+    failing = {(r.identity, r.claim.index) for r in results if r.claim is not None and r.status is Status.FAIL}
+    if not failing or importlib.util.find_spec("matplotlib") is None:
+        return {}
+    from gradcheck.report.plot import svg, sweep
+
+    out = {}
+    by_name = {i.name: i for i in catalogue.identities}
+    for name in sorted({n for n, _ in failing}):
+        identity = by_name[name]
+        sweeps = sweep(identity, options)
+        for s, claim in zip(sweeps, identity.claims):
+            if (name, claim.index) in failing:
+                result = next(r for r in results if r.identity == name and r.claim is not None
+                              and r.claim.index == claim.index)
+                out[(name, claim.index)] = svg(identity, [s], [result])
+    return out
 
 
 def _nothing_selected(catalogue: Catalogue, only: str | None, paths: Sequence[str]) -> None:
@@ -218,26 +248,34 @@ def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int
 
 
 def _report(results: list[ClaimResult], fmt: str, output: str | None, options: Options, seconds: float,
-            console: Console) -> None:
+            console: Console, pictures: Mapping[tuple[str, int], str] | None = None, view: str = "all") -> None:
+    """The report in `fmt` (to `output`, or the terminal), and on the terminal the table:
+    every row (`view` "all"), the rows that need attention ("problems"), or none ("quiet")."""
     from gradcheck.checker import summary
     from gradcheck.report.output import write_atomic
     from gradcheck.report.table import problems, results_table, totals_line
 
     counts = summary(results)
     if fmt != "table" or output:
-        text = _render(fmt, results, counts, seconds, options)
+        text = _render(fmt, results, counts, seconds, options, pictures)
         if output:
             write_atomic(output, text)
         else:
             click.echo(text, nl=False)
             return
-    console.print(results_table(results, console.width))
+    shown = results if view == "all" else [r for r in results if not r.status.ok or r.warnings]
+    if view != "quiet" and shown:
+        console.print(results_table(shown, console.width))
     console.print(problems(results), end="")
     console.print(totals_line(counts, seconds))
 
 
 def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], seconds: float,
-            options: Options) -> str:
+            options: Options, pictures: Mapping[tuple[str, int], str] | None = None) -> str:
+    if fmt == "html":
+        from gradcheck.report.html import html_report
+
+        return html_report(results, counts, seconds, pictures)
     if fmt == "json":
         from gradcheck.report.json_report import json_report
 
@@ -266,8 +304,10 @@ def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], sec
 @click.argument("name")
 @click.option("--catalogue", "catalogue_dir", type=click.Path(exists=True, file_okay=False),
               help="Look for NAME here instead of ./identities.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw each claim's error against the step size to this .png or .svg file.")
 @numeric_options
-def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
+def verify(name: str, catalogue_dir: str | None, plot_path: str | None, **numeric: Any) -> None:
     """Check one identity in depth and explain any failure.
 
     NAME is looked up in --catalogue DIR, else in ./identities, else in the
@@ -276,7 +316,12 @@ def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
     \b
     Example:
       gradcheck verify logdet --size 5 --trials 5
+      gradcheck verify logdet --plot logdet.svg
     """
+    if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg"):
+        raise click.BadParameter("the picture is a .png or a .svg file", param_hint="'--plot'")
+    if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
+        raise click.UsageError("--plot needs matplotlib: pip install 'gradcheck[plot]'")
     from gradcheck.report.verify import run_line, verify_report
 
     options = _options(**numeric)
@@ -287,6 +332,11 @@ def verify(name: str, catalogue_dir: str | None, **numeric: Any) -> None:
     results = check_identity(identity, options)
     console = _console()
     console.print(verify_report(identity, results, run_line(results, options), console.width))
+    if plot_path is not None:
+        from gradcheck.report.plot import draw, sweep
+
+        written = draw(identity, sweep(identity, options), results, plot_path)
+        console.print(f"wrote {written}")
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
 
 
