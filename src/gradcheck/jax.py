@@ -130,6 +130,17 @@ def _chosen(count: int, wrt: int | list[int] | None, args: Sequence[Any]) -> lis
     return [wrt] if isinstance(wrt, int) else list(wrt)
 
 
+def _moving(fun: Callable[..., Any], args: Sequence[Any], chosen: Sequence[int]) -> Callable[..., Any]:
+    """`fun` as a function of the chosen arguments only, the others held at `args`."""
+    def partial(*moving: Any) -> Any:
+        full = list(args)
+        for i, m in zip(chosen, moving):
+            full[i] = m
+        return fun(*full)
+
+    return partial
+
+
 def _reverse(fun: Callable[..., Any], count: int, wrt: int | list[int] | None) -> Callable[..., Any]:
     """JAX's vjp of `fun` in the chosen arguments, in gradcheck's complex convention:
     c_gradcheck = conj(vjp_jax(conj(G)))."""
@@ -137,13 +148,7 @@ def _reverse(fun: Callable[..., Any], count: int, wrt: int | list[int] | None) -
         *args, cotangent = args_and_cotangent
         chosen = _chosen(count, wrt, args)
         with jax.enable_x64(True):
-            def partial(*moving: Any) -> Any:
-                full = list(args)
-                for i, m in zip(chosen, moving):
-                    full[i] = m
-                return fun(*full)
-
-            out, pullback = jax.vjp(partial, *(args[i] for i in chosen))
+            out, pullback = jax.vjp(_moving(fun, args, chosen), *(args[i] for i in chosen))
             # the cotangent in the output's own dtype (float32 for a function that casts)
             conjugated = jax.tree_util.tree_map(lambda c, o: jnp.conj(jnp.asarray(c, dtype=o.dtype)), cotangent, out)
             grads = tuple(jax.tree_util.tree_map(jnp.conj, g) for g in pullback(conjugated))
@@ -160,13 +165,7 @@ def _forward_mode(fun: Callable[..., Any], count: int, wrt: int | list[int] | No
         single = isinstance(wrt, int) or (wrt is None and len(chosen) == 1)
         given = [tangents] if single else list(tangents)
         with jax.enable_x64(True):
-            def partial(*moving: Any) -> Any:
-                full = list(args)
-                for i, m in zip(chosen, moving):
-                    full[i] = m
-                return fun(*full)
-
-            _, out = jax.jvp(partial, tuple(args[i] for i in chosen), tuple(given))
+            _, out = jax.jvp(_moving(fun, args, chosen), tuple(args[i] for i in chosen), tuple(given))
         return _from_jax(out)
 
     return jvp

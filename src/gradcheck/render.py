@@ -25,6 +25,14 @@ SCALAR_CALLS = {"trace", "tr", "det", "logdet", "norm", "sum", "logsumexp", "mea
 
 # binding strength: higher binds tighter
 _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
+# functions of one argument with a notation of their own: the template, how tightly the
+# result binds, and whether the argument is a base (parenthesised unless an atom)
+ONE_ARGUMENT = {
+    "inv": ("{}^{{-1}}", _POW, True), "transpose": ("{}^\\top", _POW, True),
+    "logdet": ("\\ln\\left|{}\\right|", _ATOM, False), "det": ("\\left|{}\\right|", _ATOM, False),
+    "norm": ("\\left\\|{}\\right\\|", _ATOM, False), "sqrt": ("\\sqrt{{{}}}", _ATOM, False),
+    "eye": ("I_{{{}}}", _ATOM, False),
+}
 
 
 def to_latex(expr: Expr, scalars: Collection[str] = ()) -> str:
@@ -101,16 +109,10 @@ class _Printer:
         name = _called(node)
         args = [self.show(a)[0] for a in node.args]
         axis = next((ast.unparse(k.value) for k in node.keywords if k.arg == "axis"), None)
-        if name == "inv" and len(args) == 1:
-            return f"{self.operand(node.args[0], _ATOM)}^{{-1}}", _POW
-        if name == "transpose" and len(args) == 1:
-            return f"{self.operand(node.args[0], _ATOM)}^\\top", _POW
-        if name == "logdet" and len(args) == 1:
-            return f"\\ln\\left|{args[0]}\\right|", _ATOM
-        if name == "det" and len(args) == 1:
-            return f"\\left|{args[0]}\\right|", _ATOM
-        if name == "norm" and len(args) == 1:
-            return f"\\left\\|{args[0]}\\right\\|", _ATOM
+        if len(args) == 1 and name in ONE_ARGUMENT:
+            template, strength, tight = ONE_ARGUMENT[name]
+            inner = self.operand(node.args[0], _ATOM) if tight else args[0]
+            return template.format(inner), strength
         if name == "norm" and len(args) == 2:
             return f"\\left\\|{args[0]}\\right\\|_{{{args[1]}}}", _ATOM
         if name == "sqrt" and len(args) == 1:
@@ -121,8 +123,6 @@ class _Printer:
             return f"{self.operand(node.args[0], _ATOM)}^{{-1}} {self.operand(node.args[1], _UNARY)}", _MUL
         if name == "matrix_power" and len(args) == 2:
             return f"{self.operand(node.args[0], _ATOM)}^{{{args[1]}}}", _POW
-        if name == "eye" and len(args) == 1:
-            return f"I_{{{args[0]}}}", _ATOM
         if name == "sum" and axis is None and len(args) == 1:
             return f"\\sum {self.operand(node.args[0], _ATOM)}", _UNARY
         head = OPERATORS.get(name, f"\\operatorname{{{_escape(name)}}}")
