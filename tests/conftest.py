@@ -35,6 +35,18 @@ claims:
 if not os.environ.get("GRADCHECK_FRAMEWORKS"):
     collect_ignore = ["torch_test.py", "jax_test.py", "frameworks_bench_test.py"]
 
+# d inv(X), right and with dX^T for dX (the plot and HTML-report tests draw both)
+INVERSE = """
+name: wrong-inverse
+dims: {n: 3}
+inputs:
+  X: {shape: [n, n], kind: invertible}
+function: inv(X)
+claims:
+  - differential: -inv(X) @ dX @ inv(X)
+  - differential: -inv(X) @ dX.T @ inv(X)
+"""
+
 
 def framework(name: str) -> Any:
     """PyTorch or JAX, for the tests of its adapter: those tests are skipped where it is not

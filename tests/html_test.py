@@ -11,16 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-WRONG = """
-name: wrong-inverse
-dims: {n: 3}
-inputs:
-  X: {shape: [n, n], kind: invertible}
-function: inv(X)
-claims:
-  - differential: -inv(X) @ dX @ inv(X)
-  - {differential: -inv(X) @ dX.T @ inv(X), label: "a <b>slip</b> & more"}
-"""
+from conftest import INVERSE
+
+# the second claim labelled with characters that HTML must escape
+WRONG = INVERSE.replace("  - differential: -inv(X) @ dX.T @ inv(X)",
+                        '  - {differential: -inv(X) @ dX.T @ inv(X), label: "a <b>slip</b> & more"}')
 BROKEN = "name: broken\ninputs:\n  X: {shape: [2, 2]}\nfunction: inv(X\nclaims:\n  - differential: 0\n"
 
 

@@ -7,21 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from conftest import INVERSE
 from gradcheck.catalogue import load_text
 from gradcheck.checker import check_identity
 from gradcheck.options import Options
 from gradcheck.report.plot import draw, sweep
-
-INVERSE = """
-name: inverse
-dims: {n: 3}
-inputs:
-  X: {shape: [n, n], kind: invertible}
-function: inv(X)
-claims:
-  - differential: -inv(X) @ dX @ inv(X)
-  - differential: -inv(X) @ dX.T @ inv(X)
-"""
 
 
 def test_a_right_claim_falls_then_rises_and_a_wrong_one_stays_flat() -> None:
