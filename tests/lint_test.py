@@ -49,7 +49,28 @@ def test_lint(cli_invoke: Callable[..., Result], write: Callable[..., Path], tmp
     write("name: x\nclams: []\n", "bad.yaml")
     result = cli_invoke("lint", str(tmp_path))
     assert result.exit_code == 1
-    assert "unknown key 'clams' in top level of" in result.output and "0 identities ok, 1 bad" in result.output
+    assert "unknown key 'clams' in top level of" in result.output
+    assert result.output.splitlines()[-1] == "1 file read: 0 identities ok, 1 bad"
+
+
+def test_lint_reports_on_stdout_one_whole_line_per_file(tmp_path: Path) -> None:
+    bad = tmp_path / "a-rather-long-folder-name-for-a-catalogue" / "bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text("name: x\ninputs:\n  X: {shape: [3, 3]}\nfunction: logdet(X)\nclaims:\n"
+                   "  - {wrt: X, layout: denominator, derivative: inv(Y).T}\n")
+    exe = str(Path(sys.executable).with_name("gradcheck"))
+    result = subprocess.run([exe, "lint", str(bad.parent)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr == ""
+    first, last = result.stdout.splitlines()
+    assert first.startswith("ERROR unknown name 'Y' in claim 1 of ") and first.endswith("bad.yaml, line 6")
+    assert last == "1 file read: 0 identities ok, 1 bad"
+
+
+def test_lint_of_a_folder_without_identity_files_is_a_usage_error(cli_invoke: Callable[..., Result],
+                                                                   tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing here")
+    result = cli_invoke("lint", str(tmp_path))
+    assert result.exit_code == 2 and "no identity files (*.yaml, *.yml) under" in result.output
 
 
 def test_pre_commit_hook_runs_the_command_it_names(tmp_path: Path) -> None:
@@ -64,7 +85,7 @@ def test_pre_commit_hook_runs_the_command_it_names(tmp_path: Path) -> None:
     ok = subprocess.run([exe, *args, str(good)], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     failed = subprocess.run([exe, *args, str(good), str(bad)], capture_output=True, text=True, timeout=60)
-    assert failed.returncode == 1 and "missing required key 'inputs'" in failed.stderr
+    assert failed.returncode == 1 and "missing required key 'inputs'" in failed.stdout
 
 
 def test_ci_workflow_is_valid() -> None:

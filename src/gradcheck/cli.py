@@ -370,12 +370,16 @@ def lint(paths: tuple[str, ...]) -> None:
       gradcheck lint identities/
     """
     catalogue = load_catalogue(paths)
-    console = _console(stderr=True)
-    for bad in catalogue.bad_files:
-        console.print(_text(("ERROR ", "bold magenta"), str(bad.error)))
-    good = len(catalogue.identities)
-    console.print(f"{good} identit{'y' if good == 1 else 'ies'} ok, {len(catalogue.bad_files)} bad")
-    raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
+    good, bad = len(catalogue.identities), len(catalogue.bad_files)
+    if not good + bad:
+        raise click.UsageError(f"no identity files (*.yaml, *.yml) under {', '.join(paths)}")
+    # on stdout, one whole line per bad file (never wrapped: a log or grep reads it whole)
+    for item in catalogue.bad_files:
+        click.secho("ERROR ", fg="magenta", bold=True, nl=False)
+        click.echo(str(item.error))
+    click.echo(f"{good + bad} file{'' if good + bad == 1 else 's'} read: "
+               f"{good} identit{'y' if good == 1 else 'ies'} ok, {bad} bad")
+    raise SystemExit(ExitCode.FAILED if bad else ExitCode.OK)
 
 
 def _variable_spec(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, Any]:
