@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
 from conftest import CATALOGUE, ROOT
+from gradcheck.cli import cli
 
 RIGHT = """\
 name: {name}
@@ -333,3 +334,18 @@ def test_run_quiet_and_only_problems(cli_invoke: Callable[..., Result], write: C
     some = cli_invoke("run", str(folder), "--only-problems")
     assert some.exit_code == 1 and "identity" in some.output and " right " not in some.output
     assert "wrong" in some.output.split("FAIL wrong:")[0]
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["verify"], ["list"], ["lint"], ["docs"], ["check"], ["new"]])
+def test_help_is_whole_within_80_columns(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--help"], terminal_width=80)
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.output.splitlines()) <= 80, result.output
+    assert "..." not in result.output.replace("[ARGS]...", "").replace("PATHS...", "").replace("[PATHS]...", "")
+    assert command == [] or "Example" in result.output
+
+
+def test_check_header_shows_no_empty_sizes(cli_invoke: Callable[..., Result]) -> None:
+    result = cli_invoke("check", "logdet(X)", "--input", "X=3x3:invertible", "--claim", "inv(X).T",
+                        "--layout", "denominator")
+    assert "  run: seed 0, 3 trials, rtol 1e-11, method central" in result.output and "run: -" not in result.output

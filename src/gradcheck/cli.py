@@ -139,7 +139,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 FORMATS = ("table", "json", "junit", "markdown", "html")
 
 
-@cli.command()
+@cli.command(short_help="Check every claim under PATHS and print a table.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-k", "only", metavar="TEXT", help="Only identities whose name contains TEXT.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
@@ -359,7 +359,7 @@ def _find(name: str, catalogue_dir: str | None, limits: Limits) -> Identity:
         raise click.UsageError(str(exc)) from None
 
 
-@cli.command()
+@cli.command(short_help="Validate identity files without numerics (pre-commit).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def lint(paths: tuple[str, ...]) -> None:
     """Validate identity files (format and expressions, no numerics): fast enough for a
@@ -429,9 +429,12 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
 
     \b
     Example:
-      gradcheck check "logdet(X)" --input X=4x4:invertible --claim "inv(X).T" --layout denominator
-      gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 --hessian "A + A.T"
-      gradcheck check "inv(A)" --input A=3x3:invertible --vjp "-inv(A).T @ G @ inv(A).T"
+      gradcheck check "logdet(X)" --input X=4x4:invertible \\
+        --claim "inv(X).T" --layout denominator
+      gradcheck check "x.T @ A @ x" --input x=5x1 --constant A=5x5 \\
+        --hessian "A + A.T"
+      gradcheck check "inv(A)" --input A=3x3:invertible \\
+        --vjp "-inv(A).T @ G @ inv(A).T"
       gradcheck check "logdet(X)" --input X=3x3:invertible \\
         --step "trace(inv(X) @ dX)" --step "sum(inv(X).T * dX)"
       gradcheck check --tex '\\ln|X|' --input X=3x3:invertible \\
@@ -536,7 +539,7 @@ def list_(paths: tuple[str, ...]) -> None:
     raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
 
 
-@cli.command()
+@cli.command(short_help="Write the catalogue as a Markdown page.")
 @click.argument("catalogue_dir", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default="docs/catalogue.md", show_default=True,
               help="Where to write the page.")

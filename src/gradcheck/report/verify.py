@@ -159,9 +159,10 @@ def verify_report(identity: Identity, results: Sequence[ClaimResult], sizes_line
 
 
 def run_line(results: Sequence[ClaimResult], options: Options) -> str:
-    sizes = sizes_text(results[0].sizes) if results else "-"
+    sizes = sizes_text(results[0].sizes) if results and results[0].sizes else ""
     method = next((r.method for r in results if r.method and r.method != "exact"), options.method)
-    return f"{sizes}; seed {options.seed}, {options.trials} trials, rtol {options.rtol:g}, method {method}"
+    run = f"seed {options.seed}, {options.trials} trials, rtol {options.rtol:g}, method {method}"
+    return f"{sizes}; {run}" if sizes else run  # an identity without dimensions has no sizes to show
 
 
 __all__ = ["verify_report", "run_line", "note"]
