@@ -151,10 +151,9 @@ def _atomic(text: str) -> bool:
     return True
 
 
-def translate(tex: str, shapes: Mapping[str, Shape], directions: Mapping[str, str] | None = None) -> tuple[str, Shape]:
+def translate(tex: str, shapes: Mapping[str, Shape]) -> tuple[str, Shape]:
     """`tex` as an expression of the language, and its shape. `shapes` gives the shape of
-    each name in scope (dimension names are scalars); `directions` maps a direction's
-    name (dX) to the input it moves."""
+    each name in scope (dimension names are scalars), the directions (dX) among them."""
     from lark.exceptions import UnexpectedInput
 
     if not tex.strip():
@@ -167,7 +166,7 @@ def translate(tex: str, shapes: Mapping[str, Shape], directions: Mapping[str, st
         start = max(0, (column or 1) - 1)
         raise TexError("cannot read this LaTeX" + _supported_hint(tex[start:start + 12]), column,
                        tex[start:start + 12].strip()) from None
-    node = _Translator(tex, shapes, directions or {}).node(tree)
+    node = _Translator(tex, shapes).node(tree)
     node = _settled(node, None)
     return node.text, node.shape
 
@@ -227,10 +226,9 @@ class _Translator:
     """Lark's tree to Nodes, bottom up (a small tree walker, not a Transformer, so that
     the context a symbol needs, such as being inside a \\sum, travels down)."""
 
-    def __init__(self, tex: str, shapes: Mapping[str, Shape], directions: Mapping[str, str]) -> None:
+    def __init__(self, tex: str, shapes: Mapping[str, Shape]) -> None:
         self.tex = tex
         self.shapes = shapes
-        self.directions = directions
         self.indices: tuple[str, ...] = ()  # the index letters of the enclosing \sum
 
     def fail(self, message: str, item: Any) -> TexError:
@@ -323,7 +321,7 @@ class _Translator:
         inner = self.bind(candidates, symbol)
         name = f"d{inner.text}"
         if name not in self.shapes:
-            moving = ", ".join(f"d{n}" for n in self.directions.values()) or "none here"
+            moving = ", ".join(sorted(n for n in self.shapes if n[:1] == "d" and n[1:] in self.shapes)) or "none here"
             raise self.fail(f"{name} is not a direction of this claim (directions: {moving})", item)
         return Node(name, self.shapes[name])
 
