@@ -31,6 +31,8 @@ SHAPES: dict[str, Shape] = {
     (r"X^T + X^{\top} + X^\intercal", "X.T + X.T + X.T"),
     (r"X^H", "X.T"),
     (r"\ln|X|", "logdet(X)"),
+    (r"|A||B| - |A|\,|B| + |A|^{-1}|B|", "det(A) * det(B) - (det(A) * det(B)) + 1 / det(A) * det(B)"),
+    (r"\vert A \vert + \lvert B \rvert", "det(A) + det(B)"),
     (r"\log\left|X\right|", "logdet(X)"),
     (r"|X|\,\mathrm{tr}(X^{-1}dX)", "det(X) * trace(inv(X) @ dX)"),
     (r"\det X + \det(X)", "det(X) + det(X)"),
@@ -106,6 +108,29 @@ def test_refusals_say_what_to_write(tex: str, message: str) -> None:
     with pytest.raises(TexError) as info:
         translate(tex, SHAPES)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("tex", "message"), [
+    ("X+" * 1001 + "X", "LaTeX of 2,003 characters, over the limit of 2,000"),
+    ("|" * 17 + "X" + "|" * 17, "bars nested more than 16 deep at column 17"),
+    ("(" * 49 + "X" + ")" * 49, "brackets nested more than 48 deep at column 49"),
+    ("X " * 900, "LaTeX nested too deeply to read: split it with lets"),
+    ("-" * 1000 + "X", "LaTeX nested too deeply to read: split it with lets"),
+])
+def test_limits_hold_against_hostile_latex(tex: str, message: str) -> None:
+    # each of these is refused at once: the Earley parser's work on bare bars grows
+    # steeply (|X| 80 times took seconds), and a deep tree would overflow the stack
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(TexError) as info:
+        translate(tex, SHAPES)
+    assert message in str(info.value) and time.monotonic() - start < 5
+
+
+def test_within_the_limits_a_long_expression_is_read() -> None:
+    assert translate(r"\left|X\right|" * 20, SHAPES)[0].count("det(X)") == 20
+    assert translate("|X|" * 8, SHAPES)[0].count("det(X)") == 8
 
 
 def test_a_direction_not_of_this_claim() -> None:

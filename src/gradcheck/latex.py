@@ -20,6 +20,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 Dim = str | int
+# Limits on what is parsed (a file may be hostile): length and nesting.
+MAX_TEX = 2_000
+MAX_DEPTH = 48
+MAX_BARS = 16  # bars open at once
 Shape = tuple[Dim, ...] | None  # None: not known (a let written in Python)
 
 
@@ -69,7 +73,7 @@ GRAMMAR = r"""
 paren: "(" sum ")" | "\\left(" sum "\\right)" | "[" sum "]" | "\\left[" sum "\\right]"
      | "\\bigl(" sum "\\bigr)" | "\\Bigl(" sum "\\Bigr)"
 brace: "{" sum "}"
-det: "|" sum "|" | "\\left|" sum "\\right|" | "\\lvert" sum "\\rvert" | "\\vert" sum "\\vert"
+det: BAR_OPEN sum BAR_CLOSE | "\\left|" sum "\\right|" | "\\lvert" sum "\\rvert"
 norm: NORM sum NORM_END
 frac: FRAC brace brace
 sqrt: "\\sqrt" brace
@@ -87,8 +91,12 @@ SCRIPT_T: "T" | "\\top" | "\\intercal" | "H" | "*"
 DIGIT: /[0-9]/
 HADAMARD: "\\circ" | "\\odot"
 TIMES: "\\cdot" | "\\times"
-NORM: "\\|" | "\\lVert" | "\\left\\|" | "\\Vert" | "\\left\\Vert"
-NORM_END: "\\|" | "\\rVert" | "\\right\\|" | "\\Vert" | "\\right\\Vert"
+NORM: NORM_OPEN | "\\lVert" | "\\left\\|" | "\\left\\Vert"
+NORM_END: NORM_CLOSE | "\\rVert" | "\\right\\|" | "\\right\\Vert"
+BAR_OPEN: "\u27e6"
+BAR_CLOSE: "\u27e7"
+NORM_OPEN: "\u27ea"
+NORM_CLOSE: "\u27eb"
 FRAC: "\\frac" | "\\dfrac" | "\\tfrac"
 BOLD: "\\mathbf" | "\\boldsymbol" | "\\bm" | "\\mathbfit"
 SPECIAL_LETTER: "I" | "1" | "0"
@@ -158,21 +166,105 @@ def translate(tex: str, shapes: Mapping[str, Shape]) -> tuple[str, Shape]:
 
     if not tex.strip():
         raise TexError("empty LaTeX")
+    if len(tex) > MAX_TEX:
+        raise TexError(f"LaTeX of {len(tex):,} characters, over the limit of {MAX_TEX:,}")
     _check_balanced(tex)
+    paired = _paired(tex)  # the same length: columns and fragments are read from `tex`
     try:
-        tree = _parser().parse(tex)
+        tree = _parser().parse(paired)
+    except RecursionError:
+        raise TexError("LaTeX nested too deeply to read: split it with lets") from None
     except UnexpectedInput as exc:
         column = getattr(exc, "column", None)
         start = max(0, (column or 1) - 1)
         raise TexError("cannot read this LaTeX" + _supported_hint(tex[start:start + 12]), column,
                        tex[start:start + 12].strip()) from None
-    node = _Translator(tex, shapes).node(tree)
-    node = _settled(node, None)
+    try:
+        node = _settled(_Translator(tex, shapes).node(tree), None)
+    except RecursionError:  # a chain of thousands of products: a tree too deep to walk
+        raise TexError("LaTeX nested too deeply to read: split it with lets") from None
     return node.text, node.shape
 
 
+# Bare bars (|, \\|, \\vert, \\Vert) open and close alike; before parsing, each is paired
+# (one placeholder for an opening bar, another for a closing one, padded to its length so
+# that columns stay right): a bar closes the innermost open bar of its kind when it
+# follows an operand, and opens one otherwise. |A||B| is det A det B, never |A |B| ...|.
+_PLACEHOLDERS = {"|": ("\u27e6", "\u27e7"), "\\|": ("\u27ea", "\u27eb")}
+_SPACING = ("\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "~")
+# macros after which an operand has ended (a transpose, a Greek letter): any other macro
+# (\\circ, \\ln, \\sum, ...) leaves the next bar opening
+_OPERAND_MACROS = {"top", "intercal"} | {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi",
+    "rho", "tau", "phi", "varphi", "chi", "psi", "omega", "Lambda", "Sigma", "Theta", "Phi", "Psi", "Omega", "Gamma",
+    "Delta", "sigma"}
+
+
+def _paired(tex: str) -> str:
+    """`tex` with every bare bar replaced by an opening or a closing placeholder."""
+    if any(c in tex for pair in _PLACEHOLDERS.values() for c in pair):
+        raise TexError("unexpected character (one of ⟦ ⟧ ⟪ ⟫)")
+    out: list[str] = []
+    open_bars: list[str] = []
+    i = 0
+    while i < len(tex):
+        kind, width = _bar_at(tex, i)
+        if kind:
+            closing = bool(open_bars) and open_bars[-1] == kind and _after_operand("".join(out))
+            if closing:
+                open_bars.pop()
+            else:
+                open_bars.append(kind)
+                if len(open_bars) > MAX_BARS:
+                    raise TexError(f"bars nested more than {MAX_BARS} deep", i + 1, tex[i: i + 12])
+            out.append(_PLACEHOLDERS[kind][closing].ljust(width))
+            i += width
+            continue
+        out.append(tex[i])
+        i += 1
+    return "".join(out)
+
+
+def _bar_at(tex: str, i: int) -> tuple[str, int]:
+    """("|" or "\\|", its length in the text) if a bare bar starts at i, else ("", 0)."""
+    if tex.startswith(("\\left", "\\right"), i):
+        return "", 0
+    for text, kind in (("\\|", "\\|"), ("\\Vert", "\\|"), ("\\vert", "|")):
+        whole = text == "\\|" or not tex[i + len(text): i + len(text) + 1].isalpha()  # \\vert, not \\vertical
+        if tex.startswith(text, i) and whole and not _after_sizer(tex, i):
+            return kind, len(text)
+    if tex[i] == "|" and not _after_sizer(tex, i) and not (i and tex[i - 1] == "\\"):
+        return "|", 1
+    return "", 0
+
+
+def _after_sizer(tex: str, i: int) -> bool:
+    """Whether the bar at i belongs to \\left or \\right (already paired)."""
+    return tex[:i].endswith(("\\left", "\\right"))
+
+
+def _after_operand(before: str) -> bool:
+    """Whether the text before a bar ends an operand (so that the bar closes)."""
+    text = before.rstrip()
+    while True:
+        stripped = next((text[: -len(s)].rstrip() for s in _SPACING if text.endswith(s)), None)
+        if stripped is None:
+            break
+        text = stripped
+    if not text:
+        return False
+    last = text[-1]
+    if last in ")]}'" or last in "\u27e7\u27eb" or last.isdigit():
+        return True
+    if last.isalpha():
+        word = text.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        return not word.endswith("\\") or text[len(word):] in _OPERAND_MACROS
+    return False
+
+
 def _check_balanced(tex: str) -> None:
-    """Every (, [ and { closed by its own kind, in order (a clearer error than the parser's)."""
+    """Every (, [ and { closed by its own kind, in order (a clearer error than the parser's),
+    and nested at most MAX_DEPTH deep."""
     pairs = {")": "(", "]": "[", "}": "{"}
     opened: list[tuple[str, int]] = []
     escaped = False
@@ -182,6 +274,8 @@ def _check_balanced(tex: str) -> None:
             continue
         if ch in "([{":
             opened.append((ch, i))
+            if len(opened) > MAX_DEPTH:
+                raise TexError(f"brackets nested more than {MAX_DEPTH} deep", i + 1, tex[i: i + 12])
         elif ch in pairs:
             if not opened or opened[-1][0] != pairs[ch]:
                 raise TexError(f"unbalanced '{ch}': nothing open to close", i + 1, tex[max(0, i - 10): i + 1])
@@ -280,8 +374,10 @@ class _Translator:
 
     rule_brace = rule_paren
 
-    def rule_det(self, item: Any, inner: Any) -> Node:
-        node = self.node(inner)
+    def rule_det(self, item: Any, *children: Any) -> Node:
+        from lark import Tree
+
+        node = self.node(next(c for c in children if isinstance(c, Tree)))
         shape = node.shape
         if shape is not None and len(shape) == 2 and shape[0] == shape[1] and shape[0] != 1:
             return Node(f"det({node.text})", ())
