@@ -155,8 +155,11 @@ def test_ctrl_c_reports_what_finished_and_exits_130(tmp_path: Path, jobs: str) -
     for i in range(12):
         (tmp_path / f"s{i}.yaml").write_text(
             TEMPLATE.format(name=f"s{i}", function="logdet(X)", claim="trace(inv(X) @ dX)").replace("n: 3", "n: 60"))
+    # Ctrl-C as a terminal delivers it: a process started in the background of a shell
+    # without job control inherits SIGINT ignored, and would rightly go on ignoring it
     proc = subprocess.Popen([GRADCHECK, "run", str(tmp_path), "--trials", "1000", "-j", jobs],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
