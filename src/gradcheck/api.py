@@ -23,7 +23,7 @@ from gradcheck import pyfunc
 from gradcheck.catalogue import Identity, Variable
 from gradcheck.checker import Timeout, check_identity, time_limit
 from gradcheck.errors import EvaluationError
-from gradcheck.kinds import shape_problem
+from gradcheck.kinds import KINDS, shape_problem
 from gradcheck.options import Options
 from gradcheck.pytree import flatten, unflatten
 from gradcheck.sampling import Sample, draw_variable, identity_rng
@@ -279,8 +279,6 @@ def argument_names(f: Callable[..., Any], count: int) -> list[str]:
 def _kinds(kinds: dict[str, str], call: pyfunc.Call) -> dict[str, str]:
     """`kinds`, checked: each names a differentiated argument, a known kind, and a kind its
     leaves' shapes suit."""
-    from gradcheck.kinds import KINDS
-
     for name, kind in kinds.items():
         argument = next((a for a in call.differentiated if a.name == name), None)
         if argument is None:

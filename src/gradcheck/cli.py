@@ -196,14 +196,12 @@ def _pictures(catalogue: Catalogue, results: Sequence[ClaimResult], options: Opt
 
     out = {}
     by_name = {i.name: i for i in catalogue.identities}
+    by_claim = {(r.identity, r.claim.index): r for r in results if r.claim is not None}
     for name in sorted({n for n, _ in failing}):
         identity = by_name[name]
-        sweeps = sweep(identity, options)
-        for s, claim in zip(sweeps, identity.claims):
+        for s, claim in zip(sweep(identity, options), identity.claims):
             if (name, claim.index) in failing:
-                result = next(r for r in results if r.identity == name and r.claim is not None
-                              and r.claim.index == claim.index)
-                out[(name, claim.index)] = svg(identity, [s], [result])
+                out[(name, claim.index)] = svg(identity, [s], [by_claim[(name, claim.index)]])
     return out
 
 

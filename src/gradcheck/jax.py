@@ -27,7 +27,7 @@ import numpy as np
 
 from gradcheck.api import Result, argument_names, combined
 from gradcheck.api import check as check_arrays
-from gradcheck.pytree import map_leaves
+from gradcheck.pytree import leaves, map_leaves
 
 
 def check(fun: Callable[..., Any], *args: Any, modes: Sequence[str] = ("rev",), order: int = 1,
@@ -123,8 +123,7 @@ def _forward(fun: Callable[..., Any]) -> Callable[..., Any]:
 def _chosen(count: int, wrt: int | list[int] | None, args: Sequence[Any]) -> list[int]:
     if wrt is None:
         def numeric(a: Any) -> bool:
-            kinds: list[str] = []
-            map_leaves(lambda leaf: kinds.append(jnp.asarray(leaf).dtype.kind), a)
+            kinds = [jnp.asarray(leaf).dtype.kind for leaf in leaves(a)]
             return bool(kinds) and all(k in "fc" for k in kinds)
         return [i for i in range(count) if numeric(args[i])]
     return [wrt] if isinstance(wrt, int) else list(wrt)

@@ -98,6 +98,11 @@ def leaves_in_order(tree: Any, structure: Structure) -> list[Any]:
     return [leaf for t, c in zip(items, structure.children) for leaf in leaves_in_order(t, c)]
 
 
+def leaves(tree: Any) -> list[Any]:
+    """The leaves of `tree`, in order."""
+    return [leaf.value for leaf in flatten(tree, "")[0]]
+
+
 def map_leaves(fn: Callable[[Any], Any], tree: Any) -> Any:
     """`tree` with `fn` applied to every leaf."""
     leaves, structure = flatten(tree, "")

@@ -26,7 +26,7 @@ import torch
 
 from gradcheck.api import Result, argument_names, combined
 from gradcheck.api import check as check_arrays
-from gradcheck.pytree import map_leaves
+from gradcheck.pytree import leaves, map_leaves
 
 
 def check(func: Callable[..., Any], inputs: Any, *, raise_exception: bool = False,
@@ -108,11 +108,6 @@ def _random_like(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _differentiated(arguments: list[Any]) -> list[int]:
     """The positions of the inputs with requires_grad (all floating or complex ones if none)."""
-    def leaves(a: Any) -> list[Any]:
-        out: list[Any] = []
-        map_leaves(out.append, a)
-        return out
-
     asked = [i for i, a in enumerate(arguments)
              if any(isinstance(t, torch.Tensor) and t.requires_grad for t in leaves(a))]
     if asked:
@@ -152,9 +147,7 @@ def _to_torch(tree: Any, grad: bool) -> Any:
 
 
 def _tensors(out: Any) -> list[torch.Tensor]:
-    found: list[torch.Tensor] = []
-    map_leaves(lambda t: found.append(t) if isinstance(t, torch.Tensor) else None, out)
-    return found
+    return [t for t in leaves(out) if isinstance(t, torch.Tensor)]
 
 
 def _from_torch(out: Any) -> Any:
@@ -206,9 +199,7 @@ def _dual(primal: Any, tangent: Any) -> Any:
     from torch.autograd import forward_ad
 
     make_dual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = forward_ad.make_dual  # (untyped upstream)
-    flat: list[Any] = []
-    map_leaves(flat.append, tangent)
-    it = iter(flat)
+    it = iter(leaves(tangent))
     return map_leaves(lambda p: make_dual(p, _tensor(next(it))) if isinstance(p, torch.Tensor) else p, primal)
 
 
