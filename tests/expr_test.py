@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -182,3 +184,68 @@ def test_slips_from_other_notations_get_a_hint(source: str, hint: str) -> None:
     with pytest.raises(ExpressionError) as info:
         parse(source, SCOPE)
     assert info.value.hint == hint
+
+
+# -- d(E): the differential of an expression -------------------------------------------
+
+def _at(x: np.ndarray, dx: np.ndarray, **more: object) -> dict[str, object]:
+    from gradcheck.expr import FRAME
+
+    lets = tuple((name, parse(src, {"x", "dx", *more}, extra_names=())) for name, src in
+                 (("y", "2 * x + 1"),))
+    return {"x": x, "dx": dx, "y": 2 * x + 1, FRAME: (("x",), lets), **more}
+
+
+def test_d_is_the_exact_differential_along_the_directions() -> None:
+    rng = np.random.default_rng(0)
+    x, dx = rng.standard_normal((4, 1)), rng.standard_normal((4, 1))
+    scope = {"x", "y"}
+    env = _at(x, dx)
+    got = parse("d(x.T @ x)", scope, extra_names=("dx",))(env)
+    assert np.allclose(got, 2 * x.T @ dx, rtol=1e-15, atol=0)
+    # a let moves with the inputs it reads
+    assert np.allclose(parse("d(y.T @ y)", scope, extra_names=("dx",))(env), 2 * (2 * x + 1).T @ (2 * dx), rtol=1e-14)
+    # abs, max, relu, norm through their complex-step variants: the one-sided derivatives at x
+    assert np.allclose(parse("d(sum(abs(x)))", scope, extra_names=("dx",))(env), np.sum(np.sign(x) * dx))
+    assert np.allclose(parse("d(norm(x))", scope, extra_names=("dx",))(env), x.T @ dx / np.linalg.norm(x))
+    assert np.allclose(parse("d(max(x))", scope, extra_names=("dx",))(env), dx[np.argmax(x)])
+    assert np.allclose(parse("d(sum(relu(x)))", scope, extra_names=("dx",))(env), np.sum((x > 0) * dx))
+    assert np.allclose(parse("d(sum(maximum(x, 0)))", scope, extra_names=("dx",))(env), np.sum((x > 0) * dx))
+    assert np.allclose(parse("d(sum(where(x > 0, x, -x)))", scope, extra_names=("dx",))(env),
+                       np.sum(np.sign(x) * dx))
+
+
+@pytest.mark.parametrize(("source", "extra", "message"), [
+    ("d(x)", (), "d(...) is a differential, allowed only in a claim with directions"),
+    ("d(x, x)", ("dx",), "d() takes 1 argument, got 2"),
+    ("d(dx)", ("dx",), "d(...) of an expression with a direction in it: 'd(dx)'"),
+    ("d(chol(x @ x.T))", ("dx",), "'chol' is not complex-analytic: 'd(chol(x @ x.T))'"),
+    ("d(open(x))", ("dx",), "unknown function 'open'"),
+])
+def test_d_refusals(source: str, extra: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ExpressionError, match=re.escape(message)):
+        parse(source, {"x"}, extra_names=extra)
+
+
+def test_d_is_not_taken_from_the_cache_where_there_are_no_directions() -> None:
+    parse("d(x.T @ x)", {"x"}, extra_names=("dx",))
+    with pytest.raises(ExpressionError, match="allowed only in a claim with directions"):
+        parse("d(x.T @ x)", {"x"})
+
+
+def test_d_of_a_let_that_cannot_take_a_complex_step_is_an_error() -> None:
+    from gradcheck.expr import FRAME
+
+    x = np.arange(1.0, 5.0).reshape(2, 2) @ np.arange(1.0, 5.0).reshape(2, 2).T
+    env = {"x": x, "dx": np.eye(2), "L": np.linalg.cholesky(x),
+           FRAME: (("x",), (("L", parse("chol(x)", {"x"})),))}
+    with pytest.raises(EvaluationError, match="d\\(...\\) reads let 'L', which uses 'chol'"):
+        parse("d(trace(L))", {"x", "L"}, extra_names=("dx",))(env)
+
+
+def test_d_survives_the_trip_to_a_worker_process() -> None:
+    import pickle
+
+    expr = parse("d(x.T @ x) + x.T @ dx", {"x"}, extra_names=("dx",))
+    again = pickle.loads(pickle.dumps(expr))
+    assert again.source == expr.source and "differential" in again.syntax

@@ -100,7 +100,7 @@ def test_can_be_turned_off(project: pytest.Pytester) -> None:
 
 def test_bundled_seed_catalogue_through_pytest(pytester: pytest.Pytester) -> None:
     shutil.copytree(CATALOGUE / "seed", pytester.path / "seed")
-    pytester.runpytest("seed", "-q", "-p", "no:cacheprovider").assert_outcomes(passed=99, xfailed=1)
+    pytester.runpytest("seed", "-q", "-p", "no:cacheprovider").assert_outcomes(passed=100, xfailed=1)
 
 
 def test_backward_and_forward_passes(pytester: pytest.Pytester) -> None:

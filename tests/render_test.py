@@ -34,6 +34,8 @@ def latex(source: str) -> str:
     ("alpha * eye(n)", r"\alpha \circ I_{n}"),
     ("X[0, 1] * Xi", r"X_{[0,1]} \circ \mathit{Xi}"),
     ("where(x > 0, x, 0)", r"\operatorname{where}\left([x > 0], x, 0\right)"),
+    ("d(x.T) @ x + x.T @ d(x) + trace(d(A @ X @ B))",
+     r"d\left(x^\top\right) x + x^\top dx + \operatorname{tr}\left(d\left(A X B\right)\right)"),
 ])
 def test_printed_as_papers_write_it(source: str, tex: str) -> None:
     assert latex(source) == tex

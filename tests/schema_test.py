@@ -62,7 +62,7 @@ X = {"X": {"shape": ["n", "n"], "kind": "invertible"}}
     ({"format": 2, "inputs": {"X": {"shape": ["n", "n"], "kind": "index", "below": 3}}}, False),
     ({"format": 3}, True),
     ({"format": 4}, True),
-    ({"format": 5}, False),
+    ({"format": 5}, True), ({"format": 6}, False),
     ({"format": 4, "function": {"tex": "\\ln|X|"},
       "claims": [{"differential": {"tex": "\\operatorname{tr}(X^{-1} dX)"}},
                  {"derivative": {"tex": "X^{-\\top}"}, "wrt": "X", "layout": "denominator"},

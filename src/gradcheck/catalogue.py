@@ -537,11 +537,13 @@ class _Loader:
             expr = replace(parse(raw, scope, extra_names=tuple(extra)), tex=tex)
         except ExpressionError as exc:
             raise exc.located(self.where(*path, key=key)) from None
-        newer = sorted(n for n in expr.calls if FUNCTIONS[n].since > self.version)
-        newer += ["indexing (X[i, j])"] if "subscript" in expr.syntax and self.version < 2 else []
+        newer = [(FUNCTIONS[n].since, n) for n in sorted(expr.calls) if FUNCTIONS[n].since > self.version]
+        newer += [(2, "indexing (X[i, j])")] if "subscript" in expr.syntax and self.version < 2 else []
+        newer += [(5, "d(...) of an expression")] if "differential" in expr.syntax and self.version < 5 else []
         if newer:
-            raise self.fail(f"{newer[0]} needs format 2", *path, key=key,
-                            hint="add 'format: 2' at the top of the file")
+            since, what = max(newer)
+            raise self.fail(f"{what} needs format {since}", *path, key=key,
+                            hint=f"add 'format: {since}' at the top of the file")
         return expr
 
     def from_tex(self, tex: str, scope: set[str], extra: tuple[str, ...], extra_shapes: Mapping[str, Shape],
@@ -667,7 +669,7 @@ class _Loader:
                          key: str) -> None:
         """All steps differentials (with a direction d<input>) or all values: a value among
         differentials is a step of the wrong kind (a constant such as 0 fits either)."""
-        moving = [bool(e.names & set(directions)) for e in steps]
+        moving = [e.moves(directions) for e in steps]
         if not any(moving):
             return
         for j, (e, m) in enumerate(zip(steps, moving)):

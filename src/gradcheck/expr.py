@@ -5,7 +5,8 @@ every node is checked against an explicit allow-list before it is turned into a
 tree of closures; user text is never given to `eval`, `exec` or `compile`.
 Allowed: numbers, names in scope, ``+ - * / ** @``, unary ``-``/``+``,
 comparisons, calls of the functions in `functions.FUNCTIONS` (keyword ``axis``
-only), and the attribute ``.T``.
+only), and the attribute ``.T``. In a claim that has directions (dX), ``d(E)`` is the
+differential of E along them (format 5), computed exactly by a complex step.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from typing import Any
 import numpy as np
 
 from gradcheck.errors import EvalError, EvaluationError, ExpressionError, NonFiniteError, did_you_mean
-from gradcheck.functions import CONSTANTS, FUNCTIONS, Value, check_size, is_labels, shape_str
+from gradcheck.functions import COMPLEX_STEP, CONSTANTS, FUNCTIONS, Value, check_size, is_labels, shape_str
 
-__all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH"]
+__all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH", "DIFFERENTIAL", "FRAME"]
 
 MAX_LENGTH = 10_000  # characters in one expression
 MAX_DEPTH = 100  # nesting depth of the syntax tree
+
+DIFFERENTIAL = "d"  # d(E): the differential of E along the claim's directions
+# The key under which an environment carries what d(E) needs: the names of the inputs
+# and the lets in order (E may read a let that moves with the inputs). Not a name.
+FRAME = "(frame)"
+_CS_STEP = 1e-20  # the complex step, relative: its error is of order step**2
 
 Env = Mapping[str, Value]
 Node = Callable[[Env], Value]
@@ -70,9 +77,13 @@ class Expr:
     def analytic(self) -> bool:
         return not self.nonanalytic
 
+    def moves(self, directions: Collection[str]) -> bool:
+        """Whether it is a differential: it reads one of `directions` or takes d(...)."""
+        return bool(self.names & set(directions)) or "differential" in self.syntax
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Closures do not pickle: a copy (for a worker process) is compiled again.
-        return (_reparsed, (self.source, self.names, self.tex))
+        return (_reparsed, (self.source, self.names, self.tex, "differential" in self.syntax))
 
     @classmethod
     def from_callable(cls, fn: Callable[..., Any], source: str, names: Sequence[str],
@@ -147,8 +158,9 @@ def _raise_nonfinite(value: Value, where: str) -> None:
         raise NonFiniteError(f"'{where}' is {_nonfinite_word(value)}")
 
 
-def _reparsed(source: str, names: Collection[str], tex: str) -> Expr:
-    return dataclasses.replace(parse(source, names), tex=tex)
+def _reparsed(source: str, names: Collection[str], tex: str, moves: bool = False) -> Expr:
+    # d(E) was parsed among directions: give it them again (any will do, they are not read)
+    return dataclasses.replace(parse(source, names, extra_names=[f"d{n}" for n in names] if moves else ()), tex=tex)
 
 
 def parse(source: object, scope: Collection[str], *, extra_names: Collection[str] = ()) -> Expr:
@@ -167,7 +179,8 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
         raise ExpressionError(f"expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
     allowed = frozenset(scope) | frozenset(extra_names)
     known = _PARSED.get(text)
-    if known is not None and known.names <= allowed | CONSTANTS.keys():
+    if (known is not None and known.names <= allowed | CONSTANTS.keys()
+            and ("differential" not in known.syntax or _directions(allowed))):
         return known  # the same text with its names in scope: the same checked expression
     tree = _syntax(text)
     checker = _Checker(text, allowed)
@@ -183,6 +196,11 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
 # is not parsed and compiled again. Exprs are immutable; bounded for long sessions.
 _PARSED: dict[str, Expr] = {}
 _PARSED_LIMIT = 20_000
+
+
+def _directions(names: Collection[str]) -> frozenset[str]:
+    """The directions among `names`: dX where X is among them too."""
+    return frozenset(n for n in names if n[:1] == "d" and n[1:] in names)
 
 
 def _kind(value: object) -> str:
@@ -233,12 +251,15 @@ class _Checker:
         self.nonanalytic: set[str] = set()  # what rules out the complex step
         self.syntax: set[str] = set()  # syntax beyond format 1 ("subscript")
         self.index_parts: set[int] = set()  # ids of the tuples and slices inside a subscript
+        self.checked: set[int] = set()  # ids of the calls d(E) whose E is checked already
 
     def check(self, tree: ast.Expression) -> set[str]:
         stack: list[ast.AST] = [tree.body]
         while stack:
             node = stack.pop()
             self.visit(node)
+            if isinstance(node, ast.Call) and id(node) in self.checked:
+                continue  # d(E): E was checked on its own by visit_Call
             if isinstance(node, ast.Call):  # the callee was checked by visit_Call
                 stack.extend([*node.args, *(kw.value for kw in node.keywords)])
             else:
@@ -319,6 +340,9 @@ class _Checker:
         name = node.func.id
         if name.startswith("_"):
             raise ExpressionError(f"names starting with '_' are not allowed: '{name}'")
+        if name == DIFFERENTIAL and name not in FUNCTIONS:
+            self._differential(node)
+            return
         fn = FUNCTIONS.get(name)
         if fn is None:
             kind = "variable" if name in self.scope else "function"
@@ -332,6 +356,33 @@ class _Checker:
         self.calls.add(name)
         if not fn.analytic:
             self.nonanalytic.add(name)
+
+    def _differential(self, node: ast.Call) -> None:
+        """d(E): only where there are directions, of one expression without them, and of
+        one that is complex-analytic (it is computed by a complex step, exact to rounding)."""
+        directions = _directions(self.scope)
+        if not directions:
+            raise ExpressionError(f"d(...) is a differential, allowed only in a claim with directions "
+                                  f"(a differential or a derivation): '{self.segment(node)}'")
+        self._check_arguments(node, DIFFERENTIAL, 1, 1, frozenset())
+        inner = _Checker(self.text, self.scope - directions)
+        try:
+            inner.check(ast.Expression(body=node.args[0]))
+        except ExpressionError as exc:
+            if any(isinstance(n, ast.Name) and n.id in directions for n in ast.walk(node.args[0])):
+                raise ExpressionError(f"d(...) of an expression with a direction in it: "
+                                      f"'{self.segment(node)}'") from None
+            raise exc
+        blocked = inner.nonanalytic - COMPLEX_STEP.keys() - {"comparison"}  # comparisons read real parts
+        if blocked:
+            what = sorted(blocked)[0]
+            raise ExpressionError(
+                f"d(...) is computed by a complex step and '{what}' is not complex-analytic: "
+                f"'{self.segment(node)}'", hint="write this differential out with dX")
+        self.names |= inner.names
+        self.calls |= inner.calls
+        self.syntax |= inner.syntax | {"differential"}
+        self.checked.add(id(node))
 
     def _check_arguments(self, node: ast.Call, name: str, lo: int, hi: int,
                          keywords: frozenset[str]) -> None:
@@ -413,6 +464,7 @@ class _Compiler:
         self.text = text
         self.observer = observer
         self.call_hook = call_hook
+        self.complex_step = False  # inside d(...): the complex-step variants of abs, max, ...
 
     def segment(self, node: ast.AST) -> str:
         return _short(ast.get_source_segment(self.text, node) or ast.unparse(node))
@@ -491,7 +543,11 @@ class _Compiler:
 
     def _Call(self, node: ast.Call) -> Node:
         assert isinstance(node.func, ast.Name)
+        if node.func.id == DIFFERENTIAL and DIFFERENTIAL not in FUNCTIONS:
+            return self._guard(self._differential(node.args[0]), node)
         fn = FUNCTIONS[node.func.id].fn
+        if self.complex_step:
+            fn = COMPLEX_STEP.get(node.func.id, fn)
         args = [self.node(a) for a in node.args]
         kwargs = {kw.arg: _integer_literal(kw.value) for kw in node.keywords if kw.arg}
         if self.call_hook is not None and node.func.id in self.call_hook[0]:
@@ -504,6 +560,55 @@ class _Compiler:
 
             return self._guard(watched, node)
         return self._guard(lambda env: fn(*(a(env) for a in args), **kwargs), node)
+
+
+    def _differential(self, node: ast.AST) -> Node:
+        """d(E) along the directions in the environment: Im E(X + ih dX) / h, with the lets
+        that E reads recomputed at the moved inputs. E is complex-analytic, or made of the
+        complex-step variants of abs, max, ... (checked), so this is the exact differential
+        to rounding: no real step, no truncation error."""
+        outer, self.complex_step = self.complex_step, True
+        inner = self.node(node)
+        self.complex_step = outer
+        where = self.segment(node)
+        reads = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+
+        def differential(env: Env) -> Value:
+            if FRAME not in env:
+                raise EvaluationError(f"d({where}) has no point to differentiate at")
+            inputs, lets = env[FRAME]
+            moving = {n: np.asarray(env[f"d{n}"]) for n in inputs if f"d{n}" in env}
+            h = _CS_STEP * min((max(1.0, float(np.max(np.abs(env[n]), initial=0.0))) / float(np.max(np.abs(v)))
+                                for n, v in moving.items() if np.any(v)), default=1.0)
+            moved: dict[str, Value] = {**env, **{n: env[n] + 1j * h * v for n, v in moving.items()}}
+            for name, expr in _read_lets(lets, reads):
+                moved[name] = _complex_step_form(expr, name)(moved)
+            return np.imag(inner(moved)) / h
+
+        return differential
+
+
+def _read_lets(lets: Sequence[tuple[str, Expr]], reads: frozenset[str]) -> list[tuple[str, Expr]]:
+    """The lets that an expression reading `reads` depends on, in their order."""
+    needed, chosen = set(reads), []
+    for name, expr in reversed(lets):
+        if name in needed:
+            chosen.append((name, expr))
+            needed |= expr.names
+    return chosen[::-1]
+
+
+def _complex_step_form(expr: Expr, name: str) -> Node:
+    """A let compiled for d(...): the complex-step variants of abs, max, ...; a let that
+    uses any other non-analytic function cannot be moved by a complex step."""
+    blocked = expr.nonanalytic - COMPLEX_STEP.keys() - {"comparison"}
+    if blocked or expr.tree is None:
+        what = sorted(blocked)[0] if blocked else "a Python function"
+        raise EvaluationError(f"d(...) reads let '{name}', which uses '{what}' (not complex-analytic): "
+                              "write this differential out with dX")
+    compiler = _Compiler(expr.source)
+    compiler.complex_step = True
+    return compiler.node(expr.tree.body)
 
 
 def _index(value: Value) -> int | np.ndarray:

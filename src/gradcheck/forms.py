@@ -703,7 +703,7 @@ def _derivation(claim: Claim, identity: Identity, at: Probing) -> Reading:
     random directions, and the derivative read off against the last. Every step is judged
     and shown; the diagnosis names the first that does not follow."""
     directions = {f"d{v.name}" for v in identity.inputs}
-    if not any(e.names & directions for e in claim.links):
+    if not any(e.moves(directions) for e in claim.links):
         chain = _equals(replace(claim, form="equals"), identity, at, "step")
         links = chain.parts or (chain,)
         return _ordered(tuple(replace(p, part=_step_label(claim, k, "f")) for k, p in enumerate(links)), at)
@@ -759,10 +759,13 @@ def _step_values(expr: Expr, claim: Claim, at: Probing, bound: Bound, k: int) ->
     out = []
     for extra in bound:
         c = at.point.claim(expr, what, extra)
+        if not expr.names and c.ndim == 0:  # a constant step, such as 0, has every shape
+            c = np.broadcast_to(c, f_shape)
         if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
             raise ClaimError(f"step {k + 1} has shape {shape_str(c.shape)} but f has shape "
                              f"{shape_str(f_shape)} in claim {claim.index}")
-        out.append((c.reshape(f_shape), at.point.claim_noise(expr, what, extra).reshape(f_shape)))
+        noise = at.point.claim_noise(expr, what, extra)
+        out.append((c.reshape(f_shape), np.broadcast_to(noise, c.shape).reshape(f_shape)))
     return out
 
 

@@ -702,3 +702,67 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 CONSTANTS: dict[str, float] = {"pi": float(np.pi)}
+
+
+# -- the complex step through functions that are not analytic -------------------------
+# At a real point, away from its kinks, |x| is x or -x, relu(x) is x or 0, max picks one
+# argument: each is analytic on a neighbourhood, and the variant below continues that
+# branch to x + ih (the branch chosen by the real part), so a complex step through it
+# gives the derivative at the real point exactly (d(...) uses them). Every other
+# non-analytic function (a decomposition, a matrix function) has no such form here.
+
+def _cs_abs(x: Value) -> Value:
+    a = _array(x, "abs")
+    return a * np.sign(np.real(a))
+
+
+def _cs_sign(x: Value) -> Value:
+    return np.sign(np.real(_array(x, "sign")))
+
+
+def _cs_relu(x: Value) -> Value:
+    a = _array(x, "relu")
+    return a * (np.real(a) > 0)
+
+
+def _cs_pick(name: str, first: Callable[[Any, Any], Any]) -> Callable[[Value, Value], Value]:
+    def pick(a: Value, b: Value) -> Value:
+        x, y = _array(a, name), _array(b, name)
+        _pairwise(lambda u, v: u, name)(x, y)  # the shapes broadcast, within the limits
+        return np.where(first(np.real(x), np.real(y)), x, y)
+
+    return pick
+
+
+def _cs_norm(x: Value, order: Value = None) -> Value:
+    """The 2-norm of a vector and the Frobenius norm of a matrix as sqrt(sum(x * x))."""
+    a = _array(x, "norm")
+    vector = a.ndim <= 1 or (a.ndim == 2 and 1 in a.shape)
+    if order is not None and not (vector and order == 2):
+        raise EvalError(f"d(...) of norm with order {order} is not supported: write its differential out")
+    if not vector and a.ndim != 2:
+        raise EvalError(f"norm expects a vector or a matrix, got shape {shape_str(a.shape)}")
+    return np.sqrt(np.sum(a * a))
+
+
+def _cs_extreme(name: str, arg: Callable[..., Any]) -> Callable[[Value, Value], Value]:
+    def extreme(x: Value, axis: Value = None) -> Value:
+        a = _array(x, name)
+        ax = _axis(a, axis, name)
+        if ax is None:
+            return a.reshape(-1)[arg(np.real(a).reshape(-1))]
+        return np.take_along_axis(a, np.expand_dims(arg(np.real(a), axis=ax), ax), ax)
+
+    return extreme
+
+
+def _cs_where(cond: Value, a: Value, b: Value) -> Value:
+    return np.where(np.real(_array(cond, "where")) != 0, a, b)
+
+
+# The functions above, by name: what d(E) may call besides the analytic functions.
+COMPLEX_STEP: dict[str, Callable[..., Value]] = {
+    "abs": _cs_abs, "sign": _cs_sign, "relu": _cs_relu, "step": step, "norm": _cs_norm, "where": _cs_where,
+    "maximum": _cs_pick("maximum", np.greater_equal), "minimum": _cs_pick("minimum", np.less_equal),
+    "max": _cs_extreme("max", np.argmax), "min": _cs_extreme("min", np.argmin),
+}

@@ -64,6 +64,10 @@ GRAMMAR = r"""
     | FUNC loose                   -> apply
     | DIFF symbol ("_" subscript)?  -> differential
     | DIFF "(" symbol ("_" subscript)? ")" -> differential
+    | DIFF paren                   -> differential_of
+    | DIFF det                     -> differential_of
+    | DIFF normpow                 -> differential_of
+?normpow: norm | normpow "^" script -> sup | normpow "_" subscript -> sub_script
 ?loose: loose "^" script           -> sup
     | loose "_" subscript          -> sub_script
     | bare
@@ -100,7 +104,7 @@ NORM_CLOSE: "\u27eb"
 FRAC: "\\frac" | "\\dfrac" | "\\tfrac"
 BOLD: "\\mathbf" | "\\boldsymbol" | "\\bm" | "\\mathbfit"
 SPECIAL_LETTER: "I" | "1" | "0"
-DIFF.2: /d(?=\\mathbf|\\boldsymbol|\\bm|[A-Za-z(])/ | /\\mathrm\{d\}/ | /\\operatorname\{d\}/
+DIFF.2: /d(?=\\mathbf|\\boldsymbol|\\bm|\\left[(|\\[]|\\lVert|\\lvert|\\bigl|\\Bigl|[A-Za-z(\[\u27e6\u27ea])/ | /\\mathrm\{d\}/ | /\\operatorname\{d\}/
 FUNC: /\\(operatorname|mathrm|text|textrm|mathop)\{[A-Za-z]+\}/ | "\\det" | "\\ln" | "\\log" | "\\exp"
     | "\\sin" | "\\cos" | "\\tanh" | "\\sigma" | "\\operatorname*{tr}" | "\\tr" | "\\Tr"
 GREEK: /\\(alpha|beta|gamma|delta|epsilon|varepsilon|eta|theta|kappa|lambda|mu|nu|xi|rho|tau|phi|varphi|chi|psi|omega|Lambda|Sigma|Theta|Phi|Psi|Omega|Gamma|Delta)(?![A-Za-z])/
@@ -416,10 +420,41 @@ class _Translator:
         candidates = [f"{letter}{text}", f"{letter}_{text}"] if text else [letter]
         inner = self.bind(candidates, symbol)
         name = f"d{inner.text}"
+        if name not in self.shapes and any(n[:1] == "d" and n[1:] in self.shapes for n in self.shapes):
+            return Node(f"d({inner.text})", inner.shape)  # dy of a let y: d(y), which moves with the inputs
         if name not in self.shapes:
             moving = ", ".join(sorted(n for n in self.shapes if n[:1] == "d" and n[1:] in self.shapes)) or "none here"
             raise self.fail(f"{name} is not a direction of this claim (directions: {moving})", item)
         return Node(name, self.shapes[name])
+
+    def lifted_differential(self, item: Any) -> Node | None:
+        """d\\|x\\|_2^2 is d(\\|x\\|_2^2), as written on paper: the scripts of a norm after d
+        belong inside the differential (d(...)^2 keeps its parentheses)."""
+        from lark import Tree
+
+        chain, node = [], item
+        while getattr(node, "data", "") in ("sup", "sub_script"):
+            chain.append(node)
+            node = node.children[0]
+        if getattr(node, "data", "") != "differential_of" or getattr(node.children[-1], "data", "") != "norm":
+            return None
+        inner = node.children[-1]
+        for link in reversed(chain):
+            inner = Tree(link.data, [inner, *link.children[1:]], link.meta)
+        return self.rule_differential_of(item, node.children[0], inner)
+
+    def rule_differential_of(self, item: Any, _d: Any, inner: Any) -> Node:
+        """d(...) of an expression: d(X^{-1}), d|X|, d\\|Wx + b\\|^2 (format 5); d(X) is dX."""
+        node = _settled(self.node(inner), None)
+        text = _strip(node.text)
+        if f"d{text}" in self.shapes and text in self.shapes:
+            return Node(f"d{text}", self.shapes[f"d{text}"])
+        if not any(n[:1] == "d" and n[1:] in self.shapes for n in self.shapes):
+            if "d" in self.shapes:  # a scalar named d, times what follows
+                return Node(f"d * {_wrap(node.text)}", node.shape)
+            raise self.fail("d(...) is a differential: allowed only in a claim with directions "
+                            "(a differential or a derivation)", item)
+        return Node(f"d({text})", node.shape)
 
     # -- functions -----------------------------------------------------------------
 
@@ -462,6 +497,9 @@ class _Translator:
         return "".join(str(t) for t in sub.children).replace(" ", "") if hasattr(sub, "children") else str(sub)
 
     def rule_sub_script(self, item: Any, base: Any, sub: Any) -> Node:
+        lifted = self.lifted_differential(item)
+        if lifted is not None:
+            return lifted
         text = self.subscript_text(sub)
         if getattr(base, "data", "") == "special":
             size: Dim = int(text) if text.isdigit() else text
@@ -481,6 +519,9 @@ class _Translator:
         return self.bind([f"{letter}{text.replace(',', '')}", f"{letter}_{text.replace(',', '')}"], item)
 
     def rule_sup(self, item: Any, base: Any, script: Any) -> Node:
+        lifted = self.lifted_differential(item)
+        if lifted is not None:
+            return lifted
         node = self.node(base)
         kind = getattr(script, "data", None)
         if kind is None:  # a transpose: T, \top, H (real matrices: the transpose) or *

@@ -16,7 +16,7 @@ import numpy as np
 
 from gradcheck.catalogue import Identity
 from gradcheck.errors import ClaimError, EvalError, EvaluationError, NonFiniteError
-from gradcheck.expr import Expr
+from gradcheck.expr import FRAME, Expr
 from gradcheck.functions import inv
 from gradcheck.kinds import KINDS
 from gradcheck.norms import norm
@@ -270,6 +270,8 @@ class Point:
         return None
 
     def _with_lets(self, env: Env, where: str, lets: tuple[tuple[str, Expr], ...] | None = None) -> Env:
+        # what d(E) in a claim needs to move the inputs and the lets with them
+        env[FRAME] = (tuple(v.name for v in self.identity.inputs), self.identity.lets)
         for name, expr in self.identity.lets if lets is None else lets:
             env[name] = finite(expr, env, f"let {name}", where)
         return env

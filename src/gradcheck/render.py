@@ -113,6 +113,10 @@ class _Printer:
             template, strength, tight = ONE_ARGUMENT[name]
             inner = self.operand(node.args[0], _ATOM) if tight else args[0]
             return template.format(inner), strength
+        if name == "d" and len(args) == 1:  # the differential of an expression
+            if isinstance(node.args[0], ast.Name):
+                return f"d{args[0]}", _ATOM  # as a direction dX prints
+            return f"d\\left({args[0]}\\right)", _ATOM
         if name == "norm" and len(args) == 2:
             return f"\\left\\|{args[0]}\\right\\|_{{{args[1]}}}", _ATOM
         if name == "sqrt" and len(args) == 1:

@@ -24,8 +24,9 @@ LAYOUTS = ("numerator", "denominator")
 EXPECTS = ("fail", "pass")
 # Versions of the format: 2 adds indexing and slicing, and the functions of FUNCTIONS whose
 # `since` is 2; 3 adds the claim forms of FORM_SINCE; 4 lets any expression be written in
-# LaTeX ({tex: ...}). A file without `format` is version 1, and means what it always meant.
-VERSIONS = (1, 2, 3, 4)
+# LaTeX ({tex: ...}); 5 adds d(E), the differential of an expression, in claims with
+# directions. A file without `format` is version 1, and means what it always meant.
+VERSIONS = (1, 2, 3, 4, 5)
 LATEST = VERSIONS[-1]
 # Spaces an input's directions may be restricted to (gradcheck.tangents); all but the
 # first need format 3.
@@ -193,7 +194,7 @@ def json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://gradcheck.dev/schemas/identity-v1.json",
-        "title": "gradcheck identity file (format versions 1 to 4)",
+        "title": "gradcheck identity file (format versions 1 to 5)",
         "description": ("One matrix-calculus identity: a function, its inputs and claimed derivatives. "
                         "See docs/format.md."),
         **_object(TOP),
