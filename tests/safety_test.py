@@ -216,3 +216,74 @@ def test_limits_hold_in_workers_whatever_the_start_method(tmp_path: Path, start_
     assert proc.returncode == 1, proc.stderr
     assert " ".join(proc.stdout.split()).count("over the limit of 100 ") == 2, proc.stdout
     assert "0 passed, 0 failed, 2 errors" in proc.stdout
+
+
+def test_sigterm_stops_the_workers_and_reports_what_finished(tmp_path: Path) -> None:
+    for i in range(12):
+        (tmp_path / f"s{i}.yaml").write_text(
+            TEMPLATE.format(name=f"s{i}", function="logdet(X)", claim="trace(inv(X) @ dX)").replace("n: 3", "n: 60"))
+    proc = subprocess.Popen([GRADCHECK, "run", str(tmp_path), "--trials", "1000", "-j", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    workers = _children_of(proc.pid)
+    assert workers
+    proc.terminate()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted:" in out and "Traceback" not in err and "BrokenPipe" not in err
+    time.sleep(0.5)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize(("function", "claim", "status"), [
+    ("X > 0", "0 * dX", "PASS"),  # booleans are 0 and 1
+    ("2**64 * 2**64 + trace(X)", "trace(dX)", "PASS"),  # an integer beyond int64 is a float
+    ("trace(X)", "2**64 * 2**64 * trace(dX)", "FAIL"),
+])
+def test_values_of_any_number_type_are_judged(tmp_path: Path, cli_invoke: Callable[..., Result],
+                                              function: str, claim: str, status: str) -> None:
+    (tmp_path / "a.yaml").write_text(TEMPLATE.format(name="a", function=function, claim=claim))
+    (tmp_path / "b.yaml").write_text(TEMPLATE.format(name="b", function="trace(X)", claim="trace(dX)"))
+    result = cli_invoke("run", str(tmp_path), "--format", "json")
+    import json
+    rows = {r["identity"]: r["status"] for r in json.loads(result.output)["results"]}
+    assert rows == {"a": status, "b": "PASS"}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_bug_or_a_dead_worker_is_one_identitys_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       jobs: int) -> None:
+    from gradcheck import checker
+    from gradcheck.catalogue import load_catalogue
+
+    for name in ("a_bug", "b_killed", "c_fine"):
+        (tmp_path / f"{name}.yaml").write_text(TEMPLATE.format(name=name, function="trace(X)", claim="trace(dX)"))
+    real = checker.check_identity
+
+    def broken(identity: object, options: Options) -> object:
+        name = getattr(identity, "name", "")
+        if name == "a_bug":
+            raise TypeError("a bug")
+        if name == "b_killed":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(identity, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checker, "check_identity", broken)  # the workers are forked: they see it
+    rows = [r for batch in checker.check_catalogue(load_catalogue([str(tmp_path)]), Options(), jobs=jobs,
+                                                   supervise=True) for r in batch]
+    assert [(r.identity, r.status) for r in rows] == [("a_bug", Status.ERROR), ("b_killed", Status.ERROR),
+                                                      ("c_fine", Status.PASS)]
+    assert rows[0].message.startswith("internal error (a bug) while checking it: TypeError: a bug")
+    assert rows[1].message == "the process checking it died: killed by signal 9 (SIGKILL; out of memory?)"

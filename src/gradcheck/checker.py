@@ -12,12 +12,14 @@ replaced by a new one, up to `trials` extra points; the result says so.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from gradcheck import forms
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
@@ -45,6 +47,9 @@ from gradcheck.verdict import (
     visible,
     zero_judged,
 )
+
+if TYPE_CHECKING:
+    from gradcheck.supervisor import Lost
 
 
 def choose_method(identity: Identity, requested: str) -> tuple[str, str]:
@@ -283,49 +288,52 @@ def bad_file_result(bad: BadFile) -> ClaimResult:
 
 
 def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: str | None = None,
-                    jobs: int = 1) -> Iterator[list[ClaimResult]]:
+                    jobs: int = 1, supervise: bool = False) -> Generator[list[ClaimResult], None, None]:
     """Results for every identity in `catalogue` (a bad file as one ERROR row), in file order.
 
-    With `jobs` > 1 identities are checked in that many processes; each identity's
+    With `supervise` (or `jobs` > 1) identities are checked in `jobs` worker processes that
+    this one watches (gradcheck.supervisor): a worker that dies or is stuck in a native call
+    past the timeout is an ERROR row for its identity, and the run goes on. Each identity's
     generator depends only on the seed and its name, so the results are the same.
     """
     work: list[tuple[str, Identity | BadFile]] = [(i.path, i) for i in select(catalogue.identities, only)]
     work += [(b.path, b) for b in catalogue.bad_files if only is None or only in (b.name or b.path)]
     items = [item for _, item in sorted(work, key=lambda pair: pair[0])]
-    if jobs > 1 and len(items) > 1:
-        yield from _in_processes(items, options, min(jobs, len(items)))
+    if (supervise or jobs > 1) and items:
+        from gradcheck.supervisor import supervised
+
+        # The limits travel inside `options`, with every item: a worker started by spawn or
+        # forkserver (macOS, Windows, Linux from Python 3.14) imports gradcheck afresh.
+        yield from supervised(items, partial(_check_item, options=options), partial(_lost, options=options),
+                              jobs=jobs, limit=options.timeout, initializer=_worker_init)
     else:
         for item in items:
             yield _check_item(item, options)
 
 
-def _in_processes(items: list[Identity | BadFile], options: Options, jobs: int) -> Iterator[list[ClaimResult]]:
-    """Check `items` in a pool of processes, in order. Workers ignore Ctrl-C; the caller's
-    KeyboardInterrupt stops the pool at once (results finished so far were yielded)."""
-    import multiprocessing
-    from functools import partial
-
-    # The limits travel inside `options`, with every task: a worker started by spawn or
-    # forkserver (macOS, Windows, Linux from Python 3.14) imports gradcheck afresh.
-    pool = multiprocessing.Pool(jobs, initializer=_worker_init)
-    try:
-        # a few identities per task: most take milliseconds, less than a round trip costs
-        chunk = max(1, min(8, len(items) // (4 * jobs)))
-        yield from pool.imap(partial(_check_item, options=options), items, chunksize=chunk)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
-
-
 def _worker_init() -> None:
-    """Workers ignore Ctrl-C (the parent stops them) and run BLAS on one thread: a forked
-    worker inherits the parent's OpenBLAS pool of one thread per core, and two such pools on
-    two cores spin against each other (the catalogue's CPU time doubled)."""
+    """Workers run BLAS on one thread: a forked worker inherits the parent's OpenBLAS pool
+    of one thread per core, and two such pools on two cores spin against each other (the
+    catalogue's CPU time doubled)."""
     from threadpoolctl import threadpool_limits
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(limits=1)
+
+
+def _lost(item: Identity | BadFile, why: Lost, options: Options) -> list[ClaimResult]:
+    """The ERROR rows of an identity whose worker died or was killed at its deadline."""
+    if isinstance(item, BadFile):
+        return [bad_file_result(item)]
+    if why.reason == "deadline":
+        message = f"stopped after {options.timeout:g} s (--timeout): killed inside a call that did not return"
+    else:
+        message = f"the process checking it died: {why.detail}"
+    return _every_claim(item, options, message)
+
+
+def _every_claim(identity: Identity, options: Options, message: str) -> list[ClaimResult]:
+    return [errored(identity.name, identity.path, c, identity.sizes(options.dims, options.size), message)
+            for c in identity.claims]
 
 
 class Timeout(BaseException):
@@ -340,9 +348,11 @@ def _check_item(item: Identity | BadFile, options: Options) -> list[ClaimResult]
         try:
             return check_identity(item, options)
         except Timeout:
-            message = f"stopped after {options.timeout:g} s (--timeout)"
-            return [errored(item.name, item.path, c, item.sizes(options.dims, options.size), message)
-                    for c in item.claims]
+            return _every_claim(item, options, f"stopped after {options.timeout:g} s (--timeout)")
+        except (MemoryError, RecursionError) as exc:
+            return _every_claim(item, options, f"ran out of {'memory' if isinstance(exc, MemoryError) else 'stack'}")
+        except Exception as exc:  # a bug: this identity's rows say so, the others stand
+            return _every_claim(item, options, f"internal error (a bug) while checking it: {_bug(exc)}")
 
 
 @contextlib.contextmanager
@@ -366,6 +376,17 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _bug(exc: BaseException) -> str:
+    """A bug's one-line account: its type, message and the innermost frame of gradcheck."""
+    import traceback
+
+    if os.environ.get("GRADCHECK_DEBUG"):  # gradcheck --debug: the whole traceback
+        return "".join(traceback.format_exception(exc)).rstrip()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "gradcheck" in f.filename]
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where} (--debug shows the traceback)"
 
 
 def select(identities: Iterable[Identity], only: str | None) -> list[Identity]:

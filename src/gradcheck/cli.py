@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import string
 import sys
 import time
@@ -26,6 +27,7 @@ from gradcheck.options import (
     Limits,
     Options,
 )
+from gradcheck.supervisor import available_cores
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -134,6 +136,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
       gradcheck list
     """
     ctx.obj = {"debug": debug}
+    if debug:  # worker processes put a bug's whole traceback in its identity's row
+        os.environ["GRADCHECK_DEBUG"] = "1"
 
 
 FORMATS = ("table", "json", "junit", "markdown", "html")
@@ -159,7 +163,7 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
     claim failed, errored or passed unexpectedly, 2 on a usage error, 130 when
-    interrupted (what finished so far is reported).
+    interrupted by Ctrl-C or SIGTERM (what finished so far is reported).
 
     \b
     Example:
@@ -174,7 +178,8 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     console = _console()
     if fmt == "html" and importlib.util.find_spec("latex2mathml") is None:
         raise click.UsageError("--format html needs latex2mathml: pip install 'gradcheck[html]'")
-    results, interrupted = _collect(catalogue, options, only, jobs or os.cpu_count() or 1, console)
+    cores = available_cores()
+    results, interrupted = _collect(catalogue, options, only, min(jobs or cores, cores), console)
     pictures = _pictures(catalogue, results, options) if fmt == "html" else {}
     view = "quiet" if quiet else "problems" if only_problems else "all"
     _report(results, fmt, output, options, time.perf_counter() - start, console, pictures, view)
@@ -229,7 +234,10 @@ def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int
     results: list[ClaimResult] = []
     total = len(select(catalogue.identities, only)) + len(catalogue.bad_files)
     show = console.is_terminal and not os.environ.get("CI")
-    batches = check_catalogue(catalogue, options, only, jobs)
+    batches = check_catalogue(catalogue, options, only, jobs, supervise=True)
+    # SIGTERM (a CI job cancelled, `kill`) stops the run as Ctrl-C does: the workers are
+    # stopped and what finished is reported
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if not show:  # not even a disabled bar: rich 13.0's prints an empty line when it stops
             for batch in batches:
@@ -242,6 +250,9 @@ def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int
                 progress.advance(task)
     except KeyboardInterrupt:
         return results, True
+    finally:
+        batches.close()  # stops the workers now, not when the generator is collected
+        signal.signal(signal.SIGTERM, previous)
     return results, False
 
 

@@ -356,8 +356,28 @@ def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:
         raise
     except EvaluationError as exc:
         raise EvaluationError(f"{exc.message} in {what} at {where}") from None
+    value = _numeric(value, expr, what, where)
     if not _all_finite(value):
         found = expr.locate_nonfinite(env)
         detail = found.message if found else f"'{expr.source}' is not finite"
         raise NonFiniteError(f"{detail} in {what} at {where}")
+    return value
+
+
+def _numeric(value: Any, expr: Expr, what: str, where: str) -> Any:
+    """A value as numbers arithmetic can use: a comparison's booleans as 0.0 and 1.0, an
+    integer beyond int64 (Python's, from 2**64 * 2**64) as a float; an integer array stays
+    (it may be positions), a float or complex one is returned as it is."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype == bool):
+        return np.asarray(value, dtype=float)
+    if isinstance(value, int) and not -2**63 <= value < 2**63:
+        try:
+            return float(value)
+        except OverflowError:
+            raise NonFiniteError(f"'{expr.source}' is an integer too large for a float in {what} at {where}") from None
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        try:
+            return value.astype(float)
+        except (TypeError, ValueError, OverflowError):
+            raise EvaluationError(f"'{expr.source}' is not an array of numbers in {what} at {where}") from None
     return value
