@@ -80,6 +80,8 @@ def test_no_code_runs_from_a_file(tmp_path: Path) -> None:
     ("-" * 5_000 + "X", "too deeply nested"),
     ("eye(10**9)", "eye would have shape (1000000000,1000000000)"),
     ("kron(kron(kron(X, X), kron(X, X)), kron(X, X))", "kron would have shape"),
+    ("sum(where(ones(25000, 1), ones(1, 25000), 0))", "where would have shape (25000,25000)"),
+    ("sum(ones(40000, 1) < ones(1, 40000))", "comparison would have shape (40000,40000)"),
 ])
 def test_resource_limits_on_expressions(expression: str, message: str) -> None:
     text = TEMPLATE.format(name="bomb", function=f'"{expression}"', claim="0").replace("n: 3", "n: 30")
@@ -287,3 +289,45 @@ def test_a_bug_or_a_dead_worker_is_one_identitys_error(tmp_path: Path, monkeypat
                                                       ("c_fine", Status.PASS)]
     assert rows[0].message.startswith("internal error (a bug) while checking it: TypeError: a bug")
     assert rows[1].message == "the process checking it died: killed by signal 9 (SIGKILL; out of memory?)"
+
+
+def test_control_characters_from_files_are_shown_never_acted_on(tmp_path: Path) -> None:
+    good = "name: red\ninputs:\n  x: {shape: [3, 1]}\nfunction: sum(x)\nclaims:\n  - differential: sum(dx)\n"
+    (tmp_path / "a\x1b[31mred.yaml").write_text(good.replace("sum(dx)\n", 'sum(dx)\n    label: "a\\nFAKE\\x1b[2J\\r"\n'))
+    (tmp_path / "b.yaml").write_text(good.replace("red", "bad").replace("sum(dx)\n", '"sum(dx) \\x1b[2J\\nPASS"\n'))
+    (tmp_path / "c.yaml").write_text(good.replace("red", "c").replace("sum(dx)\n", '2 * sum(dx)\n    label: "\\u202eexe"\n'))
+    (tmp_path / "d\x1b[2J.yaml").write_text("name: [")
+    (tmp_path / "e.yaml").write_text('name: "evil\\n"\n' + good.split("\n", 1)[1])
+    outputs = {}
+    for fmt in ("table", "markdown", "junit", "html", "json"):
+        proc = subprocess.run([GRADCHECK, "run", str(tmp_path), "--format", fmt], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 1, proc.stderr
+        outputs[fmt] = proc.stdout
+    lint = subprocess.run([GRADCHECK, "lint", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    outputs["lint"] = lint.stdout + lint.stderr
+    for fmt, text in outputs.items():
+        assert not any(ch in text for ch in "\x1b\r\u202e"), fmt
+    assert "FAKE" not in "".join(line for line in outputs["table"].splitlines() if not line.strip().startswith("red"))
+    import xml.dom.minidom
+    xml.dom.minidom.parseString(outputs["junit"])
+    assert "may use only a-z" in outputs["table"]  # a name with a newline in it is refused
+
+
+@pytest.mark.parametrize("args", [["--timeout", "inf"], ["--timeout", "nan"], ["--timeout", "1e308"],
+                                  ["--seed", "-1"], ["--rtol", "nan"], ["--max-noise", "nan"]])
+def test_option_values_that_are_not_numbers_in_range_are_usage_errors(
+        tmp_path: Path, cli_invoke: Callable[..., Result], args: list[str]) -> None:
+    (tmp_path / "a.yaml").write_text(TEMPLATE.format(name="a", function="trace(X)", claim="trace(dX)"))
+    result = cli_invoke("run", str(tmp_path), *args)
+    assert result.exit_code == 2 and "Invalid value" in result.output
+
+
+@pytest.mark.parametrize(("key", "text"), [
+    ("name", 'name: "evil\\n"\n'), ("inputs", 'name: a\ninputs: {"X\\n": {shape: [3, 3]}}\n'),
+    ("dims", 'name: a\ndims: {"n\\n": 3}\n'),
+])
+def test_a_name_with_a_trailing_newline_is_refused(key: str, text: str) -> None:
+    body = "inputs:\n  X: {shape: [3, 3]}\n" if key != "inputs" else ""
+    with pytest.raises(CatalogueError, match="name|identifier|valid"):
+        load_text(text + body + "function: trace(X)\nclaims:\n  - differential: trace(dX)\n", "a.yaml")

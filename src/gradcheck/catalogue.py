@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from gradcheck import yamlsafe
-from gradcheck.errors import CatalogueError, ExpressionError, GradcheckError, Location, did_you_mean
+from gradcheck.errors import (
+    CatalogueError,
+    ExpressionError,
+    GradcheckError,
+    Location,
+    did_you_mean,
+    printable,
+)
 from gradcheck.expr import Expr, parse
 from gradcheck.functions import CONSTANTS, FUNCTIONS
 from gradcheck.kinds import KINDS, shape_problem
@@ -335,7 +342,7 @@ class _Loader:
             raise self.fail(f"unknown format {self.version}: expected one of {', '.join(map(str, VERSIONS))}",
                             "format")
         name = data["name"]
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             raise self.fail(f"name '{name}' may use only a-z, 0-9, '_', '.' and '-'", "name")
         dims = self.dims(data.get("dims", {}))
         inputs = self.variables(data["inputs"], "inputs", dims)
@@ -354,8 +361,8 @@ class _Loader:
         return Identity(
             name=name, path=self.file, inputs=inputs, function=function, claims=claims,
             dims=dims, constants=constants, lets=lets, title=_line(data.get("title", "")),
-            source=_line(data.get("source", "")), tags=tuple(data.get("tags", ())),
-            latex=data.get("latex", "").strip(), notes=_line(data.get("notes", "")),
+            source=_line(data.get("source", "")), tags=tuple(_line(t) for t in data.get("tags", ())),
+            latex=_line(data.get("latex", "")), notes=_line(data.get("notes", "")),
         )
 
     def check_keys(self, data: dict[str, Any], schema: Mapping[str, Key],
@@ -397,7 +404,7 @@ class _Loader:
 
     def dims(self, raw: dict[str, Any]) -> dict[str, int]:
         for name, size in raw.items():
-            if not IDENT_PATTERN.match(name):
+            if not IDENT_PATTERN.fullmatch(name):
                 raise self.fail(f"dimension name '{name}' is not a valid name", "dims", name)
             if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_DIM:
                 raise self.fail(f"dimension size must be an integer from 1 to {MAX_DIM:,}, got {size!r}",
@@ -409,7 +416,7 @@ class _Loader:
 
     def variable(self, name: str, spec: Any, section: str, dims: Mapping[str, int]) -> Variable:
         path = (section, name)
-        if not IDENT_PATTERN.match(name):
+        if not IDENT_PATTERN.fullmatch(name):
             raise self.fail(f"'{name}' is not a valid variable name", *path)
         if not isinstance(spec, dict):
             raise self.fail(f"expected a mapping with 'shape', got {_type_name(spec)}", *path)
@@ -567,7 +574,7 @@ class _Loader:
         out: list[tuple[str, Expr]] = []
         visible = set(scope)
         for name, source in raw.items():
-            if not IDENT_PATTERN.match(name):
+            if not IDENT_PATTERN.fullmatch(name):
                 raise self.fail(f"'{name}' is not a valid name", "let", name)
             self.check_type(source, "expr", ("let", name))
             out.append((name, self.expression(source, visible, "let", name, key=f"let {name}")))
@@ -638,7 +645,7 @@ class _Loader:
                 self.check_keys(raw, STEP, where)
                 by.append(_line(raw["by"]) if "by" in raw else None)
                 uses.append(raw.get("uses"))
-                if uses[-1] is not None and not NAME_PATTERN.match(uses[-1]):
+                if uses[-1] is not None and not NAME_PATTERN.fullmatch(uses[-1]):
                     raise self.fail(f"'uses' names an identity, and '{uses[-1]}' is not an identity name",
                                     *where, "uses", key=f"{step_key}.uses")
                 raw = raw["step"]
@@ -707,8 +714,8 @@ class _Loader:
                             f"{'G' if form == 'vjp' else 'V'})", *path, key=key)
         name = spec[wanted]
         taken = scope | {f"d{v.name}" for v in inputs}
-        if not IDENT_PATTERN.match(name) or name in FUNCTIONS or name in CONSTANTS or name in taken:
-            why = "is not a valid name" if not IDENT_PATTERN.match(name) else "is already a name"
+        if not IDENT_PATTERN.fullmatch(name) or name in FUNCTIONS or name in CONSTANTS or name in taken:
+            why = "is not a valid name" if not IDENT_PATTERN.fullmatch(name) else "is already a name"
             raise self.fail(f"{wanted} '{name}' {why}; the {wanted} needs a new name", *path, wanted,
                             key=f"{key}.{wanted}")
         return str(name)
@@ -786,7 +793,7 @@ def _flatten(value: Any, shape: list[int]) -> list[float] | None:
 
 def _line(text: str) -> str:
     """Free text as one line (folded YAML scalars keep newlines)."""
-    return " ".join(text.split())
+    return printable(" ".join(text.split()))
 
 
 def _type_name(value: Any) -> str:

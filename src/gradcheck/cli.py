@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import signal
 import string
@@ -71,10 +72,24 @@ def _dim(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> d
     return dims
 
 
+class Finite(click.FloatRange):
+    """A float in a range that is a number: click's FloatRange lets nan through (every
+    comparison with it is false) and inf where the range is open."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+MAX_TIMEOUT = 7 * 24 * 3600.0  # a week: beyond it a timer is no limit, and setitimer overflows
+
+
 def numeric_options(fn: F) -> F:
     """Options shared by the commands that check claims."""
     decorators = [
-        click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+        click.option("--seed", type=click.IntRange(0, None), default=DEFAULT_SEED, show_default=True,
                      help="Seed of the random points; the same seed prints the same table."),
         click.option("--trials", type=click.IntRange(1, 1000), default=DEFAULT_TRIALS, show_default=True,
                      help="Independent random points per identity."),
@@ -82,13 +97,13 @@ def numeric_options(fn: F) -> F:
                      help="Set every dimension to this size."),
         click.option("--dim", "dims", multiple=True, callback=_dim, metavar="NAME=SIZE",
                      help="Set one dimension, e.g. --dim n=5 (repeatable)."),
-        click.option("--rtol", type=click.FloatRange(1e-15, 1.0), default=DEFAULT_RTOL, show_default=True,
+        click.option("--rtol", type=Finite(1e-15, 1.0), default=DEFAULT_RTOL, show_default=True,
                      help="Relative tolerance, on top of the estimated numerical error."),
         click.option("--method", type=click.Choice(METHOD_CHOICES), default="central", show_default=True,
                      help="Numerical derivative: central differences, Richardson extrapolation, complex "
                           "step (analytic functions only; else central), or auto (complex where valid, "
                           "else richardson)."),
-        click.option("--max-noise", type=click.FloatRange(1e-16, 1.0), default=DEFAULT_MAX_NOISE,
+        click.option("--max-noise", type=Finite(1e-16, 1.0), default=DEFAULT_MAX_NOISE,
                      show_default=True,
                      help="Largest relative noise floor at which a claim is judged; noisier points are "
                           "resampled."),
@@ -152,7 +167,7 @@ FORMATS = ("table", "json", "junit", "markdown", "html")
               help="Report format. With --output the table is still printed to the terminal.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file (atomically: never a truncated file).")
-@click.option("--timeout", type=click.FloatRange(0.1, None), default=DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=Finite(0.1, MAX_TIMEOUT), default=DEFAULT_TIMEOUT, show_default=True,
               help="Stop an identity that runs longer than this many seconds and report it as ERROR.")
 @click.option("--quiet", "-q", is_flag=True, help="Print no table: only the problems and the totals.")
 @click.option("--only-problems", is_flag=True, help="Print the table's rows that need attention only.")
@@ -510,7 +525,7 @@ def new(name: str, folder: str) -> None:
     """
     from gradcheck.schema import NAME_PATTERN
 
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise click.BadParameter("use only a-z, 0-9, '_', '.' and '-'", param_hint="NAME")
     target = Path(folder) / f"{name}.yaml"
     if target.exists():

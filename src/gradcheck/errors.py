@@ -59,7 +59,7 @@ class GradcheckError(Exception):
             text += f" in {self.location}"
         if self.hint:
             text += f": {self.hint}"
-        return text
+        return printable(text)  # a fragment of a file must not forge lines or move the cursor
 
     def located(self, location: Location) -> GradcheckError:
         """This error, placed at `location` unless it already has a place."""
@@ -101,3 +101,19 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A hint naming the closest of `choices` to `name`, or "" when none is close."""
     close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
+
+
+# Characters that a terminal, a log or an XML parser would act on rather than show: the C0
+# and C1 controls (ESC starts a terminal sequence, CR and LF forge lines), DEL, and the
+# Unicode marks that reorder or hide text (bidirectional overrides, zero-width joiners).
+_HIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x200C, 0x200D, 0x2028, 0x2029,
+           *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF}
+_ESCAPES = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _HIDDEN}
+_ESCAPES.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def printable(text: str) -> str:
+    """`text` with every control or hidden character shown as an escape (ESC as \\x1b,
+    a newline as \\n): what came from a file reaches a terminal, a log, Markdown, HTML or
+    XML as visible characters on one line."""
+    return text.translate(_ESCAPES)

@@ -539,7 +539,7 @@ class _Compiler:
     def _Compare(self, node: ast.Compare) -> Node:
         op = _COMPARE[type(node.ops[0])]
         left, right = self.node(node.left), self.node(node.comparators[0])
-        return self._guard(lambda env: op(np.real(left(env)), np.real(right(env))), node)
+        return self._guard(lambda env: _compare(op, left(env), right(env)), node)
 
     def _Call(self, node: ast.Call) -> Node:
         assert isinstance(node.func, ast.Name)
@@ -609,6 +609,13 @@ def _complex_step_form(expr: Expr, name: str) -> Node:
     compiler = _Compiler(expr.source)
     compiler.complex_step = True
     return compiler.node(expr.tree.body)
+
+
+def _compare(op: Callable[[Any, Any], Any], a: Value, b: Value) -> Value:
+    """A comparison of real parts, its broadcast shape checked against the limit first."""
+    x, y = np.real(a), np.real(b)
+    check_size(np.broadcast_shapes(np.shape(x), np.shape(y)), "comparison")
+    return op(x, y)
 
 
 def _index(value: Value) -> int | np.ndarray:

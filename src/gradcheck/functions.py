@@ -616,7 +616,19 @@ def softmax(x: Value, axis: Value = None) -> Value:
 
 
 def where(cond: Value, a: Value, b: Value) -> Value:
-    return np.where(_array(cond, "where"), a, b)
+    c = _array(cond, "where")
+    _broadcast_within_limits("where", c, np.asarray(a), np.asarray(b))
+    return np.where(c, a, b)
+
+
+def _broadcast_within_limits(name: str, *arrays: np.ndarray) -> None:
+    """The shape that broadcasting `arrays` together builds, checked against the element
+    limit before it is built (a column and a row make a matrix)."""
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError:
+        raise EvalError(f"{name} shape mismatch {' and '.join(shape_str(a.shape) for a in arrays)}") from None
+    check_size(shape, name)
 
 
 def _elementwise(fn: Callable[[Any], Any], name: str) -> Callable[[Value], Value]:
@@ -757,7 +769,9 @@ def _cs_extreme(name: str, arg: Callable[..., Any]) -> Callable[[Value, Value], 
 
 
 def _cs_where(cond: Value, a: Value, b: Value) -> Value:
-    return np.where(np.real(_array(cond, "where")) != 0, a, b)
+    c = _array(cond, "where")
+    _broadcast_within_limits("where", c, np.asarray(a), np.asarray(b))
+    return np.where(np.real(c) != 0, a, b)
 
 
 # The functions above, by name: what d(E) may call besides the analytic functions.

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradcheck.catalogue import Claim, Identity
+from gradcheck.errors import printable
 from gradcheck.norms import distance, norm
 from gradcheck.options import DEFAULT_MAX_NOISE as DEFAULT_MAX_NOISE  # re-exported
 from gradcheck.options import DEFAULT_RTOL as DEFAULT_RTOL  # re-exported
@@ -103,9 +104,17 @@ class ClaimResult:
     # what a passing claim may still hide (a layout the samples cannot tell apart)
     warnings: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        # Every report reads its text here: a file's control characters (a file name with
+        # ESC in it, an exception quoting a file) are escaped once, for all of them.
+        for name in ("identity", "path", "hint", "message"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
+        for name in ("details", "notes", "warnings"):
+            object.__setattr__(self, name, tuple(printable(t) for t in getattr(self, name)))
+
     @property
     def description(self) -> str:
-        return self.claim.describe() if self.claim is not None else "(file)"
+        return printable(self.claim.describe()) if self.claim is not None else "(file)"
 
 
 def status_of(passed: bool, expect_fail: bool) -> Status:

@@ -10,6 +10,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from gradcheck.catalogue import Identity, Variable
+from gradcheck.errors import printable
 from gradcheck.norms import distance
 from gradcheck.options import Options
 from gradcheck.render import scalar_names, to_latex
@@ -23,8 +24,8 @@ SIDE_BY_SIDE_MAX = 64  # entries up to which claimed and numerical values are pr
 
 def identity_header(identity: Identity, sizes_line: str) -> RenderableType:
     lines = [Text(identity.name + (f": {identity.title}" if identity.title else ""), style="bold")]
-    fields = [("file", identity.path), ("source", identity.source), ("latex", identity.latex),
-              ("function", identity.function.source), ("as written", identity.function.tex)]
+    fields = [("file", printable(identity.path)), ("source", identity.source), ("latex", identity.latex),
+              ("function", identity.function.source), ("as written", printable(identity.function.tex))]
     fields += [(f"let {name}", expr.source) for name, expr in identity.lets]
     fields += [("input", _variable(v)) for v in identity.inputs]
     fields += [("constant", _variable(v)) for v in identity.constants]
