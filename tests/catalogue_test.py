@@ -166,7 +166,7 @@ def test_catalogue_collects_bad_files_and_duplicates(write: Callable[..., Path],
 def test_discover_accepts_files_and_folders(write: Callable[..., Path], tmp_path: Path) -> None:
     one = write(VALID, "one.yaml")
     write(VALID, "sub/two.yaml")
-    assert discover([one, tmp_path / "sub"]) == [one, tmp_path / "sub" / "two.yaml"]
+    assert discover([one, tmp_path / "sub"]).files == (one, tmp_path / "sub" / "two.yaml")
 
 
 def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:

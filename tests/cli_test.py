@@ -349,3 +349,22 @@ def test_check_header_shows_no_empty_sizes(cli_invoke: Callable[..., Result]) ->
     result = cli_invoke("check", "logdet(X)", "--input", "X=3x3:invertible", "--claim", "inv(X).T",
                         "--layout", "denominator")
     assert "  run: seed 0, 3 trials, rtol 1e-11, method central" in result.output and "run: -" not in result.output
+
+
+def test_in_a_pipe_every_claim_is_one_whole_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gradcheck = str(Path(sys.executable).with_name("gradcheck"))
+    proc = subprocess.run([gradcheck, "run", "identities/seed", "--format", "plain"], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "80"})
+    piped = subprocess.run([gradcheck, "run", "identities/seed"], capture_output=True, text=True, timeout=300)
+    assert proc.stdout == piped.stdout.replace(piped.stdout.splitlines()[-1], proc.stdout.splitlines()[-1])
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["identity", "claim", "sizes", "error", "status"]
+    rows = lines[1:-1]
+    assert len(rows) == 101  # one per claim of the seed, none wrapped
+    assert all(line == line.rstrip() for line in lines)
+    names = {f.stem for f in Path("identities/seed").glob("*.yaml")}
+    assert {line.split()[0] for line in rows} == names
+    assert all(line.split()[-1] in ("PASS", "XFAIL") for line in rows)

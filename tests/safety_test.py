@@ -331,3 +331,34 @@ def test_a_name_with_a_trailing_newline_is_refused(key: str, text: str) -> None:
     body = "inputs:\n  X: {shape: [3, 3]}\n" if key != "inputs" else ""
     with pytest.raises(CatalogueError, match="name|identifier|valid"):
         load_text(text + body + "function: trace(X)\nclaims:\n  - differential: trace(dX)\n", "a.yaml")
+
+
+def test_only_regular_files_inside_the_folder_are_read(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "cat", tmp_path / "outside"
+    (folder / "sub.yaml").mkdir(parents=True)  # a folder named like a file is searched as a folder
+    outside.mkdir()
+    (outside / "secrets.yaml").write_text("SECRET_TOKEN: abc\n")
+    (folder / "sub.yaml" / "inner.yaml").write_text(TEMPLATE.format(name="inner", function="trace(X)",
+                                                                    claim="trace(dX)"))
+    (folder / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(folder / "fifo.yaml")
+    (folder / "loop.yaml").symlink_to("loop.yaml")
+    (folder / "broken.yaml").symlink_to("nothing.yaml")
+    (folder / "leak.yaml").symlink_to(outside / "secrets.yaml")
+    start = time.monotonic()
+    proc = subprocess.run([GRADCHECK, "run", str(folder), "-q"], capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - start < 30
+    out = " ".join(proc.stdout.split())
+    assert "1 passed, 0 failed, 5 errors" in out, out
+    for why in ("a broken symbolic link", "a symbolic link in a loop", "zero.yaml",
+                f"a symbolic link out of {folder.resolve()}: not followed", "not a regular file (a FIFO)"):
+        assert why in out
+    assert "SECRET_TOKEN" not in out
+    # named on the command line (as a shell's glob names them), a device or a FIFO is refused, not read
+    named = subprocess.run([GRADCHECK, "run", str(folder / "zero.yaml"), str(folder / "fifo.yaml")],
+                           capture_output=True, text=True, timeout=60)
+    out = " ".join(named.stdout.split())
+    assert "not a regular file (a character device)" in out and "not a regular file (a FIFO)" in out
+    followed = subprocess.run([GRADCHECK, "lint", str(folder), "--follow-links"], capture_output=True, text=True,
+                              timeout=60)
+    assert "unknown key 'SECRET_TOKEN'" in followed.stdout  # asked for: the link is followed

@@ -7,8 +7,11 @@ before any expression is parsed; the rules between keys are checked here.
 
 from __future__ import annotations
 
+import errno
 import functools
 import math
+import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -226,23 +229,106 @@ def find_identity(name: str, places: Sequence[str | Path] | None = None, limits:
     raise NotFound(f"no identity named '{name}' in {searched}", hint=did_you_mean(name, seen))
 
 
-def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """The identity files named by `paths` (files, or folders searched recursively)."""
-    found: list[Path] = []
+@dataclass(frozen=True)
+class Found:
+    """What discovery found under the paths given: the files to read, and every path that
+    looked like an identity file but is not read, with why (each becomes a row)."""
+
+    files: tuple[Path, ...]
+    skipped: tuple[tuple[Path, str], ...] = ()
+
+
+def discover(paths: Iterable[str | Path], follow_links: bool = False) -> Found:
+    """The identity files named by `paths` (files, or folders searched recursively). Inside
+    a folder, a symbolic link is followed only to a file inside that folder (or anywhere,
+    with `follow_links`); a link out of it, a broken link or a loop is skipped with why.
+    Whether a path is a regular file is decided when it is opened (`read_bounded`)."""
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            found.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()))
-        else:
-            found.append(p)
-    return list(dict.fromkeys(found))
+        if not p.is_dir():
+            files.append(p)
+            continue
+        root = p.resolve()
+        for f in sorted(p.rglob("*")):
+            if f.suffix not in (".yaml", ".yml") or (f.is_dir() and not f.is_symlink()):
+                continue  # a folder named a.yaml is searched as a folder
+            why = _link_refusal(f, root, follow_links)
+            if why:
+                skipped.append((f, why))
+            else:
+                files.append(f)
+    return Found(tuple(dict.fromkeys(files)), tuple(skipped))
 
 
-def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits()) -> Catalogue:
-    """Load every file under `paths`; bad files are collected, never raised."""
+def _link_refusal(path: Path, root: Path, follow_links: bool) -> str:
+    """Why a symbolic link inside a folder is not followed, or "" (not a link, or a good one)."""
+    if not path.is_symlink():
+        return ""
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13: a loop
+        return "a symbolic link in a loop: not followed"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link in a loop: not followed"
+        return "a broken symbolic link: not followed"
+    if target.is_dir():
+        return "a symbolic link to a folder: not followed"
+    if not follow_links and not target.is_relative_to(root):
+        return (f"a symbolic link out of {root}: not followed (its target is not read; "
+                "--follow-links allows it)")
+    return ""
+
+
+MAX_READ_CHUNK = 1 << 20
+
+
+def read_bounded(path: str | Path, limit: int) -> bytes:
+    """A file's bytes, read only if it is a regular file of at most `limit` bytes. It is
+    opened without blocking (a FIFO would wait for a writer forever) and without making a
+    terminal ours, checked on the open descriptor (no race with a rename), and read with
+    a bound (a file that grows, or /proc, is cut off at the limit and refused)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CatalogueError(f"not a regular file ({_file_type(info.st_mode)}): not read", Location(str(path)))
+        if info.st_size > limit:  # refuse before reading a huge file into memory
+            raise CatalogueError(f"file is {info.st_size:,} bytes, over the limit of {limit:,}", Location(str(path)))
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(MAX_READ_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise CatalogueError(f"file is over the limit of {limit:,} bytes", Location(str(path)))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits(), follow_links: bool = False) -> Catalogue:
+    """Load every file under `paths`; bad files (and paths skipped, with why) are collected,
+    never raised."""
     identities: list[Identity] = []
     bad: list[BadFile] = []
     seen: dict[str, str] = {}
-    for path in discover(paths):
+    found = discover(paths, follow_links)
+    bad += [BadFile(str(path), CatalogueError(why, Location(str(path))), _guess_name(path))
+            for path, why in found.skipped]
+    for path in found.files:
         try:
             identity = load_file(path, limits)
         except CatalogueError as exc:
@@ -286,11 +372,7 @@ def load_file(path: str | Path, limits: Limits = Limits()) -> Identity:
     """Read and validate one identity file."""
     file = str(path)
     try:
-        size = Path(path).stat().st_size
-        if size > limits.max_file_bytes:  # refuse before reading a huge file into memory
-            raise CatalogueError(f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
-                                 Location(file))
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path, limits.max_file_bytes)
     except OSError as exc:
         raise CatalogueError(f"cannot read file ({exc.strerror or exc})", Location(file)) from None
     try:

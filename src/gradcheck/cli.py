@@ -40,10 +40,15 @@ if TYPE_CHECKING:
 # `gradcheck --help` and usage errors start fast.
 
 
-def load_catalogue(paths: Any, limits: Limits = Limits()) -> Catalogue:
+def load_catalogue(paths: Any, limits: Limits = Limits(), follow_links: bool = False) -> Catalogue:
     from gradcheck.catalogue import load_catalogue as load
 
-    return load(paths, limits)
+    return load(paths, limits, follow_links)
+
+
+FOLLOW_LINKS = click.option("--follow-links", is_flag=True,
+                            help="Follow symbolic links that leave the folders given (by default a link out "
+                                 "of them is a row, its target not read).")
 
 
 def _console(**options: Any) -> Console:
@@ -127,14 +132,17 @@ def _options(max_elements: int = Limits.max_elements, max_file_size: int = Limit
 
 
 class _Group(click.Group):
-    """Turns the tool's own errors into one line on stderr and exit status 1."""
+    """Turns the tool's own errors into one line on stderr and exit status 1 (2 for a
+    file that cannot be written where the command line says)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from gradcheck.report.output import OutputError
+
         try:
             return super().invoke(ctx)
         except GradcheckError as exc:
             click.echo(f"gradcheck: error: {exc}", err=True)
-            ctx.exit(ExitCode.FAILED)
+            ctx.exit(ExitCode.USAGE if isinstance(exc, OutputError) else ExitCode.FAILED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -155,7 +163,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
         os.environ["GRADCHECK_DEBUG"] = "1"
 
 
-FORMATS = ("table", "json", "junit", "markdown", "html")
+SCREEN = ("table", "plain")  # the formats printed for a reader, not a file
+FORMATS = ("table", "plain", "json", "junit", "markdown", "html")
 
 
 @cli.command(short_help="Check every claim under PATHS and print a table.")
@@ -164,16 +173,18 @@ FORMATS = ("table", "json", "junit", "markdown", "html")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Processes to check identities in (default: all cores). Results do not depend on it.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Report format. With --output the table is still printed to the terminal.")
+              help="Report format. table: columns sized to the terminal (in a pipe: plain); plain: one whole "
+                   "line per claim. With --output the table is still printed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file (atomically: never a truncated file).")
 @click.option("--timeout", type=Finite(0.1, MAX_TIMEOUT), default=DEFAULT_TIMEOUT, show_default=True,
               help="Stop an identity that runs longer than this many seconds and report it as ERROR.")
 @click.option("--quiet", "-q", is_flag=True, help="Print no table: only the problems and the totals.")
 @click.option("--only-problems", is_flag=True, help="Print the table's rows that need attention only.")
+@FOLLOW_LINKS
 @numeric_options
 def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, output: str | None,
-        timeout: float, quiet: bool, only_problems: bool, **numeric: Any) -> None:
+        timeout: float, quiet: bool, only_problems: bool, follow_links: bool, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
@@ -187,7 +198,7 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     """
     start = time.perf_counter()
     options = _options(timeout=timeout, **numeric)
-    catalogue = load_catalogue(paths, options.limits)
+    catalogue = load_catalogue(paths, options.limits, follow_links)
     _nothing_selected(catalogue, only, paths)
     _known_dims(options, catalogue.identities)
     console = _console()
@@ -277,21 +288,24 @@ def _report(results: list[ClaimResult], fmt: str, output: str | None, options: O
     every row (`view` "all"), the rows that need attention ("problems"), or none ("quiet")."""
     from gradcheck.checker import summary
     from gradcheck.report.output import write_atomic
-    from gradcheck.report.table import problems, results_table, totals_line
+    from gradcheck.report.table import plain_problems, plain_rows, problems, results_table, totals_line
 
     counts = summary(results)
-    if fmt != "table" or output:
-        text = _render(fmt, results, counts, seconds, options, pictures)
-        if output:
-            write_atomic(output, text)
-        else:
-            click.echo(text, nl=False)
-            return
+    text = _render(fmt, results, counts, seconds, options, pictures) if fmt not in SCREEN or output else ""
+    if text and not output:
+        click.echo(text, nl=False)
+        return
     shown = results if view == "all" else [r for r in results if not r.status.ok or r.warnings]
-    if view != "quiet" and shown:
-        console.print(results_table(shown, console.width))
-    console.print(problems(results), end="")
-    console.print(totals_line(counts, seconds))
+    if fmt == "plain" or not console.is_terminal:  # a pipe or a log: whole lines that grep finds
+        click.echo((plain_rows(shown) if view != "quiet" and shown else "") + plain_problems(results)
+                   + totals_line(counts, seconds).plain)
+    else:
+        if view != "quiet" and shown:
+            console.print(results_table(shown, console.width))
+        console.print(problems(results), end="")
+        console.print(totals_line(counts, seconds))
+    if output:  # after the table: a report that cannot be written loses no result on screen
+        write_atomic(output, text)  # an OutputError is exit 2 (_Group)
 
 
 def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], seconds: float,
@@ -385,7 +399,8 @@ def _find(name: str, catalogue_dir: str | None, limits: Limits) -> Identity:
 
 @cli.command(short_help="Validate identity files without numerics (pre-commit).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-def lint(paths: tuple[str, ...]) -> None:
+@FOLLOW_LINKS
+def lint(paths: tuple[str, ...], follow_links: bool) -> None:
     """Validate identity files (format and expressions, no numerics): fast enough for a
     pre-commit hook. Exit status 1 when any file is bad.
 
@@ -393,7 +408,7 @@ def lint(paths: tuple[str, ...]) -> None:
     Example:
       gradcheck lint identities/
     """
-    catalogue = load_catalogue(paths)
+    catalogue = load_catalogue(paths, follow_links=follow_links)
     good, bad = len(catalogue.identities), len(catalogue.bad_files)
     if not good + bad:
         raise click.UsageError(f"no identity files (*.yaml, *.yml) under {', '.join(paths)}")
@@ -579,6 +594,7 @@ def docs(catalogue_dir: str | None, output: str, check: bool) -> None:
       gradcheck docs --check        # in CI: fail when the page is stale
     """
     from gradcheck.report.catalogue_page import catalogue_page
+    from gradcheck.report.output import write_atomic
 
     root = Path(catalogue_dir or "identities")
     catalogue = load_catalogue([root])
@@ -592,8 +608,7 @@ def docs(catalogue_dir: str | None, output: str, check: bool) -> None:
             raise GradcheckError(f"{target} is out of date: run `gradcheck docs {root} --output {target}`")
         click.echo(f"{target} is up to date")
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
+    write_atomic(target, page)  # an OutputError is exit 2 (_Group)
     click.echo(f"wrote {target} ({len(catalogue.identities)} identities)")
 
 
@@ -609,6 +624,10 @@ def _default_paths() -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the command group and map errors to exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    if sys.stdout is None:  # started with stdout closed (>&-): a report would vanish unseen
+        if sys.stderr is not None:
+            sys.stderr.write("gradcheck: error: standard output is closed\n")
+        sys.exit(ExitCode.USAGE)
     try:
         # Without standalone mode click returns, not raises, the status of ctx.exit (the
         # tool's own errors, see _Group): it must still reach the process.

@@ -61,8 +61,12 @@ def _finite(value: float | None) -> float | None:
 
 def draw(identity: Identity, sweeps: Sequence[Sweep], results: Sequence[ClaimResult], path: str | Path) -> Path:
     """One panel per claim, written to `path` (its suffix .png or .svg chooses the format)."""
+    from gradcheck.report.output import write_atomic
+
     target = Path(path)
-    _save(identity, sweeps, results, target, target.suffix.lstrip(".").lower() or "png")
+    buffer = io.BytesIO()
+    _save(identity, sweeps, results, buffer, target.suffix.lstrip(".").lower() or "png")
+    write_atomic(target, buffer.getvalue())  # the same safe writing as every report
     return target
 
 

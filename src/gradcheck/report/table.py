@@ -91,3 +91,23 @@ def totals_line(counts: Mapping[Status, int], seconds: float) -> Text:
         text.append(part, style=style)
     text.append(f" in {seconds:.2f}s")
     return text
+
+
+# -- plain text: a pipe, a CI log, --format plain ------------------------------------------
+
+PLAIN_COLUMNS = ("identity", "claim", "sizes", "error", "status")
+
+
+def plain_rows(results: Sequence[ClaimResult]) -> str:
+    """One line per claim, whole (never wrapped, so grep finds a name and its status on one
+    line), columns aligned with spaces, no trailing blanks."""
+    rows = [PLAIN_COLUMNS] + [(r.identity, r.description, sizes_text(r.sizes), error_text(r), r.status.value)
+                              for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(PLAIN_COLUMNS) - 1)]
+    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plain_problems(results: Sequence[ClaimResult]) -> str:
+    """The notes of the rows that need attention, one whole line each."""
+    return problems(results).plain
