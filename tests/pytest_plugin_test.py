@@ -48,14 +48,14 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_collects_identity_files_only(project: pytest.Pytester) -> None:
-    result = project.runpytest("--collect-only", "-q")
+    result = project.runpytest_subprocess("--collect-only", "-q")
     listed = [line for line in result.outlines if "::" in line]
     assert len(listed) == 6
     assert all(line.startswith(("logdet.yaml::", "trace.yml::")) for line in listed)
 
 
 def test_verdicts_match_gradcheck_run(project: pytest.Pytester) -> None:
-    result = project.runpytest("-q")
+    result = project.runpytest_subprocess("-q")
     result.assert_outcomes(passed=2, failed=2, xfailed=2)
     result.stdout.fnmatch_lines([
         "*logdet: claim 2 (derivative wrt X (numerator)): FAIL*",
@@ -64,15 +64,15 @@ def test_verdicts_match_gradcheck_run(project: pytest.Pytester) -> None:
 
 
 def test_k_x_and_options(project: pytest.Pytester) -> None:
-    project.runpytest("-k", "denominator").assert_outcomes(passed=2)
-    project.runpytest("-x").assert_outcomes(passed=1, failed=1)
-    project.runpytest("--gradcheck-size", "5", "--gradcheck-seed", "3", "-k", "logdet and denominator") \
+    project.runpytest_subprocess("-k", "denominator").assert_outcomes(passed=2)
+    project.runpytest_subprocess("-x").assert_outcomes(passed=1, failed=1)
+    project.runpytest_subprocess("--gradcheck-size", "5", "--gradcheck-seed", "3", "-k", "logdet and denominator") \
         .assert_outcomes(passed=1)
 
 
 def test_bad_file_is_one_failing_item(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", broken=RIGHT.format(name="broken").replace("inv(X).T}", "invv(X).T}", 1))
-    result = pytester.runpytest("-q")
+    result = pytester.runpytest_subprocess("-q")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*unknown function 'invv' in claim 1 of *broken.yaml*did you mean 'inv'?*"])
 
@@ -80,27 +80,27 @@ def test_bad_file_is_one_failing_item(pytester: pytest.Pytester) -> None:
 def test_unexpected_pass_fails(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", xpass=RIGHT.format(name="xpass").replace(
         "derivative: inv(X).T, expect", "derivative: inv(X), expect"))
-    pytester.runpytest("-q").assert_outcomes(passed=1, failed=2)
+    pytester.runpytest_subprocess("-q").assert_outcomes(passed=1, failed=2)
 
 
 def test_junitxml(project: pytest.Pytester) -> None:
-    project.runpytest("--junitxml=report.xml")
+    project.runpytest_subprocess("--junitxml=report.xml")
     suite = ET.parse(project.path / "report.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "6" and suite.get("failures") == "2"
 
 
 def test_xdist(project: pytest.Pytester) -> None:
-    project.runpytest("-n", "2", "-p", "xdist").assert_outcomes(passed=2, failed=2, xfailed=2)
+    project.runpytest_subprocess("-n", "2", "-p", "xdist").assert_outcomes(passed=2, failed=2, xfailed=2)
 
 
 def test_can_be_turned_off(project: pytest.Pytester) -> None:
     project.makeini("[pytest]\ngradcheck_collect = false\n")
-    project.runpytest("--collect-only").assert_outcomes()
+    project.runpytest_subprocess("--collect-only").assert_outcomes()
 
 
 def test_bundled_seed_catalogue_through_pytest(pytester: pytest.Pytester) -> None:
     shutil.copytree(CATALOGUE / "seed", pytester.path / "seed")
-    pytester.runpytest("seed", "-q", "-p", "no:cacheprovider").assert_outcomes(passed=100, xfailed=1)
+    pytester.runpytest_subprocess("seed", "-q", "-p", "no:cacheprovider").assert_outcomes(passed=100, xfailed=1)
 
 
 def test_backward_and_forward_passes(pytester: pytest.Pytester) -> None:
@@ -114,7 +114,7 @@ claims:
   - {wrt: A, cotangent: G, vjp: -inv(A).T @ G @ inv(A).T}
   - {wrt: A, tangent: V, jvp: -inv(A) @ V.T @ inv(A)}
 """)
-    result = pytester.runpytest("-v")
+    result = pytester.runpytest_subprocess("-v")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*claim 1: vjp wrt A (cotangent G) PASSED*", "*jvp: -inv(A) @ V.T @ inv(A)*",
                                  "*matches the claim with its tangent V transposed*"])
@@ -122,7 +122,7 @@ claims:
 
 def test_a_failing_derivation_is_shown_step_by_step(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", steps=WRONG_DERIVATION)
-    result = pytester.runpytest()
+    result = pytester.runpytest_subprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*derivation:", "*step 1: trace(inv(X) @ dX)  (by eq. (10))", "*error *",
                                  "*step 2: sum(inv(X) * dX)", "*error * <- first wrong"])
@@ -138,7 +138,7 @@ def test_the_assert_fixture_fails_with_the_full_explanation(pytester: pytest.Pyt
         def test_slip(gradcheck_assert):
             gradcheck_assert(lambda x: np.sum(x ** 2), lambda x: x, np.arange(1.0, 4.0))
     """)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         ">*gradcheck_assert(lambda x: np.sum(x ** 2), lambda x: x, np.arange(1.0, 4.0))",
@@ -149,3 +149,48 @@ def test_the_assert_fixture_fails_with_the_full_explanation(pytester: pytest.Pyt
         "E*reproduce: gradcheck.check(f, grad, x, seed=0)",
     ])
     assert "api.py" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("text", [
+    "\ufeff" + RIGHT.format(name="bom"),  # a byte-order mark
+    '{"name": flow, "inputs": {X: {shape: [3, 3]}}, "function": "trace(X)", "claims": [{differential: "trace(dX)"}]}\n',
+    RIGHT.format(name="quoted").replace("inputs:", '"inputs":').replace("function:", "'function':"),
+    RIGHT.format(name="typo").replace("claims:", "clams:"),  # a typo must fail, not vanish
+])
+def test_the_plugin_collects_what_gradcheck_run_reads(pytester: pytest.Pytester, text: str) -> None:
+    (pytester.path / "odd.yaml").write_text(text, encoding="utf-8")
+    from gradcheck.catalogue import is_identity_file
+
+    assert is_identity_file(pytester.path / "odd.yaml")
+    result = pytester.runpytest_subprocess("-q")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) >= 1, result.stdout.str()
+    if "clams" in text:
+        assert outcomes.get("failed") == 1 and "unknown key 'clams'" in result.stdout.str()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--gradcheck-size", "0"), ("--gradcheck-rtol", "5"),
+                                               ("--gradcheck-trials", "0"), ("--gradcheck-seed", "-1"),
+                                               ("--gradcheck-timeout", "nan")])
+def test_options_out_of_range_are_usage_errors(project: pytest.Pytester, option: str, value: str) -> None:
+    result = project.runpytest_subprocess(f"{option}={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "expected" in result.stderr.str()
+
+
+def test_a_stuck_identity_is_stopped_at_the_timeout(pytester: pytest.Pytester) -> None:
+    # a 5000 x 5000 logm: one native call that no alarm interrupts, far past 1 s
+    (pytester.path / "slow.yaml").write_text(
+        RIGHT.format(name="slow").replace("n: 3", "n: 1500").replace("logdet(X)", "trace(logm(X @ X.T))"))
+    (pytester.path / "fast.yaml").write_text(RIGHT.format(name="fast"))
+    result = pytester.runpytest_subprocess("--gradcheck-timeout", "1", "-q", timeout=120)
+    out = result.stdout.str()
+    assert "stopped after 1 s (--timeout)" in out
+    result.assert_outcomes(passed=1, failed=4, xfailed=1)
+
+
+def test_a_label_with_a_double_colon_keeps_the_node_id_whole(pytester: pytest.Pytester) -> None:
+    (pytester.path / "colon.yaml").write_text(RIGHT.format(name="colon").replace(
+        "reason: layout slip}", "reason: layout slip, label: 'a::b'}"))
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    assert any(line.endswith("claim 3: a: :b") for line in result.outlines), result.outlines

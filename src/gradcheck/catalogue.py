@@ -7,6 +7,7 @@ before any expression is parsed; the rules between keys are checked here.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import functools
 import math
@@ -317,6 +318,34 @@ def _file_type(mode: int) -> str:
         if test(mode):
             return name
     return "not a file"
+
+
+SIGNATURE = ("name", "inputs", "function", "claims")  # the keys every identity file has
+
+
+def is_identity_file(path: str | Path, limits: Limits = Limits()) -> bool:
+    """Whether a YAML file is an identity file (the pytest plugin collects those only, so
+    that a CI config or a compose file in someone's project is left alone): its top level,
+    as the loader reads it (a BOM, flow style, quoted keys), holds `name` and another key
+    of the format, or a near miss of one (`clams:` is an identity file with a typo, which
+    must fail, not vanish). A file that is not YAML at all counts when two of the keys
+    start its lines. A file that cannot be read as a regular file is not one."""
+    if Path(path).suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        text = read_bounded(path, limits.max_file_bytes).decode("utf-8-sig")
+    except (OSError, CatalogueError, UnicodeDecodeError):
+        return False
+    try:
+        top = yamlsafe.read(text, str(path), limits.max_file_bytes).data
+    except CatalogueError:
+        starts = {line.lstrip("{'\" ").split(":")[0].strip("'\" ") for line in text.splitlines()}
+        return len(starts & set(SIGNATURE)) >= 2
+    if not isinstance(top, dict):
+        return False
+    keys = {str(k) for k in top}
+    near = {k for k in keys if difflib.get_close_matches(k, SIGNATURE[1:], n=1, cutoff=0.75)}
+    return "name" in keys and bool(near)
 
 
 def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits(), follow_links: bool = False) -> Catalogue:

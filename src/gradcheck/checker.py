@@ -311,6 +311,15 @@ def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: st
             yield _check_item(item, options)
 
 
+def check_supervised(identity: Identity, options: Options) -> list[ClaimResult]:
+    """One identity checked in a worker process of its own (the pytest plugin): killed and
+    reported as ERROR rows if it runs past `options.timeout` inside a native call, or dies."""
+    from gradcheck.supervisor import supervised
+
+    return next(supervised([identity], partial(_check_item, options=options), partial(_lost, options=options),
+                           jobs=1, limit=options.timeout, initializer=_worker_init))
+
+
 def _worker_init() -> None:
     """Workers run BLAS on one thread: a forked worker inherits the parent's OpenBLAS pool
     of one thread per core, and two such pools on two cores spin against each other (the

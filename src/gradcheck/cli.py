@@ -24,7 +24,11 @@ from gradcheck.options import (
     DEFAULT_SEED,
     DEFAULT_TIMEOUT,
     DEFAULT_TRIALS,
+    MAX_SIZE,
+    MAX_TIMEOUT,
+    MAX_TRIALS,
     METHOD_CHOICES,
+    RTOL_RANGE,
     Limits,
     Options,
 )
@@ -64,7 +68,6 @@ def _text(*parts: Any) -> Any:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_SIZE = 20_000
 
 
 def _dim(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, int]:
@@ -88,21 +91,19 @@ class Finite(click.FloatRange):
         return number
 
 
-MAX_TIMEOUT = 7 * 24 * 3600.0  # a week: beyond it a timer is no limit, and setitimer overflows
-
 
 def numeric_options(fn: F) -> F:
     """Options shared by the commands that check claims."""
     decorators = [
         click.option("--seed", type=click.IntRange(0, None), default=DEFAULT_SEED, show_default=True,
                      help="Seed of the random points; the same seed prints the same table."),
-        click.option("--trials", type=click.IntRange(1, 1000), default=DEFAULT_TRIALS, show_default=True,
+        click.option("--trials", type=click.IntRange(1, MAX_TRIALS), default=DEFAULT_TRIALS, show_default=True,
                      help="Independent random points per identity."),
         click.option("--size", type=click.IntRange(1, MAX_SIZE), default=None,
                      help="Set every dimension to this size."),
         click.option("--dim", "dims", multiple=True, callback=_dim, metavar="NAME=SIZE",
                      help="Set one dimension, e.g. --dim n=5 (repeatable)."),
-        click.option("--rtol", type=Finite(1e-15, 1.0), default=DEFAULT_RTOL, show_default=True,
+        click.option("--rtol", type=Finite(*RTOL_RANGE), default=DEFAULT_RTOL, show_default=True,
                      help="Relative tolerance, on top of the estimated numerical error."),
         click.option("--method", type=click.Choice(METHOD_CHOICES), default="central", show_default=True,
                      help="Numerical derivative: central differences, Richardson extrapolation, complex "

@@ -22,6 +22,11 @@ from dataclasses import dataclass, field
 DEFAULT_SEED = 0
 DEFAULT_TRIALS = 3
 DEFAULT_TIMEOUT = 120.0  # seconds per identity
+# The ranges a command line (gradcheck's or pytest's) accepts
+MAX_SIZE = 20_000  # a dimension
+MAX_TRIALS = 1000
+MAX_TIMEOUT = 7 * 24 * 3600.0  # a week: beyond it a timer is no limit, and setitimer overflows
+RTOL_RANGE = (1e-15, 1.0)
 # The tolerance is the numerical error estimate plus this floor, which stands for the
 # rounding error of evaluating the claim itself.
 DEFAULT_RTOL = 1e-11

@@ -1,8 +1,8 @@
 """pytest plugin: identity files as test items, one per claim.
 
 `pytest identities/` collects every identity file under the given paths, with the same
-verdicts as `gradcheck run`. A YAML file is an identity file only if its top level has the
-four keys every identity has (`name`, `inputs`, `function`, `claims`), so the plugin never
+verdicts as `gradcheck run`. A YAML file is an identity file when `gradcheck.catalogue.is_identity_file` says so (its top
+level has `name` and another key of the format, or a near miss of one), so the plugin never
 collects a CI config or a docker-compose file in other people's projects; it can also be
 turned off with `-p no:gradcheck` or the ini option `gradcheck_collect = false`.
 """
@@ -15,18 +15,39 @@ from typing import Any
 
 import pytest
 
-SIGNATURE = ("name:", "inputs:", "function:", "claims:")
-MAX_SNIFF_BYTES = 1_000_000
+
+def _ranged(kind: type, lo: float, hi: float | None) -> Any:
+    """An argparse type: a `kind` number in [lo, hi] (finite), as gradcheck's own options."""
+    import argparse
+    import math
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < lo or (hi is not None and value > hi):
+            top = "" if hi is None else f" and at most {hi:g}"
+            raise argparse.ArgumentTypeError(f"expected at least {lo:g}{top}, got {text}")
+        return value
+
+    return convert
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from gradcheck.options import DEFAULT_TIMEOUT, MAX_SIZE, MAX_TIMEOUT, MAX_TRIALS, RTOL_RANGE
+
     group = parser.getgroup("gradcheck", "checking matrix-calculus identity files")
-    group.addoption("--gradcheck-seed", type=int, default=None, help="seed of the random points")
-    group.addoption("--gradcheck-trials", type=int, default=None, help="random points per identity")
-    group.addoption("--gradcheck-size", type=int, default=None, help="set every dimension to this size")
+    group.addoption("--gradcheck-seed", type=_ranged(int, 0, None), default=None, help="seed of the random points")
+    group.addoption("--gradcheck-trials", type=_ranged(int, 1, MAX_TRIALS), default=None,
+                    help="random points per identity")
+    group.addoption("--gradcheck-size", type=_ranged(int, 1, MAX_SIZE), default=None,
+                    help="set every dimension to this size")
     group.addoption("--gradcheck-method", default=None, choices=["central", "richardson", "complex", "auto"],
                     help="numerical method")
-    group.addoption("--gradcheck-rtol", type=float, default=None, help="tolerance floor")
+    group.addoption("--gradcheck-rtol", type=_ranged(float, *RTOL_RANGE), default=None, help="tolerance floor")
+    group.addoption("--gradcheck-timeout", type=_ranged(float, 0.1, MAX_TIMEOUT), default=None,
+                    help=f"stop an identity after this many seconds (default {DEFAULT_TIMEOUT:g}): ERROR")
     parser.addini("gradcheck_collect", "collect gradcheck identity files (default true)", type="bool",
                   default=True)
 
@@ -48,22 +69,12 @@ def gradcheck_assert() -> Any:
     return asserting
 
 
-def is_identity_file(path: Path) -> bool:
-    """A cheap, safe test: a YAML file whose top level has the four required keys."""
-    if path.suffix not in (".yaml", ".yml"):
-        return False
-    try:
-        if path.stat().st_size > MAX_SNIFF_BYTES:
-            return False
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    top = {line.split("#")[0].rstrip() for line in text.splitlines() if line and not line[0].isspace()}
-    return all(any(entry.startswith(key) for entry in top) for key in SIGNATURE)
-
-
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    if not parent.config.getini("gradcheck_collect") or not is_identity_file(file_path):
+    if file_path.suffix not in (".yaml", ".yml") or not parent.config.getini("gradcheck_collect"):
+        return None
+    from gradcheck.catalogue import is_identity_file  # the rule `gradcheck run` reports by too
+
+    if not is_identity_file(file_path):
         return None
     return IdentityFile.from_parent(parent, path=file_path)
 
@@ -73,7 +84,7 @@ def _options(config: pytest.Config) -> Any:
 
     values = {"seed": config.getoption("gradcheck_seed"), "trials": config.getoption("gradcheck_trials"),
               "size": config.getoption("gradcheck_size"), "method": config.getoption("gradcheck_method"),
-              "rtol": config.getoption("gradcheck_rtol")}
+              "rtol": config.getoption("gradcheck_rtol"), "timeout": config.getoption("gradcheck_timeout")}
     return Options(**{k: v for k, v in values.items() if v is not None})
 
 
@@ -92,15 +103,25 @@ class IdentityFile(pytest.File):
         self.identity = identity
         self.results: list[Any] | None = None
         for claim in identity.claims:
-            yield ClaimItem.from_parent(self, name=f"claim {claim.index}: {claim.describe()}", index=claim.index)
+            yield ClaimItem.from_parent(self, name=_node_name(f"claim {claim.index}: {claim.describe()}"),
+                                        index=claim.index)
 
     def verdicts(self) -> list[Any]:
         """Check the whole identity once (claims share evaluations) and keep the results."""
         if self.results is None:
-            from gradcheck.checker import check_identity
+            from gradcheck.checker import check_supervised
 
-            self.results = check_identity(self.identity, _options(self.config))
+            # in a worker process, as `gradcheck run` does: the timeout ends even a stuck
+            # native call, and a crash is this file's failure, not the session's end
+            self.results = check_supervised(self.identity, _options(self.config))
         return self.results
+
+
+def _node_name(text: str) -> str:
+    """A test name from a label: on one line, and without '::', which would split the node id."""
+    from gradcheck.errors import printable
+
+    return printable(text).replace("::", ": :")
 
 
 class GradcheckFailure(Exception):

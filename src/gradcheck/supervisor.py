@@ -72,6 +72,8 @@ def _serve(conn: Connection, work: Callable[[Any], Any], initializer: Callable[[
             conn.send((index, result))
         except (BrokenPipeError, OSError):
             return
+        except Exception as exc:  # a result that does not pickle: its item is lost, not the worker
+            conn.send((index, Lost("died", f"its result could not be sent back ({type(exc).__name__}: {exc})")))
 
 
 @dataclass
@@ -166,7 +168,7 @@ def _outcome(worker: _Worker[T], ready: set[Any], lost: Callable[[T, Lost], R]) 
     if worker.conn in ready:
         try:
             got, result = worker.conn.recv()
-            return got, result, False
+            return got, (lost(item, result) if isinstance(result, Lost) else result), False
         except (EOFError, OSError):
             pass  # it died while sending: below
     if worker.process.sentinel in ready or not worker.process.is_alive():
