@@ -213,7 +213,9 @@ def boom(*args: Any) -> Any:
      "grad returned shape (1,) for x, expected (2,) (the shape of x) at the point given"),
     (lambda x: np.sum(np.log(x)), lambda x: 1 / x, -np.ones(2), "f is not finite at the point given"),
     (lambda x: x, lambda x: x, np.ones(2), "f returned a real array of shape (2,): a gradient is of a real scalar f"),
-    (lambda x: "text", np.ones_like, np.ones(2), "f returned str of <U4, not numbers"),
+    (lambda x: "text", np.ones_like, np.ones(2), "f returned 'text', not numbers"),
+    (lambda x: None, np.ones_like, np.ones(2), "f returned None, not numbers"),
+    (lambda x: object(), np.ones_like, np.ones(2), "f returned an object, not numbers"),
     (logdet, np.linalg.inv, np.ones((2, 3)), "f raised LinAlgError"),
 ])
 def test_errors_are_results_not_exceptions(f: Any, grad: Any, point: np.ndarray, message: str) -> None:

@@ -362,3 +362,17 @@ def test_only_regular_files_inside_the_folder_are_read(tmp_path: Path) -> None:
     followed = subprocess.run([GRADCHECK, "lint", str(folder), "--follow-links"], capture_output=True, text=True,
                               timeout=60)
     assert "unknown key 'SECRET_TOKEN'" in followed.stdout  # asked for: the link is followed
+
+
+def test_verify_and_check_stop_at_the_timeout_too(tmp_path: Path) -> None:
+    # one native call (logm of 1500 x 1500) that no alarm interrupts: the worker is killed
+    (tmp_path / "slow.yaml").write_text(TEMPLATE.format(name="slow", function="trace(logm(X @ X.T))",
+                                                        claim="trace(dX)").replace("n: 3", "n: 1500"))
+    for args in (["verify", "slow", "--catalogue", str(tmp_path)],
+                 ["check", "trace(logm(X @ X.T))", "--input", "X=1500x1500", "--differential", "trace(dX)"]):
+        start = time.monotonic()
+        proc = subprocess.run([GRADCHECK, *args, "--timeout", "0.5", "--trials", "1"], capture_output=True,
+                              text=True, timeout=120)
+        assert time.monotonic() - start < 30
+        assert proc.returncode == 1 and "stopped after 0.5 s (--timeout)" in " ".join(proc.stdout.split()), \
+            proc.stdout + proc.stderr

@@ -119,6 +119,9 @@ def numeric_options(fn: F) -> F:
         click.option("--max-file-size", type=click.IntRange(1, None), default=Limits.max_file_bytes,
                      show_default=True,
                      help="Largest identity file, in bytes."),
+        click.option("--timeout", type=Finite(0.1, MAX_TIMEOUT), default=DEFAULT_TIMEOUT, show_default=True,
+                     help="Stop an identity that runs longer than this many seconds (even inside a "
+                          "native call) and report it as ERROR."),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)
@@ -178,14 +181,12 @@ FORMATS = ("table", "plain", "json", "junit", "markdown", "html")
                    "line per claim. With --output the table is still printed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file (atomically: never a truncated file).")
-@click.option("--timeout", type=Finite(0.1, MAX_TIMEOUT), default=DEFAULT_TIMEOUT, show_default=True,
-              help="Stop an identity that runs longer than this many seconds and report it as ERROR.")
 @click.option("--quiet", "-q", is_flag=True, help="Print no table: only the problems and the totals.")
 @click.option("--only-problems", is_flag=True, help="Print the table's rows that need attention only.")
 @FOLLOW_LINKS
 @numeric_options
 def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, output: str | None,
-        timeout: float, quiet: bool, only_problems: bool, follow_links: bool, **numeric: Any) -> None:
+        quiet: bool, only_problems: bool, follow_links: bool, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
@@ -198,7 +199,7 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
       gradcheck run identities/ --format junit --output report.xml
     """
     start = time.perf_counter()
-    options = _options(timeout=timeout, **numeric)
+    options = _options(**numeric)
     catalogue = load_catalogue(paths, options.limits, follow_links)
     _nothing_selected(catalogue, only, paths)
     _known_dims(options, catalogue.identities)
@@ -366,9 +367,9 @@ def verify(name: str, catalogue_dir: str | None, plot_path: str | None, **numeri
     options = _options(**numeric)
     identity = _find(name, catalogue_dir, options.limits)
     _known_dims(options, [identity])
-    from gradcheck.checker import check_identity
+    from gradcheck.checker import check_supervised
 
-    results = check_identity(identity, options)
+    results = check_supervised(identity, options)
     console = _console()
     console.print(verify_report(identity, results, run_line(results, options), console.width))
     if plot_path is not None:
@@ -520,9 +521,9 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
         click.echo(f"gradcheck: error: {exc}", err=True)
         raise SystemExit(ExitCode.USAGE) from None
     _known_dims(options, [identity])
-    from gradcheck.checker import check_identity
+    from gradcheck.checker import check_supervised
 
-    results = check_identity(identity, options)
+    results = check_supervised(identity, options)
     console = _console()
     console.print(verify_report(identity, results, run_line(results, options), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)

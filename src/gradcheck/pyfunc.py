@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.catalogue import Claim, Identity, Variable
-from gradcheck.errors import EvaluationError
+from gradcheck.errors import EvaluationError, printable
 from gradcheck.expr import Expr
 from gradcheck.pytree import Structure, flatten, leaves_in_order, matches, unflatten
 
@@ -213,8 +213,17 @@ def _array(value: Any, what: str) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 (any object a user's function returns)
         raise EvaluationError(f"{what} returned {type(value).__name__}, not an array ({exc})") from None
     if array.dtype.kind not in "biufc":
-        raise EvaluationError(f"{what} returned {type(value).__name__} of {array.dtype}, not numbers")
+        raise EvaluationError(f"{what} returned {_what_it_is(value)}, not numbers")
     return array
+
+
+def _what_it_is(value: Any) -> str:
+    if value is None or isinstance(value, str):
+        return printable(repr(value))[:60]
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.dtype}"
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:
