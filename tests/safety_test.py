@@ -376,3 +376,30 @@ def test_verify_and_check_stop_at_the_timeout_too(tmp_path: Path) -> None:
         assert time.monotonic() - start < 30
         assert proc.returncode == 1 and "stopped after 0.5 s (--timeout)" in " ".join(proc.stdout.split()), \
             proc.stdout + proc.stderr
+
+
+def test_total_memory_is_bounded_not_only_each_array(tmp_path: Path) -> None:
+    # 25 lets of 5000 x 5000: each within the element limit, 5 GB together
+    lets = "".join(f"  L{i}: ones(n, n) * {i}\n" for i in range(25))
+    (tmp_path / "hog.yaml").write_text(
+        "format: 2\nname: hog\ndims: {n: 5000}\ninputs:\n  x: {shape: [3, 1]}\nlet:\n" + lets
+        + "function: sum(x) + " + " + ".join(f"L{i}[0, 0]" for i in range(25)) + "\nclaims:\n  - differential: sum(dx)\n")
+    (tmp_path / "ok.yaml").write_text(TEMPLATE.format(name="ok", function="trace(X)", claim="trace(dX)"))
+    import resource
+    proc = subprocess.run([GRADCHECK, "run", str(tmp_path), "--max-memory", "1024"], capture_output=True, text=True,
+                          timeout=120)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = " ".join(proc.stdout.split())
+    assert "1 passed, 0 failed, 1 errors" in out and "out of memory" in out and "--max-memory" in out
+    assert peak_kb < 1.5 * 1024 * 1024  # no process of the run went far past its budget
+
+
+def test_a_file_of_long_latex_is_refused_before_it_costs_minutes(tmp_path: Path) -> None:
+    tex = " + ".join([r"\mathrm{tr}(X^{-1} X^\top X)"] * 60)
+    lets = "".join(f"  L{i}: {{tex: '{tex}'}}\n" for i in range(400))
+    text = ("format: 4\nname: heavy\ndims: {n: 3}\ninputs:\n  X: {shape: [n, n], kind: invertible}\nlet:\n" + lets
+            + "function: trace(X)\nclaims:\n  - differential: trace(dX)\n")
+    start = time.monotonic()
+    with pytest.raises(CatalogueError, match="the file's LaTeX is over 20,000 characters in let L"):
+        load_text(text, "heavy.yaml")
+    assert time.monotonic() - start < 30

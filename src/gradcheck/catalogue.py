@@ -13,6 +13,7 @@ import functools
 import math
 import os
 import stat
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -413,7 +414,7 @@ def load_file(path: str | Path, limits: Limits = Limits()) -> Identity:
 
 def load_text(text: str, file: str = "<string>", limits: Limits = Limits()) -> Identity:
     """Validate one identity given as YAML text; `file` names it in errors."""
-    return _Loader(yamlsafe.read(text, file, limits.max_file_bytes), file).identity()
+    return _Loader(yamlsafe.read(text, file, limits.max_file_bytes), file, limits).identity()
 
 
 def load_data(data: Mapping[str, Any], file: str) -> Identity:
@@ -425,9 +426,12 @@ def load_data(data: Mapping[str, Any], file: str) -> Identity:
 class _Loader:
     """Checks one parsed document against the format and builds the Identity."""
 
-    def __init__(self, doc: yamlsafe.Document, file: str) -> None:
+    def __init__(self, doc: yamlsafe.Document, file: str, limits: Limits = Limits()) -> None:
         self.doc = doc
         self.file = file
+        self.limits = limits
+        self.tex_chars = 0  # LaTeX read so far, against limits.max_tex_chars
+        self.deadline = time.monotonic() + limits.max_load_seconds
         self.version = 1
         # the shape of every name in scope, for LaTeX (format 4): what juxtaposition, |X|
         # and \mathbf{I} mean depends on it; None where it is not known (a Python let)
@@ -648,7 +652,15 @@ class _Loader:
         """An expression of the file: Python syntax, or from format 4 LaTeX ({tex: ...}),
         translated into the same language first. `extra`: direction names it may use."""
         self.last_shape = None
+        if time.monotonic() > self.deadline:
+            raise self.fail(f"reading the file's expressions took over {self.limits.max_load_seconds:g} s", *path,
+                            key=key)
         tex = raw["tex"] if isinstance(raw, dict) else ""
+        if isinstance(tex, str) and tex:
+            self.tex_chars += len(tex)
+            if self.tex_chars > self.limits.max_tex_chars:
+                raise self.fail(f"the file's LaTeX is over {self.limits.max_tex_chars:,} characters", *path, key=key,
+                                hint="split the identity, or write the long expressions in Python syntax")
         if tex:
             raw = self.from_tex(tex, scope, tuple(extra), extra_shapes or {}, *path, key=key)
         try:

@@ -27,8 +27,8 @@ from gradcheck.diagnosis import diagnosed
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvalError, GradcheckError, Location, NonFiniteError
 from gradcheck.forms import Probing
+from gradcheck.options import Limits, applied
 from gradcheck.options import Options as Options  # re-exported: the run options
-from gradcheck.options import applied
 from gradcheck.point import Point
 from gradcheck.probes import ProbeSets
 from gradcheck.reading import Reading
@@ -305,7 +305,7 @@ def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: st
         # The limits travel inside `options`, with every item: a worker started by spawn or
         # forkserver (macOS, Windows, Linux from Python 3.14) imports gradcheck afresh.
         yield from supervised(items, partial(_check_item, options=options), partial(_lost, options=options),
-                              jobs=jobs, limit=options.timeout, initializer=_worker_init)
+                              jobs=jobs, limit=options.timeout, initializer=partial(_worker_init, options.limits))
     else:
         for item in items:
             yield _check_item(item, options)
@@ -317,16 +317,24 @@ def check_supervised(identity: Identity, options: Options) -> list[ClaimResult]:
     from gradcheck.supervisor import supervised
 
     return next(supervised([identity], partial(_check_item, options=options), partial(_lost, options=options),
-                           jobs=1, limit=options.timeout, initializer=_worker_init))
+                           jobs=1, limit=options.timeout, initializer=partial(_worker_init, options.limits)))
 
 
-def _worker_init() -> None:
+def _worker_init(limits: Limits = Limits()) -> None:
     """Workers run BLAS on one thread: a forked worker inherits the parent's OpenBLAS pool
     of one thread per core, and two such pools on two cores spin against each other (the
-    catalogue's CPU time doubled)."""
+    catalogue's CPU time doubled). Their address space is capped at `limits.max_memory`:
+    the element limit bounds each array, this bounds them all together (25 lets of
+    5000 x 5000 are each within the limit, and 5 GB together), and a check that reaches
+    it gets MemoryError, its identity's ERROR row."""
+    import resource
+
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = limits.max_memory if hard == resource.RLIM_INFINITY else min(limits.max_memory, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 def _lost(item: Identity | BadFile, why: Lost, options: Options) -> list[ClaimResult]:
@@ -359,7 +367,9 @@ def _check_item(item: Identity | BadFile, options: Options) -> list[ClaimResult]
         except Timeout:
             return _every_claim(item, options, f"stopped after {options.timeout:g} s (--timeout)")
         except (MemoryError, RecursionError) as exc:
-            return _every_claim(item, options, f"ran out of {'memory' if isinstance(exc, MemoryError) else 'stack'}")
+            what = (f"memory (over --max-memory {options.limits.max_memory >> 20} MB)" if isinstance(exc, MemoryError)
+                    else "stack")
+            return _every_claim(item, options, f"ran out of {what}")
         except Exception as exc:  # a bug: this identity's rows say so, the others stand
             return _every_claim(item, options, f"internal error (a bug) while checking it: {_bug(exc)}")
 

@@ -119,6 +119,9 @@ def numeric_options(fn: F) -> F:
         click.option("--max-file-size", type=click.IntRange(1, None), default=Limits.max_file_bytes,
                      show_default=True,
                      help="Largest identity file, in bytes."),
+        click.option("--max-memory", type=click.IntRange(256, None), default=Limits.max_memory >> 20,
+                     show_default=True, metavar="MB",
+                     help="Memory a process checking identities may use, in MB (an identity over it is ERROR)."),
         click.option("--timeout", type=Finite(0.1, MAX_TIMEOUT), default=DEFAULT_TIMEOUT, show_default=True,
                      help="Stop an identity that runs longer than this many seconds (even inside a "
                           "native call) and report it as ERROR."),
@@ -129,10 +132,10 @@ def numeric_options(fn: F) -> F:
 
 
 def _options(max_elements: int = Limits.max_elements, max_file_size: int = Limits.max_file_bytes,
-             **values: Any) -> Options:
+             max_memory: int = Limits.max_memory >> 20, **values: Any) -> Options:
     """The run options from the command line's values: the limits travel with them (to
     worker processes too), never through a module global."""
-    return Options(limits=Limits(max_elements, max_file_size), **values)
+    return Options(limits=Limits(max_elements, max_file_size, max_memory=max_memory << 20), **values)
 
 
 class _Group(click.Group):

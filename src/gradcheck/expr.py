@@ -493,6 +493,8 @@ class _Compiler:
                 return fn(env)
             except _FAULTS as exc:
                 message = str(exc) or type(exc).__name__
+                if isinstance(exc, MemoryError):  # the process's budget, not the machine's
+                    message = f"out of memory ({message}; --max-memory raises the budget)"
                 raise EvaluationError(f"{message} in '{self.segment(node)}'") from None
 
         return guarded

@@ -43,6 +43,11 @@ class Limits:
 
     max_elements: int = 25_000_000  # entries of any sampled or intermediate array
     max_file_bytes: int = 1_000_000  # size of an identity file
+    # LaTeX in one file, in characters: its parser (Earley) costs ~0.15 s per 1,000, so
+    # 20,000 bound a file's LaTeX to a few seconds (the catalogue's largest file has 361)
+    max_tex_chars: int = 20_000
+    max_load_seconds: float = 20.0  # reading one file's expressions, whatever they are
+    max_memory: int = 2 << 30  # address space of a process checking identities, in bytes
 
 
 # The limits in force while an identity is loaded or checked. Expressions are evaluated
