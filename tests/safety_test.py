@@ -403,3 +403,72 @@ def test_a_file_of_long_latex_is_refused_before_it_costs_minutes(tmp_path: Path)
     with pytest.raises(CatalogueError, match="the file's LaTeX is over 20,000 characters in let L"):
         load_text(text, "heavy.yaml")
     assert time.monotonic() - start < 30
+
+
+def test_a_hostile_folder_runs_to_completion_everywhere(tmp_path: Path) -> None:
+    import resource
+
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    cases = {
+        "where": ("sum(where(ones(25000, 1), ones(1, 25000), 0)) + trace(X)", "trace(dX)"),
+        "compare": ("sum(ones(40000, 1) < ones(1, 40000)) + trace(X)", "trace(dX)"),
+        "boolean": ("X > 0", "0 * dX"),
+        "huge_int": ("2**64 * 2**64 + trace(X)", "trace(dX)"),
+        "slow": ("trace(logm(X @ X.T))", "trace(dX)"),
+        "fine": ("trace(X)", "trace(dX)"),
+    }
+    for name, (function, claim) in cases.items():
+        text = TEMPLATE.format(name=name, function=f'"{function}"', claim=claim)
+        (folder / f"{name}.yaml").write_text(text.replace("n: 3", "n: 1500") if name == "slow" else text)
+    (folder / "esc\x1b[2J.yaml").write_text(TEMPLATE.format(name="esc", function="trace(X)", claim="trace(dX)")
+                                           .replace("trace(dX)\n", 'trace(dX)\n    label: "a\\nFAKE\\x1b[2J"\n'))
+    (folder / "newline.yaml").write_text(TEMPLATE.format(name='"evil\\n"', function="trace(X)", claim="trace(dX)"))
+    lets = "".join(f"  L{i}: ones(n, n) * {i}\n" for i in range(25))
+    (folder / "hog.yaml").write_text("format: 2\nname: hog\ndims: {n: 5000}\ninputs:\n  x: {shape: [3, 1]}\nlet:\n"
+                                     + lets + "function: sum(x) + L24[0, 0]\nclaims:\n  - differential: sum(dx)\n")
+    tex = " + ".join([r"\mathrm{tr}(X^{-1} X^\top X)"] * 60)
+    (folder / "latex.yaml").write_text(
+        "format: 4\nname: latex\ndims: {n: 3}\ninputs:\n  X: {shape: [n, n]}\nlet:\n"
+        + "".join(f"  L{i}: {{tex: '{tex}'}}\n" for i in range(40)) + "function: trace(X)\nclaims:\n"
+        "  - differential: trace(dX)\n")
+    (folder / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(folder / "fifo.yaml")
+    (folder / "loop.yaml").symlink_to("loop.yaml")
+    (tmp_path / "secret.yaml").write_text("SECRET: 1\n")
+    (folder / "leak.yaml").symlink_to(tmp_path / "secret.yaml")
+    (folder / "broken.yaml").write_text("name: [")
+    files = 15
+    limits = ["--timeout", "2", "--max-memory", "1500"]
+    start = time.monotonic()
+    runs = {
+        "run": [GRADCHECK, "run", str(folder), "-j", "2", *limits],
+        "lint": [GRADCHECK, "lint", str(folder)],
+        "pytest": [sys.executable, "-m", "pytest", str(folder), "-q", "-p", "no:cacheprovider",
+                   "--gradcheck-timeout", "2"],
+    }
+    for what, command in runs.items():
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 1, (what, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert "Traceback" not in proc.stdout + proc.stderr, (what, proc.stdout[-3000:])
+        assert "\x1b" not in proc.stdout + proc.stderr and "SECRET" not in proc.stdout, what
+        if what == "run":
+            rows = [line for line in proc.stdout.splitlines()[1:] if line.split()[-1:] in (["PASS"], ["ERROR"])]
+            assert len(rows) == files, proc.stdout
+        if what == "lint":
+            assert f"{files} files read" in proc.stdout, proc.stdout
+    assert time.monotonic() - start < 240
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2 * 1024 * 1024  # KB: under 2 GB
+
+
+def test_jobs_are_capped_by_the_cores_available(tmp_path: Path) -> None:
+    for i in range(4):
+        (tmp_path / f"t{i}.yaml").write_text(TEMPLATE.format(name=f"t{i}", function="trace(X)", claim="trace(dX)"))
+    # one core allowed: 256 jobs become one worker, not 256 processes on it
+    code = ("import os, sys\nos.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+            "from gradcheck.cli import main\nmain(sys.argv[1:])\n")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path), "-j", "256"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "4 passed" in proc.stdout
+    assert time.monotonic() - start < 30

@@ -330,12 +330,15 @@ def is_identity_file(path: str | Path, limits: Limits = Limits()) -> bool:
     as the loader reads it (a BOM, flow style, quoted keys), holds `name` and another key
     of the format, or a near miss of one (`clams:` is an identity file with a typo, which
     must fail, not vanish). A file that is not YAML at all counts when two of the keys
-    start its lines. A file that cannot be read as a regular file is not one."""
+    start its lines. A FIFO or a device named like one counts (to be reported as such,
+    unread); a file that cannot be opened, or is over the size limit, does not."""
     if Path(path).suffix not in (".yaml", ".yml"):
         return False
     try:
         text = read_bounded(path, limits.max_file_bytes).decode("utf-8-sig")
-    except (OSError, CatalogueError, UnicodeDecodeError):
+    except CatalogueError as exc:  # a FIFO or a device named like one: reported, never read
+        return "not a regular file" in exc.message
+    except (OSError, UnicodeDecodeError):
         return False
     try:
         top = yamlsafe.read(text, str(path), limits.max_file_bytes).data
