@@ -368,3 +368,16 @@ def test_in_a_pipe_every_claim_is_one_whole_line(tmp_path: Path) -> None:
     names = {f.stem for f in Path("identities/seed").glob("*.yaml")}
     assert {line.split()[0] for line in rows} == names
     assert all(line.split()[-1] in ("PASS", "XFAIL") for line in rows)
+
+
+def test_k_selects_the_same_claims_as_pytest_k(cli_invoke: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    for text in ("det", "LAYOUT", "derivation_xtx", "product_rule.yaml"):
+        ran = json.loads(cli_invoke("run", "identities/seed", "-k", text, "--format", "json").output)["results"]
+        collected = subprocess.run([sys.executable, "-m", "pytest", "identities/seed", "-k", text, "--collect-only",
+                                    "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=120)
+        count = int(collected.stdout.strip().splitlines()[-1].split("/")[0].split()[0])
+        assert len(ran) == count > 0, text

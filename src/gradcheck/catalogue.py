@@ -112,6 +112,11 @@ class Claim:
         """Every expression of the claim in order (one, unless it is a chain)."""
         return (self.expr, *self.rest)
 
+    def test_name(self) -> str:
+        """Its name as a test: "claim 2: derivative wrt X (numerator)", or with its label
+        (what pytest shows and what -k matches, in pytest and in `gradcheck run`)."""
+        return f"claim {self.index}: {self.describe()}"
+
     def describe(self) -> str:
         """The label, or form + wrt + layout."""
         if self.label:

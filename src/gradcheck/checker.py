@@ -297,8 +297,16 @@ def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: st
     generator depends only on the seed and its name, so the results are the same.
     """
     work: list[tuple[str, Identity | BadFile]] = [(i.path, i) for i in select(catalogue.identities, only)]
-    work += [(b.path, b) for b in catalogue.bad_files if only is None or only in (b.name or b.path)]
+    work += [(b.path, b) for b in catalogue.bad_files if chosen(only, b)]
     items = [item for _, item in sorted(work, key=lambda pair: pair[0])]
+    # batches come in the order of `items`; an identity chosen by one claim's label shows
+    # that claim only
+    for item, batch in zip(items, _checked(items, options, jobs, supervise)):
+        yield [r for r in batch if r.claim is None or chosen(only, item, r.claim)]
+
+
+def _checked(items: list[Identity | BadFile], options: Options, jobs: int,
+             supervise: bool) -> Generator[list[ClaimResult], None, None]:
     if (supervise or jobs > 1) and items:
         from gradcheck.supervisor import supervised
 
@@ -408,9 +416,23 @@ def _bug(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where} (--debug shows the traceback)"
 
 
+def chosen(only: str | None, identity: Identity | BadFile, claim: Claim | None = None) -> bool:
+    """The -k rule of `gradcheck run` and of pytest alike: `only` found, ignoring case, in the
+    identity's name, its file's name or the claim's test name ("claim 2: derivative wrt X
+    (numerator)", its label if it has one). With no claim: whether any of its claims is."""
+    if only is None:
+        return True
+    needle = only.lower()
+    fields = [identity.name or "", os.path.basename(identity.path)]
+    if isinstance(identity, Identity):
+        claims = [claim] if claim is not None else list(identity.claims)
+        fields += [c.test_name() for c in claims]
+    return any(needle in f.lower() for f in fields)
+
+
 def select(identities: Iterable[Identity], only: str | None) -> list[Identity]:
-    """Identities whose name contains `only` (all when it is None)."""
-    return [i for i in identities if only is None or only in i.name]
+    """Identities with a claim chosen by `only` (all when it is None)."""
+    return [i for i in identities if chosen(only, i)]
 
 
 def summary(results: Iterable[ClaimResult]) -> dict[Status, int]:

@@ -176,7 +176,8 @@ FORMATS = ("table", "plain", "json", "junit", "markdown", "html")
 
 @cli.command(short_help="Check every claim under PATHS and print a table.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("-k", "only", metavar="TEXT", help="Only identities whose name contains TEXT.")
+@click.option("-k", "only", metavar="TEXT",
+              help="Only claims whose identity name, file name or label contains TEXT (any case), as pytest's -k.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Processes to check identities in (default: all cores). Results do not depend on it.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,

@@ -103,8 +103,7 @@ class IdentityFile(pytest.File):
         self.identity = identity
         self.results: list[Any] | None = None
         for claim in identity.claims:
-            yield ClaimItem.from_parent(self, name=_node_name(f"claim {claim.index}: {claim.describe()}"),
-                                        index=claim.index)
+            yield ClaimItem.from_parent(self, name=_node_name(claim.test_name()), index=claim.index)
 
     def verdicts(self) -> list[Any]:
         """Check the whole identity once (claims share evaluations) and keep the results."""
