@@ -370,7 +370,7 @@ def test_in_a_pipe_every_claim_is_one_whole_line(tmp_path: Path) -> None:
     assert all(line.split()[-1] in ("PASS", "XFAIL") for line in rows)
 
 
-def test_k_selects_the_same_claims_as_pytest_k(cli_invoke: Any) -> None:
+def test_k_selects_the_same_claims_as_pytest_k(cli_invoke: Callable[..., Result]) -> None:
     import json
     import subprocess
     import sys

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from gradcheck import forms
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
 from gradcheck.diagnosis import diagnosed
 from gradcheck.differences import Differences
-from gradcheck.errors import ClaimError, EvalError, GradcheckError, Location, NonFiniteError
+from gradcheck.errors import ClaimError, EvalError, GradcheckError, LayoutSlip, Location, NonFiniteError
 from gradcheck.forms import Probing
 from gradcheck.options import Limits, applied
 from gradcheck.options import Options as Options  # re-exported: the run options
@@ -43,6 +43,7 @@ from gradcheck.verdict import (
     not_zero,
     passes,
     refuted_result,
+    slipped_result,
     unjudgeable,
     visible,
     zero_judged,
@@ -75,10 +76,12 @@ class _Progress:
     found: dict[int, list[Reading]] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
     refuted: dict[int, str] = field(default_factory=dict)
+    slipped: dict[int, str] = field(default_factory=dict)  # a derivative in the other layout's shape
     seconds: dict[int, float] = field(default_factory=dict)
 
     def pending(self) -> list[Claim]:
-        return [c for c in self.claims if c.index not in self.failed and c.index not in self.refuted]
+        return [c for c in self.claims
+                if c.index not in self.failed and c.index not in self.refuted and c.index not in self.slipped]
 
 
 Sampler = Callable[[Mapping[str, int], int], Sample]
@@ -101,8 +104,8 @@ def _check(identity: Identity, options: Options, sampler: Sampler | None, make_p
     if sampler is None:
         sampler = lambda sizes, trial: draw_sample(identity, sizes, samples, trial)  # noqa: E731
     directions = identity_rng(options.seed, identity.name + "/directions")
-    progress = _Progress(identity.claims, {c.index: [] for c in identity.claims}, {}, {},
-                         {c.index: 0.0 for c in identity.claims})
+    progress = _Progress(identity.claims, found={c.index: [] for c in identity.claims},
+                         seconds={c.index: 0.0 for c in identity.claims})
     judged = drawn = 0
     resampled: list[str] = []
     escalated: set[str] = set()
@@ -229,11 +232,14 @@ def _measure_point(identity: Identity, at: Probing, progress: _Progress, claims:
     real one does not) instead of failing it."""
     measured: dict[int, Reading] = {}
     for claim in claims:
-        if claim.index in progress.failed or claim.index in progress.refuted:
+        if claim.index in progress.failed or claim.index in progress.refuted or claim.index in progress.slipped:
             continue
         start = time.perf_counter()
         try:
             measured[claim.index] = _read(claim, identity, at, rtol)
+        except LayoutSlip as slip:
+            target = progress.refuted if claim.expect_fail else progress.slipped
+            target[claim.index] = _layout_slip(claim, identity, at, rtol, slip.other)
         except ClaimError as exc:
             target = progress.refuted if claim.expect_fail else progress.failed
             target[claim.index] = _message(exc, identity)
@@ -258,6 +264,19 @@ def _read(claim: Claim, identity: Identity, at: Probing, rtol: float) -> Reading
     return forms.settled(reading)
 
 
+def _layout_slip(claim: Claim, identity: Identity, at: Probing, rtol: float, other: str) -> str:
+    """What a derivative written in the other layout's shape is: the claim read in that
+    layout, judged at this point like any other."""
+    try:
+        holds = passes(_read(replace(claim, layout=other), identity, at, rtol), rtol)
+    except GradcheckError:
+        holds = False
+    if holds:
+        return (f"it holds in layout {other}: the claimed shape is layout {other}'s (in layout "
+                f"{claim.layout} the derivative is its transpose)")
+    return f"it has the shape of layout {other}, not {claim.layout}, and does not hold in layout {other} either"
+
+
 def _resample_note(reasons: list[str]) -> str:
     if not reasons:
         return ""
@@ -277,6 +296,8 @@ def _result(identity: Identity, claim: Claim, sizes: Mapping[str, int], progress
         return refuted_result(identity, claim, sizes, progress.refuted[claim.index], seconds)
     if claim.index in progress.failed:
         return errored(identity.name, identity.path, claim, sizes, progress.failed[claim.index], seconds)
+    if claim.index in progress.slipped:
+        return slipped_result(identity, claim, sizes, progress.slipped[claim.index], seconds)
     result = judge(identity.name, identity.path, claim, sizes, progress.found[claim.index], options.rtol,
                    seconds, options.max_noise, notes)
     return diagnosed(result, options.rtol)
@@ -409,8 +430,9 @@ def _bug(exc: BaseException) -> str:
     """A bug's one-line account: its type, message and the innermost frame of gradcheck."""
     import traceback
 
-    if os.environ.get("GRADCHECK_DEBUG"):  # gradcheck --debug: the whole traceback
-        return "".join(traceback.format_exception(exc)).rstrip()
+    if os.environ.get("GRADCHECK_DEBUG"):  # gradcheck --debug: the whole traceback, on stderr
+        traceback.print_exception(exc)
+        return f"{type(exc).__name__}: {exc} (its traceback is printed above)"
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "gradcheck" in f.filename]
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where} (--debug shows the traceback)"

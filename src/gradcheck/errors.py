@@ -97,6 +97,18 @@ class ClaimError(EvaluationError):
     be evaluated at all raises a plain EvaluationError: an ERROR whatever is expected)."""
 
 
+class LayoutSlip(ClaimError):
+    """A derivative claim with the shape of the other layout: the layout slip, judged as a
+    failure (with whether it holds in that layout), not as an error of shapes."""
+
+    def __init__(self, message: str, other: str) -> None:
+        super().__init__(message)
+        self.other = other
+
+    def located(self, location: Location) -> GradcheckError:
+        return self
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A hint naming the closest of `choices` to `name`, or "" when none is close."""
     close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)

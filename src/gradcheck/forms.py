@@ -17,7 +17,7 @@ import numpy as np
 from gradcheck import diagnosis
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.differences import Differences
-from gradcheck.errors import ClaimError, EvaluationError
+from gradcheck.errors import ClaimError, EvaluationError, LayoutSlip
 from gradcheck.expr import Expr
 from gradcheck.functions import shape_str
 from gradcheck.kinds import KINDS
@@ -146,11 +146,12 @@ def _check_derivative_shape(claim: Claim, c: np.ndarray, f_shape: tuple[int, ...
     other = "numerator" if layout == "denominator" else "denominator"
     fits = c.shape == expected_derivative_shape(f_shape, x_shape, other)
     hint = f"the claimed shape fits layout {other}" if fits else "it fits neither layout"
-    raise ClaimError(
-        f"claimed derivative has shape {shape_str(c.shape)} but layout {layout} expects "
-        f"{shape_str(want)} for f of shape {shape_str(f_shape)} and {claim.wrt} of shape "
-        f"{shape_str(x_shape)}; {hint} in claim {claim.index}"
-    )
+    message = (f"claimed derivative has shape {shape_str(c.shape)} but layout {layout} expects "
+               f"{shape_str(want)} for f of shape {shape_str(f_shape)} and {claim.wrt} of shape "
+               f"{shape_str(x_shape)}; {hint} in claim {claim.index}")
+    if fits and claim.form == "derivative" and claim.read_off is None:
+        raise LayoutSlip(message, other)  # the slip of layouts: a FAIL, as at a square size
+    raise ClaimError(message)
 
 
 def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],

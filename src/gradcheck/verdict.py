@@ -241,6 +241,14 @@ def file_error(name: str, path: str, message: str) -> ClaimResult:
     return ClaimResult(name, path, None, {}, Status.ERROR, message=message)
 
 
+def slipped_result(identity: Identity, claim: Claim, sizes: Mapping[str, int], hint: str,
+                   seconds: float = 0.0) -> ClaimResult:
+    """A derivative claim with the other layout's shape: a FAIL with the layout diagnosis,
+    the same verdict as the slip gets where both layouts have one shape."""
+    return ClaimResult(identity.name, identity.path, claim, dict(sizes), Status.FAIL, hint=hint, message=hint,
+                       seconds=seconds)
+
+
 def refuted_result(identity: Identity, claim: Claim, sizes: Mapping[str, int], message: str,
                    seconds: float = 0.0) -> ClaimResult:
     """An expected failure whose own expression cannot stand (wrong shape, not finite)."""
