@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rich import box
+from rich.console import RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -54,23 +56,40 @@ def problems(results: Sequence[ClaimResult]) -> Text:
     return text
 
 
+NARROWEST_CLAIM = 30  # the claim column below which identity names go on lines of their own
+
+
 def results_table(results: Sequence[ClaimResult], width: int = 120) -> Table:
-    """One row per claim; on terminals narrower than `WIDE` the note column is left
-    out (`problems` prints the notes that matter below the table)."""
+    """One row per claim, no word ever split: names whole, labels folded at spaces. Where
+    the names leave the claim column too narrow (80 columns, a 38-character name), each
+    identity's name is a line of its own above its claims. On terminals narrower than
+    `WIDE` the note column is left out (`problems` prints the notes that matter)."""
+    wide = width >= WIDE
+    longest = max((len(r.identity) for r in results), default=0)
+    fixed = 12 + 8 + 6 + 10 + (44 if wide else 0)  # sizes, error, status, padding, note
+    inline = width - fixed - longest >= NARROWEST_CLAIM
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("identity", overflow="fold")
+    if inline:
+        table.add_column("identity", no_wrap=True, min_width=longest)
     table.add_column("claim", overflow="fold", ratio=2)
     table.add_column("sizes", overflow="fold")
     table.add_column("error", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    wide = width >= WIDE
     if wide:
         table.add_column("note", no_wrap=True, overflow="ellipsis", min_width=16, max_width=44)
+    previous = None
     for r in results:
         # Text, not str: user text such as "[vec(X)]" must not be read as rich markup
-        cells = [Text(r.identity), Text(r.description), Text(sizes_text(r.sizes)), Text(error_text(r)),
-                 Text(r.status.value, style=STYLES[r.status])]
-        table.add_row(*cells, *([Text(note(r))] if wide else []))
+        cells: list[RenderableType] = [Text(r.description), Text(sizes_text(r.sizes)), Text(error_text(r)),
+                                       Text(r.status.value, style=STYLES[r.status]),
+                                       *([Text(note(r))] if wide else [])]
+        if inline:
+            table.add_row(Text(r.identity), *cells)
+        else:
+            if r.identity != previous:
+                table.add_row(Text(r.identity, style="bold"))
+            table.add_row(Padding(cells[0], (0, 0, 0, 2)), *cells[1:])  # every folded line indented
+        previous = r.identity
     return table
 
 
