@@ -381,3 +381,14 @@ def test_k_selects_the_same_claims_as_pytest_k(cli_invoke: Callable[..., Result]
                                     "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=120)
         count = int(collected.stdout.strip().splitlines()[-1].split("/")[0].split()[0])
         assert len(ran) == count > 0, text
+
+
+def test_list_never_cuts_a_name_so_any_can_be_copied_into_verify(cli_invoke: Callable[..., Result]) -> None:
+    listed = cli_invoke("list", "identities").output.splitlines()
+    names = [line.split()[0] for line in listed]
+    from gradcheck.catalogue import load_catalogue
+
+    assert sorted(names) == sorted(i.name for i in load_catalogue(["identities"]).identities)
+    longest = max(names, key=len)
+    result = cli_invoke("verify", longest, "--catalogue", "identities", "--trials", "1")
+    assert result.exit_code == 0 and longest in result.output

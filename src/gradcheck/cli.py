@@ -572,15 +572,22 @@ def list_(paths: tuple[str, ...]) -> None:
     from rich.table import Table
 
     catalogue = load_catalogue(paths or _default_paths())
-    table = Table(header_style="bold")
-    for column in ("name", "title", "tags", "claims"):
-        table.add_column(column, justify="right" if column == "claims" else "left")
-    for i in catalogue.identities:
-        table.add_row(_text(i.name), _text(i.title), _text(", ".join(i.tags)), str(len(i.claims)))
     console = _console()
-    console.print(table)
+    longest = max((len(i.name) for i in catalogue.identities), default=4)
+    if not console.is_terminal:  # a pipe: one whole line per identity, the name first
+        for i in catalogue.identities:
+            click.echo(f"{i.name.ljust(longest)}  {len(i.claims):>3}  {i.title}  [{', '.join(i.tags)}]".rstrip())
+    else:
+        table = Table(header_style="bold")
+        table.add_column("name", no_wrap=True, min_width=longest)  # whole, to copy into verify
+        table.add_column("claims", justify="right", no_wrap=True)
+        table.add_column("title", overflow="fold", ratio=2)
+        table.add_column("tags", overflow="fold", ratio=1)
+        for i in catalogue.identities:
+            table.add_row(_text(i.name), str(len(i.claims)), _text(i.title), _text(", ".join(i.tags)))
+        console.print(table)
     for bad in catalogue.bad_files:
-        console.print(_text(("ERROR ", "magenta"), str(bad.error)))
+        click.echo(f"ERROR {bad.error}")
     raise SystemExit(ExitCode.FAILED if catalogue.bad_files else ExitCode.OK)
 
 
