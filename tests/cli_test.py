@@ -392,3 +392,17 @@ def test_list_never_cuts_a_name_so_any_can_be_copied_into_verify(cli_invoke: Cal
     longest = max(names, key=len)
     result = cli_invoke("verify", longest, "--catalogue", "identities", "--trials", "1")
     assert result.exit_code == 0 and longest in result.output
+
+
+@pytest.mark.parametrize(("words", "cword", "expected"), [
+    ("gradcheck ver", 1, {"verify"}),
+    ("gradcheck run --for", 2, {"--format"}),
+    ("gradcheck verify derivation_t", 2, {"derivation_trace_axb", "derivation_two_layer_w1", "derivation_two_layer_w2"}),
+    ("gradcheck verify --catalogue identities/seed lo", 4, {"logdet", "loss_softmax_cross_entropy",
+                                                             "loss_squared_error"}),
+])
+def test_shell_completion(words: str, cword: int, expected: set[str]) -> None:
+    gradcheck = str(Path(sys.executable).with_name("gradcheck"))
+    env = {**os.environ, "_GRADCHECK_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    proc = subprocess.run([gradcheck], capture_output=True, text=True, env=env, timeout=60)
+    assert {line.split(",", 1)[1] for line in proc.stdout.splitlines()} == expected

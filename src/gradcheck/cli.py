@@ -344,9 +344,34 @@ def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], sec
     return buffer.getvalue()
 
 
+def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of identity names: the `name:` lines of the catalogue verify would
+    search (--catalogue, ./identities or the installed one), read quickly, not loaded."""
+    import re
+
+    from click.shell_completion import CompletionItem
+
+    from gradcheck.catalogue import bundled_catalogue
+
+    given = ctx.params.get("catalogue_dir")
+    places = [Path(given)] if given else [p for p in (Path("identities"), bundled_catalogue()) if p and p.is_dir()]
+    pattern = re.compile(r"^name:\s*['\"]?([a-z0-9_.-]+)", re.MULTILINE)
+    names: set[str] = set()
+    for place in places[:1]:
+        for path in place.rglob("*.y*ml"):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    found = pattern.search(handle.read(4096))
+            except OSError:
+                continue
+            if found and found.group(1).startswith(incomplete):
+                names.add(found.group(1))
+    return [CompletionItem(n) for n in sorted(names)]
+
+
 @cli.command()
-@click.argument("name")
-@click.option("--catalogue", "catalogue_dir", type=click.Path(exists=True, file_okay=False),
+@click.argument("name", shell_complete=_complete_names)
+@click.option("--catalogue", "catalogue_dir", is_eager=True, type=click.Path(exists=True, file_okay=False),
               help="Look for NAME here instead of ./identities.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Also draw each claim's error against the step size to this .png or .svg file.")
