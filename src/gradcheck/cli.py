@@ -432,24 +432,51 @@ def _find(name: str, catalogue_dir: str | None, limits: Limits) -> Identity:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @FOLLOW_LINKS
 def lint(paths: tuple[str, ...], follow_links: bool) -> None:
-    """Validate identity files (format and expressions, no numerics): fast enough for a
-    pre-commit hook. Exit status 1 when any file is bad.
+    """Validate identity files without numerics: the format, every expression, and the
+    shapes the declarations imply (A @ X with A and X both n x m is found here, not at run
+    time). Fast enough for a pre-commit hook. Exit status 1 when any file is bad.
 
     \b
     Example:
       gradcheck lint identities/
     """
+    from gradcheck.errors import CatalogueError, Location
+    from gradcheck.shapes import problems
+
     catalogue = load_catalogue(paths, follow_links=follow_links)
-    good, bad = len(catalogue.identities), len(catalogue.bad_files)
-    if not good + bad:
+    if not catalogue.identities and not catalogue.bad_files:
         raise click.UsageError(f"no identity files (*.yaml, *.yml) under {', '.join(paths)}")
+    # shapes known from the declarations alone: a mismatch that every run would hit
+    errors = [item.error for item in catalogue.bad_files]
+    good = 0
+    for identity in catalogue.identities:
+        found = problems(identity)
+        good += not found
+        errors += [CatalogueError(message, Location(identity.path, key, line if line else _line_of(identity.path, key)))
+                   for key, line, message in found[:1]]
+    bad = len(catalogue.identities) + len(catalogue.bad_files) - good
     # on stdout, one whole line per bad file (never wrapped: a log or grep reads it whole)
-    for item in catalogue.bad_files:
+    for error in errors:
         click.secho("ERROR ", fg="magenta", bold=True, nl=False)
-        click.echo(str(item.error))
+        click.echo(str(error))
     click.echo(f"{good + bad} file{'' if good + bad == 1 else 's'} read: "
                f"{good} identit{'y' if good == 1 else 'ies'} ok, {bad} bad")
     raise SystemExit(ExitCode.FAILED if bad else ExitCode.OK)
+
+
+def _line_of(path: str, key: str) -> int | None:
+    """The line of `function:` or of a let in a file (the loader keeps claims' lines only)."""
+    wanted = "function:" if key == "function" else f"{key.removeprefix('let ')}:"
+    indent = 0 if key == "function" else None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                stripped = line.lstrip()
+                if stripped.startswith(wanted) and (indent is None or len(line) - len(stripped) == indent):
+                    return number
+    except OSError:
+        return None
+    return None
 
 
 def _variable_spec(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, Any]:
