@@ -406,3 +406,10 @@ def test_shell_completion(words: str, cword: int, expected: set[str]) -> None:
     env = {**os.environ, "_GRADCHECK_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
     proc = subprocess.run([gradcheck], capture_output=True, text=True, env=env, timeout=60)
     assert {line.split(",", 1)[1] for line in proc.stdout.splitlines()} == expected
+
+
+@pytest.mark.parametrize("name", ["product_rule", "product_rule.yaml", "identities/seed/product_rule.yaml"])
+def test_verify_finds_an_identity_by_its_name_its_file_name_or_its_path(cli_invoke: Callable[..., Result],
+                                                                         name: str) -> None:
+    result = cli_invoke("verify", name, "--trials", "1")
+    assert result.exit_code == 0 and result.output.startswith("product_rule: ")

@@ -220,14 +220,29 @@ def find_identity(name: str, places: Sequence[str | Path] | None = None, limits:
     """The identity called `name` in the first of `places` that has it (by default
     ./identities, then the installed catalogue). A bad file of that name raises its own
     error; no identity of that name raises NotFound, with the closest name as a hint."""
+    if Path(name).suffix in (".yaml", ".yml") and Path(name).is_file():  # a path to the file itself
+        return load_file(name, limits)
     if places is None:
         places = [p for p in (Path("identities"), bundled_catalogue()) if p is not None and p.is_dir()]
     seen: list[str] = []
     for place in places:
+        # a file named after the identity (as the catalogue names them) is read first, alone:
+        # verify NAME need not load the whole catalogue
+        by_file: Identity | None = None
+        for path in sorted(Path(place).rglob(f"{Path(name).stem}.y*ml")):
+            try:
+                identity = load_file(path, limits)
+            except CatalogueError:
+                continue
+            if identity.name == name:
+                return identity
+            by_file = by_file or identity
         catalogue = load_catalogue([place], limits)
         match = [i for i in catalogue.identities if i.name == name]
-        if match:
+        if match:  # the name: key first; else the file of that name
             return match[0]
+        if by_file is not None:
+            return by_file
         bad = [b for b in catalogue.bad_files if b.name == name]
         if bad:
             raise bad[0].error
