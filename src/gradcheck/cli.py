@@ -379,8 +379,9 @@ def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str)
 def verify(name: str, catalogue_dir: str | None, plot_path: str | None, **numeric: Any) -> None:
     """Check one identity in depth and explain any failure.
 
-    NAME is looked up in --catalogue DIR, else in ./identities, else in the
-    catalogue installed with gradcheck.
+    NAME (an identity's name, its file's name, or the path of the file) is looked
+    up in --catalogue DIR, else in ./identities, else in the catalogue installed
+    with gradcheck.
 
     \b
     Example:
