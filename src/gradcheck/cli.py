@@ -480,6 +480,30 @@ def _line_of(path: str, key: str) -> int | None:
     return None
 
 
+_OPTIONS = {"derivative": "--claim", "differential": "--differential", "hessian": "--hessian", "equals": "--equals",
+            "vjp": "--vjp", "jvp": "--jvp", "hvp": "--hvp", "second_differential": "--second-differential",
+            "derivation": "--step"}
+
+
+def _on_the_command_line(message: str, claims: Sequence[Mapping[str, Any]]) -> str:
+    """An error about the document `check` builds, told in the terms the user typed: the
+    argument or option, not a key of a file they never saw."""
+    import re
+
+    message = message.replace(" in function of <command line>", " in FUNCTION")
+    message = re.sub(r" in (inputs|constants)\.(\w+)[^:]* of <command line>(, line \d+)?",
+                     lambda m: f" in --{m.group(1)[:-1]} {m.group(2)}", message)
+
+    def option(m: re.Match[str]) -> str:
+        k = int(m.group(1)) - 1
+        form = next((f for f in _OPTIONS if k < len(claims) and f in claims[k]), "")
+        step = f" number {m.group(2).split()[-1]}" if m.group(2) and form == "derivation" else ""
+        return f" in {_OPTIONS.get(form, 'the claim')}{step}"
+
+    message = re.sub(r" in claim (\d+)( step \d+)?[^:]*? of <command line>(, line \d+)?", option, message)
+    return message.replace(" of <command line>", "")
+
+
 def _variable_spec(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, Any]:
     """NAME=SHAPE[:KIND], SHAPE like 4x4, 4x1, 4 or 1 (a scalar is [])."""
     out: dict[str, Any] = {}
@@ -574,8 +598,8 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
     options = _options(**numeric)
     try:
         identity = load_data(document, "<command line>")
-    except GradcheckError as exc:  # what was typed on the command line: a usage error
-        click.echo(f"gradcheck: error: {exc}", err=True)
+    except GradcheckError as exc:  # what was typed on the command line: a usage error, at its option
+        click.echo(f"gradcheck: error: {_on_the_command_line(str(exc), claims)}", err=True)
         raise SystemExit(ExitCode.USAGE) from None
     _known_dims(options, [identity])
     from gradcheck.checker import check_supervised
