@@ -428,3 +428,9 @@ def test_verify_finds_an_identity_by_its_name_its_file_name_or_its_path(cli_invo
 def test_check_errors_point_at_what_the_user_typed(args: list[str], message: str) -> None:
     bad = gradcheck("check", *args)
     assert bad.returncode == 2 and message in bad.stderr and "<command line>" not in bad.stderr, bad.stderr
+
+
+def test_verify_in_a_pipe_pads_no_line() -> None:
+    proc = gradcheck("verify", "logdet", "--trials", "1")
+    assert proc.returncode == 0
+    assert all(line == line.rstrip() for line in proc.stdout.splitlines())

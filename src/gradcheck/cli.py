@@ -61,6 +61,17 @@ def _console(**options: Any) -> Console:
     return Console(**options)
 
 
+def _show(console: Console, renderable: Any) -> None:
+    """Print to a terminal as rich lays it out; to a pipe or a log, the same lines with
+    no trailing blanks (rich pads every line of a table to the width)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
 def _text(*parts: Any) -> Any:
     from rich.text import Text
 
@@ -401,7 +412,7 @@ def verify(name: str, catalogue_dir: str | None, plot_path: str | None, **numeri
 
     results = check_supervised(identity, options)
     console = _console()
-    console.print(verify_report(identity, results, run_line(results, options), console.width))
+    _show(console, verify_report(identity, results, run_line(results, options), console.width))
     if plot_path is not None:
         from gradcheck.report.plot import draw, sweep
 
@@ -606,7 +617,7 @@ def check_command(function: str, inputs: dict[str, Any], constants: dict[str, An
 
     results = check_supervised(identity, options)
     console = _console()
-    console.print(verify_report(identity, results, run_line(results, options), console.width))
+    _show(console, verify_report(identity, results, run_line(results, options), console.width))
     raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
 
 
