@@ -305,7 +305,8 @@ def _result(identity: Identity, claim: Claim, sizes: Mapping[str, int], progress
 
 def bad_file_result(bad: BadFile) -> ClaimResult:
     """An ERROR row standing for a file that could not be loaded."""
-    return file_error(bad.name or bad.path, bad.path, str(bad.error))
+    return file_error(bad.name or bad.path, bad.path, str(bad.error),
+                      bad.error.location.line if bad.error.location is not None else None)
 
 
 def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: str | None = None,

@@ -196,11 +196,20 @@ FORMATS = ("table", "plain", "json", "junit", "markdown", "html")
                    "line per claim. With --output the table is still printed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file (atomically: never a truncated file).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write a JUnit XML report to FILE.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write a JSON report to FILE.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write a Markdown report to FILE.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write an HTML report to FILE.")
 @click.option("--quiet", "-q", is_flag=True, help="Print no table: only the problems and the totals.")
 @click.option("--only-problems", is_flag=True, help="Print the table's rows that need attention only.")
 @FOLLOW_LINKS
 @numeric_options
 def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, output: str | None,
+        junit_path: str | None, json_path: str | None, markdown_path: str | None, html_path: str | None,
         quiet: bool, only_problems: bool, follow_links: bool, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
@@ -208,10 +217,15 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     claim failed, errored or passed unexpectedly, 2 on a usage error, 130 when
     interrupted by Ctrl-C or SIGTERM (what finished so far is reported).
 
+    Reports: --format/--output for one, --junit, --json, --markdown and --html for
+    any number from the same run. Under GitHub Actions (GITHUB_ACTIONS=true) each
+    problem is also an annotation on its file and line, and the Markdown report is
+    appended to the job summary ($GITHUB_STEP_SUMMARY).
+
     \b
     Example:
       gradcheck run identities/ -k det --size 5
-      gradcheck run identities/ --format junit --output report.xml
+      gradcheck run identities/ --junit report.xml --json report.json
     """
     start = time.perf_counter()
     options = _options(**numeric)
@@ -219,13 +233,17 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     _nothing_selected(catalogue, only, paths)
     _known_dims(options, catalogue.identities)
     console = _console()
-    if fmt == "html" and importlib.util.find_spec("latex2mathml") is None:
-        raise click.UsageError("--format html needs latex2mathml: pip install 'gradcheck[html]'")
+    files = {path: kind for kind, path in (("junit", junit_path), ("json", json_path), ("markdown", markdown_path),
+                                          ("html", html_path), (fmt, output)) if path}
+    if "html" in (fmt, *files.values()) and importlib.util.find_spec("latex2mathml") is None:
+        raise click.UsageError("an HTML report needs latex2mathml: pip install 'gradcheck[html]'")
     cores = available_cores()
     results, interrupted = _collect(catalogue, options, only, min(jobs or cores, cores), console)
-    pictures = _pictures(catalogue, results, options) if fmt == "html" else {}
+    pictures = _pictures(catalogue, results, options) if "html" in (fmt, *files.values()) else {}
     view = "quiet" if quiet else "problems" if only_problems else "all"
-    _report(results, fmt, output, options, time.perf_counter() - start, console, pictures, view)
+    seconds = time.perf_counter() - start
+    _report(results, fmt, options, seconds, console, pictures, view, screen=not output)
+    _files(results, files, options, seconds, pictures)
     if interrupted:
         console.print(f"interrupted: {len({r.identity for r in results})} identities were checked")
         raise SystemExit(ExitCode.INTERRUPTED)
@@ -299,18 +317,17 @@ def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int
     return results, False
 
 
-def _report(results: list[ClaimResult], fmt: str, output: str | None, options: Options, seconds: float,
-            console: Console, pictures: Mapping[tuple[str, int], str] | None = None, view: str = "all") -> None:
-    """The report in `fmt` (to `output`, or the terminal), and on the terminal the table:
-    every row (`view` "all"), the rows that need attention ("problems"), or none ("quiet")."""
+def _report(results: list[ClaimResult], fmt: str, options: Options, seconds: float, console: Console,
+            pictures: Mapping[tuple[str, int], str] | None = None, view: str = "all", screen: bool = True) -> None:
+    """What the terminal shows: the report in `fmt` when it is not a screen format (and
+    `screen`, no --output took it), else the table: every row (`view` "all"), the rows
+    that need attention ("problems"), or none ("quiet"), then the problems and totals."""
     from gradcheck.checker import summary
-    from gradcheck.report.output import write_atomic
     from gradcheck.report.table import plain_problems, plain_rows, problems, results_table, totals_line
 
     counts = summary(results)
-    text = _render(fmt, results, counts, seconds, options, pictures) if fmt not in SCREEN or output else ""
-    if text and not output:
-        click.echo(text, nl=False)
+    if fmt not in SCREEN and screen:
+        click.echo(_render(fmt, results, counts, seconds, options, pictures), nl=False)
         return
     shown = results if view == "all" else [r for r in results if not r.status.ok or r.warnings]
     if fmt == "plain" or not console.is_terminal:  # a pipe or a log: whole lines that grep finds
@@ -321,8 +338,30 @@ def _report(results: list[ClaimResult], fmt: str, output: str | None, options: O
             console.print(results_table(shown, console.width))
         console.print(problems(results), end="")
         console.print(totals_line(counts, seconds))
-    if output:  # after the table: a report that cannot be written loses no result on screen
-        write_atomic(output, text)  # an OutputError is exit 2 (_Group)
+
+
+def _files(results: list[ClaimResult], files: Mapping[str, str], options: Options, seconds: float,
+           pictures: Mapping[tuple[str, int], str]) -> None:
+    """Every report asked for, each to its file, after the table (a report that cannot be
+    written loses no result on screen: an OutputError is exit 2, see _Group); under GitHub
+    Actions, annotations and the job summary too."""
+    from gradcheck.checker import summary
+    from gradcheck.report.output import write_atomic
+
+    counts = summary(results)
+    for path, kind in files.items():
+        write_atomic(path, _render(kind, results, counts, seconds, options, pictures))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from gradcheck.report.github import workflow_commands
+
+        click.echo(workflow_commands(results), nl=False)
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        try:
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(_render("markdown", results, counts, seconds, options) + "\n")
+        except OSError as exc:
+            click.echo(f"gradcheck: warning: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror}", err=True)
 
 
 def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], seconds: float,
@@ -343,16 +382,10 @@ def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], sec
         from gradcheck.report.markdown import markdown_report
 
         return markdown_report(results, counts, seconds)
-    from io import StringIO
+    from gradcheck.report.table import plain_problems, plain_rows, totals_line
 
-    from gradcheck.report.table import problems, results_table, totals_line
-
-    buffer = StringIO()
-    plain = _console(file=buffer, width=160, color_system=None, force_terminal=False)
-    plain.print(results_table(results, 160))
-    plain.print(problems(results), end="")
-    plain.print(totals_line(counts, seconds))
-    return buffer.getvalue()
+    # table or plain to a file: what a pipe gets, one whole line per claim
+    return plain_rows(results) + plain_problems(results) + totals_line(counts, seconds).plain + "\n"
 
 
 def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

@@ -103,6 +103,12 @@ class ClaimResult:
     notes: tuple[str, ...] = field(default=())
     # what a passing claim may still hide (a layout the samples cannot tell apart)
     warnings: tuple[str, ...] = field(default=())
+    file_line: int | None = None  # for a bad file: the line of its error
+
+    @property
+    def line(self) -> int | None:
+        """The line of the file the row is about: its claim's, or a bad file's error's."""
+        return self.claim.line if self.claim is not None else self.file_line
 
     def __post_init__(self) -> None:
         # Every report reads its text here: a file's control characters (a file name with
@@ -236,9 +242,9 @@ def errored(identity: str, path: str, claim: Claim, sizes: Mapping[str, int], me
     return ClaimResult(identity, path, claim, dict(sizes), Status.ERROR, message=message, seconds=seconds)
 
 
-def file_error(name: str, path: str, message: str) -> ClaimResult:
+def file_error(name: str, path: str, message: str, line: int | None = None) -> ClaimResult:
     """The ERROR row of a file that could not be loaded."""
-    return ClaimResult(name, path, None, {}, Status.ERROR, message=message)
+    return ClaimResult(name, path, None, {}, Status.ERROR, message=message, file_line=line)
 
 
 def slipped_result(identity: Identity, claim: Claim, sizes: Mapping[str, int], hint: str,

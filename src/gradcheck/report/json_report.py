@@ -47,6 +47,7 @@ def claim_record(r: ClaimResult, options: Options) -> dict[str, Any]:
     return {
         "identity": r.identity,
         "file": r.path,
+        "line": r.line,
         "claim": claim,
         "description": r.description,
         "sizes": dict(r.sizes),

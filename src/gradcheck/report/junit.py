@@ -17,9 +17,9 @@ def junit_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], s
                           errors=str(counts[Status.ERROR]), skipped=str(counts[Status.XFAIL]),
                           time=f"{seconds:.3f}")
     for r in results:
-        case = ET.SubElement(suite, "testcase", classname=r.identity,
-                             name=f"claim {r.claim.index}: {r.description}" if r.claim else "file", file=r.path,
-                             time=f"{r.seconds:.6f}")
+        attributes = {"classname": r.identity, "name": f"claim {r.claim.index}: {r.description}" if r.claim else "file",
+                      "file": r.path, "time": f"{r.seconds:.6f}", **({"line": str(r.line)} if r.line else {})}
+        case = ET.SubElement(suite, "testcase", attributes)
         detail = f"{note(r)}\nerror {r.error if r.error is not None else '-'}; sizes {sizes_text(r.sizes)}"
         if r.details:
             detail += "\n" + "\n".join(r.details)
