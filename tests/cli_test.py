@@ -200,7 +200,11 @@ def test_new_writes_a_template_that_passes(cli_invoke: Callable[..., Result], tm
     result = cli_invoke("new", "my_identity", "--folder", str(folder))
     assert result.exit_code == 0
     text = (folder / "my_identity.yaml").read_text()
-    assert text.startswith("# yaml-language-server: $schema=file://")
+    first = text.splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=") and "file://" not in first
+    modeline = first.split("=", 1)[1]
+    assert not modeline.startswith("/")  # no absolute path of this machine
+    assert (folder / modeline).resolve().name == "identity.schema.json" and (folder / modeline).exists()
     assert cli_invoke("run", str(folder)).exit_code == 0
     assert cli_invoke("new", "my_identity", "--folder", str(folder)).exit_code == 2  # never overwrites
     assert cli_invoke("new", "Bad Name", "--folder", str(folder)).exit_code == 2

@@ -95,5 +95,5 @@ def test_ci_workflow_is_valid() -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     steps = yaml.safe_load(workflow.read_text())["jobs"]["catalogue"]["steps"]
-    commands = " ".join(step.get("run", "") for step in steps)
-    assert "gradcheck run identities/ --format junit" in commands and "make test" in workflow.read_text()
+    # the catalogue is checked by this repository's own action, as another repository would
+    assert any(step.get("uses") == "./" for step in steps) and "make test" in workflow.read_text()

@@ -45,7 +45,39 @@ def test_installed_new_writes_the_template_from_any_directory(installed: Path, t
                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     text = (tmp_path / "mine.yaml").read_text()
-    assert text.startswith("# yaml-language-server: $schema=file://") and "name: mine\n" in text
+    modeline = text.splitlines()[0].split("$schema=", 1)[1]
+    assert not modeline.startswith(("/", "file:")) and (tmp_path / modeline).exists() and "name: mine\n" in text
     lint = subprocess.run([sys.executable, "-m", "gradcheck.cli", "lint", "mine.yaml"],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert lint.returncode == 0, lint.stderr
+
+
+def test_every_folder_of_the_catalogue_is_a_listed_package() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {"gradcheck." + ".".join(p.relative_to(root).parts) for p in (root / "identities").rglob("*")
+               if p.is_dir() and not p.name.startswith((".", "__"))} | {"gradcheck.identities"}
+    assert folders <= listed, sorted(folders - listed)
+
+
+def test_the_build_is_clean_and_the_sdist_carries_tests_and_docs(tmp_path: Path) -> None:
+    import shutil
+    import tarfile
+
+    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"
+    shutil.copytree(root, source, ignore=shutil.ignore_patterns(".venv*", ".git", ".*cache", ".coverage", "build",
+                                                                 "dist", "*.egg-info", "artifacts", "__pycache__"))
+    code = ("import warnings, sys\nwarnings.simplefilter('always')\nfrom setuptools import build_meta as b\n"
+            "print(b.build_sdist('dist')); print(b.build_wheel('dist'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=source, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "deprecated" not in proc.stderr.lower(), proc.stderr[-3000:]
+    sdist = next((source / "dist").glob("*.tar.gz"))
+    with tarfile.open(sdist) as archive:
+        names = {"/".join(n.split("/")[1:]) for n in archive.getnames()}
+    for needed in ("LICENSE", "CHANGELOG.md", "tests/cli_test.py", "docs/format.md", "identities/seed/logdet.yaml",
+                   "action.yml"):
+        assert needed in names, needed

@@ -675,7 +675,10 @@ def new(name: str, folder: str) -> None:
     schema = Path(__file__).resolve().parent / "schemas" / "identity.schema.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     template = string.Template((Path(__file__).resolve().parent / "templates" / "identity.yaml").read_text("utf-8"))
-    target.write_text(template.substitute(name=name, folder=folder, schema=schema.as_uri()), encoding="utf-8")
+    # relative to the new file (an editor resolves it from there), so the file names no
+    # absolute path of this machine and works for anyone whose environment sits alike
+    relative = Path(os.path.relpath(schema, target.parent.resolve())).as_posix()
+    target.write_text(template.substitute(name=name, folder=folder, schema=relative), encoding="utf-8")
     click.echo(f"wrote {target}")
 
 
