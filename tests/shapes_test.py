@@ -48,6 +48,12 @@ def test_what_holds_or_cannot_be_told_is_not_reported(function: str) -> None:
     assert found(function) == []
 
 
+def test_numbers_in_shapes_are_compared_as_numbers() -> None:
+    identity = load_text("name: s\ninputs:\n  X: {shape: [3, 4]}\nconstants:\n  A: {shape: [3, 4]}\n"
+                         "function: trace(A @ X)\nclaims:\n  - differential: trace(A @ dX)\n", "s.yaml")
+    assert "4 columns against 3 rows" in problems(identity)[0][2]
+
+
 def test_a_differential_of_the_wrong_shape_is_found() -> None:
     assert found("S @ S", "trace(dS)") == ["'trace(dS)' has shape () but f has shape (n, n)"]
     assert found("S @ S", "dS @ S + S @ dS") == []

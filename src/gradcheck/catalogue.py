@@ -372,13 +372,17 @@ def is_identity_file(path: str | Path, limits: Limits = Limits()) -> bool:
     return "name" in keys and bool(near)
 
 
-def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits(), follow_links: bool = False) -> Catalogue:
+def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits(), follow_links: bool = False,
+                   identity_files_only: bool = False) -> Catalogue:
     """Load every file under `paths`; bad files (and paths skipped, with why) are collected,
-    never raised."""
+    never raised. With `identity_files_only`, a file that `is_identity_file` says is not one
+    is left out (pre-commit hands over every YAML file of a repository)."""
     identities: list[Identity] = []
     bad: list[BadFile] = []
     seen: dict[str, str] = {}
     found = discover(paths, follow_links)
+    if identity_files_only:
+        found = Found(tuple(f for f in found.files if is_identity_file(f, limits)), found.skipped)
     bad += [BadFile(str(path), CatalogueError(why, Location(str(path))), _guess_name(path))
             for path, why in found.skipped]
     for path in found.files:

@@ -44,10 +44,17 @@ if TYPE_CHECKING:
 # `gradcheck --help` and usage errors start fast.
 
 
-def load_catalogue(paths: Any, limits: Limits = Limits(), follow_links: bool = False) -> Catalogue:
+def load_catalogue(paths: Any, limits: Limits = Limits(), follow_links: bool = False,
+                   identity_files_only: bool = False) -> Catalogue:
     from gradcheck.catalogue import load_catalogue as load
 
-    return load(paths, limits, follow_links)
+    return load(paths, limits, follow_links, identity_files_only)
+
+
+IDENTITY_FILES_ONLY = click.option(
+    "--identity-files-only", is_flag=True,
+    help="Skip YAML files that are not identity files (as the pytest plugin does): for pre-commit, "
+         "which hands over every YAML file.")
 
 
 FOLLOW_LINKS = click.option("--follow-links", is_flag=True,
@@ -207,10 +214,11 @@ FORMATS = ("table", "plain", "json", "junit", "markdown", "html")
 @click.option("--quiet", "-q", is_flag=True, help="Print no table: only the problems and the totals.")
 @click.option("--only-problems", is_flag=True, help="Print the table's rows that need attention only.")
 @FOLLOW_LINKS
+@IDENTITY_FILES_ONLY
 @numeric_options
 def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, output: str | None,
         junit_path: str | None, json_path: str | None, markdown_path: str | None, html_path: str | None,
-        quiet: bool, only_problems: bool, follow_links: bool, **numeric: Any) -> None:
+        quiet: bool, only_problems: bool, follow_links: bool, identity_files_only: bool, **numeric: Any) -> None:
     """Check every claim in the identity files under PATHS and print a table.
 
     Exit status: 0 when every claim passed (or failed as expected), 1 when any
@@ -229,7 +237,10 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     """
     start = time.perf_counter()
     options = _options(**numeric)
-    catalogue = load_catalogue(paths, options.limits, follow_links)
+    catalogue = load_catalogue(paths, options.limits, follow_links, identity_files_only)
+    if identity_files_only and not catalogue.identities and not catalogue.bad_files:
+        click.echo("0 identity files among the files given")
+        raise SystemExit(ExitCode.OK)
     _nothing_selected(catalogue, only, paths)
     _known_dims(options, catalogue.identities)
     console = _console()
@@ -476,7 +487,8 @@ def _find(name: str, catalogue_dir: str | None, limits: Limits) -> Identity:
 @cli.command(short_help="Validate identity files without numerics (pre-commit).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @FOLLOW_LINKS
-def lint(paths: tuple[str, ...], follow_links: bool) -> None:
+@IDENTITY_FILES_ONLY
+def lint(paths: tuple[str, ...], follow_links: bool, identity_files_only: bool) -> None:
     """Validate identity files without numerics: the format, every expression, and the
     shapes the declarations imply (A @ X with A and X both n x m is found here, not at run
     time). Fast enough for a pre-commit hook. Exit status 1 when any file is bad.
@@ -488,7 +500,10 @@ def lint(paths: tuple[str, ...], follow_links: bool) -> None:
     from gradcheck.errors import CatalogueError, Location
     from gradcheck.shapes import problems
 
-    catalogue = load_catalogue(paths, follow_links=follow_links)
+    catalogue = load_catalogue(paths, follow_links=follow_links, identity_files_only=identity_files_only)
+    if identity_files_only and not catalogue.identities and not catalogue.bad_files:
+        click.echo("0 identity files among the files given")
+        raise SystemExit(ExitCode.OK)
     if not catalogue.identities and not catalogue.bad_files:
         raise click.UsageError(f"no identity files (*.yaml, *.yml) under {', '.join(paths)}")
     # shapes known from the declarations alone: a mismatch that every run would hit

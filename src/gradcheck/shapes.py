@@ -40,7 +40,7 @@ class _Sizes:
         the file does not fix (a name against a number it is not declared with)."""
         if a == b:
             return True
-        if isinstance(a, str) and isinstance(b, str):
+        if isinstance(a, str) == isinstance(b, str):  # two names, or two numbers, that differ
             return False
         name, number = (a, b) if isinstance(a, str) else (b, a)
         size = self.dims.get(str(name))
