@@ -194,3 +194,17 @@ def test_a_label_with_a_double_colon_keeps_the_node_id_whole(pytester: pytest.Py
         "reason: layout slip}", "reason: layout slip, label: 'a::b'}"))
     result = pytester.runpytest_subprocess("--collect-only", "-q")
     assert any(line.endswith("claim 3: a: :b") for line in result.outlines), result.outlines
+
+
+def test_every_option_has_an_ini_default_that_the_command_line_overrides(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\ngradcheck_size = 2\ngradcheck_trials = 1\ngradcheck_method = richardson\n")
+    from_ini = project.runpytest_subprocess("-q", "-k", "logdet")
+    from_ini.assert_outcomes(passed=1, failed=1, xfailed=1)
+    assert "sizes n=2" in from_ini.stdout.str()
+    overridden = project.runpytest_subprocess("-q", "-k", "logdet", "--gradcheck-size", "5")
+    assert "sizes n=5" in overridden.stdout.str()
+    project.makeini("[pytest]\ngradcheck_rtol = 5\n")
+    bad = project.runpytest_subprocess("-q")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR and "ini option gradcheck_rtol" in bad.stderr.str()
+    project.makeini("[pytest]\ngradcheck_method = weird\n")
+    assert project.runpytest_subprocess("-q").ret == pytest.ExitCode.USAGE_ERROR

@@ -34,22 +34,50 @@ def _ranged(kind: type, lo: float, hi: float | None) -> Any:
     return convert
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def _option_table() -> list[tuple[str, Any, str]]:
+    """Each option: its name (after gradcheck-), its type, its help."""
     from gradcheck.options import DEFAULT_TIMEOUT, MAX_SIZE, MAX_TIMEOUT, MAX_TRIALS, RTOL_RANGE
 
+    return [("seed", _ranged(int, 0, None), "seed of the random points"),
+            ("trials", _ranged(int, 1, MAX_TRIALS), "random points per identity"),
+            ("size", _ranged(int, 1, MAX_SIZE), "set every dimension to this size"),
+            ("method", _method, "numerical method: central, richardson, complex or auto"),
+            ("rtol", _ranged(float, *RTOL_RANGE), "tolerance floor"),
+            ("timeout", _ranged(float, 0.1, MAX_TIMEOUT),
+             f"stop an identity after this many seconds (default {DEFAULT_TIMEOUT:g}): ERROR")]
+
+
+def _method(text: str) -> str:
+    import argparse
+
+    if text not in ("central", "richardson", "complex", "auto"):
+        raise argparse.ArgumentTypeError(f"expected central, richardson, complex or auto, got {text!r}")
+    return text
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradcheck", "checking matrix-calculus identity files")
-    group.addoption("--gradcheck-seed", type=_ranged(int, 0, None), default=None, help="seed of the random points")
-    group.addoption("--gradcheck-trials", type=_ranged(int, 1, MAX_TRIALS), default=None,
-                    help="random points per identity")
-    group.addoption("--gradcheck-size", type=_ranged(int, 1, MAX_SIZE), default=None,
-                    help="set every dimension to this size")
-    group.addoption("--gradcheck-method", default=None, choices=["central", "richardson", "complex", "auto"],
-                    help="numerical method")
-    group.addoption("--gradcheck-rtol", type=_ranged(float, *RTOL_RANGE), default=None, help="tolerance floor")
-    group.addoption("--gradcheck-timeout", type=_ranged(float, 0.1, MAX_TIMEOUT), default=None,
-                    help=f"stop an identity after this many seconds (default {DEFAULT_TIMEOUT:g}): ERROR")
+    for name, kind, text in _option_table():
+        group.addoption(f"--gradcheck-{name}", type=kind, default=None, help=text)
+        # the same in the ini file (pytest.ini, pyproject.toml's [tool.pytest.ini_options]);
+        # the command line wins
+        parser.addini(f"gradcheck_{name}", f"{text} (--gradcheck-{name} overrides it)", default=None)
     parser.addini("gradcheck_collect", "collect gradcheck identity files (default true)", type="bool",
                   default=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An ini value out of range is a usage error, as the option's would be."""
+    import argparse
+
+    for name, kind, _ in _option_table():
+        raw = config.getini(f"gradcheck_{name}")
+        if raw in (None, "") or config.getoption(f"gradcheck_{name}") is not None:
+            continue
+        try:
+            kind(str(raw).strip())
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini option gradcheck_{name}: {exc}") from None
 
 
 @pytest.fixture
@@ -82,10 +110,15 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 def _options(config: pytest.Config) -> Any:
     from gradcheck.options import Options
 
-    values = {"seed": config.getoption("gradcheck_seed"), "trials": config.getoption("gradcheck_trials"),
-              "size": config.getoption("gradcheck_size"), "method": config.getoption("gradcheck_method"),
-              "rtol": config.getoption("gradcheck_rtol"), "timeout": config.getoption("gradcheck_timeout")}
-    return Options(**{k: v for k, v in values.items() if v is not None})
+    values = {}
+    for name, kind, _ in _option_table():
+        value = config.getoption(f"gradcheck_{name}")
+        raw = config.getini(f"gradcheck_{name}")
+        if value is None and raw not in (None, ""):
+            value = kind(str(raw).strip())  # checked at configure time
+        if value is not None:
+            values[name] = value
+    return Options(**values)
 
 
 class IdentityFile(pytest.File):
