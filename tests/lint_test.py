@@ -78,7 +78,7 @@ def test_pre_commit_hook_runs_the_command_it_names(tmp_path: Path) -> None:
     hook = next(h for h in hooks if h["id"] == "gradcheck-lint")
     bad = tmp_path / "identities" / "bad.yaml"
     bad.parent.mkdir()
-    bad.write_text("name: x\n")
+    bad.write_text("name: x\nfunction: trace(X)\n")  # an identity file (name and function) that is incomplete
     good = CATALOGUE / "seed" / "logdet.yaml"
     exe = str(Path(sys.executable).with_name(hook["entry"].split()[0]))
     args = hook["entry"].split()[1:]

@@ -92,7 +92,10 @@ TOP: Mapping[str, Key] = MappingProxyType({
 VARIABLE: Mapping[str, Key] = MappingProxyType({
     "shape": Key("list", True, _ref("shape")),
     "kind": Key("str", json=_ref("kind")),
-    "perturb": Key("str", json={"enum": list(PERTURBS)}),  # inputs only
+    "perturb": Key("str", json={"enum": list(PERTURBS), "description": (
+        "The space the input's directions are restricted to: symmetric (the input stays symmetric), lower "
+        "and upper (triangular), diagonal, skew (skew-symmetric), toeplitz, stiefel (tangent to "
+        "orthonormal columns); all but symmetric need format 3.")}),  # inputs only
     "value": Key("value", json={"description": "A constant's entries, nested as its shape (format 2).",
                                 "type": ["number", "array"]}),  # constants only
     "below": Key("below", json={"description": "The bound of a constant of kind index (format 2).",
@@ -114,13 +117,16 @@ CLAIM: Mapping[str, Key] = MappingProxyType({
     "wrt": Key("name|names", json={"oneOf": [_ref("identifier"), {
         "type": "array", "minItems": 1, "uniqueItems": True, "items": _ref("identifier"),
         "description": "The inputs of a Hessian over several of them, in block order (format 3)."}]}),
-    "layout": Key("str", json={"enum": list(LAYOUTS)}),
+    "layout": Key("str", json={"enum": list(LAYOUTS), "description": ("numerator: df = tr(D dX), D shaped like X transposed (the Jacobian, size(f) by size(X)); "
+                       "denominator: the gradient, shaped like X (its transpose).")}),
     "cotangent": Key("str", json={**_ref("identifier"),
                                   "description": "The name of a vjp's cotangent, of f's shape (format 3)."}),
     "tangent": Key("str", json={**_ref("identifier"),
                                 "description": "The name of a jvp's tangent, of the input's shape (format 3)."}),
     "label": Key("str", json={"type": "string"}),
-    "expect": Key("str", json={"enum": list(EXPECTS)}),
+    "expect": Key("str", json={"enum": list(EXPECTS), "description": (
+        "fail: the claim is recorded as wrong (a published slip), and passes the run by failing; it needs "
+        "a reason. pass: the default.")}),
     "reason": Key("str", json={"type": "string"}),
 })
 
@@ -134,7 +140,8 @@ STEP: Mapping[str, Key] = MappingProxyType({
 })
 READ_OFF: Mapping[str, Key] = MappingProxyType({
     "wrt": Key("str", True, {"$ref": "#/$defs/identifier"}),
-    "layout": Key("str", True, {"enum": list(LAYOUTS)}),
+    "layout": Key("str", True, {"enum": list(LAYOUTS), "description": ("numerator: df = tr(D dX), D shaped like X transposed (the Jacobian, size(f) by size(X)); "
+                       "denominator: the gradient, shaped like X (its transpose).")}),
     "derivative": Key("expr", True, {"$ref": "#/$defs/expression"}),
 })
 
@@ -218,7 +225,10 @@ def json_schema() -> dict[str, Any]:
             },
             "shape": {"type": "array", "maxItems": 2,
                       "items": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]}},
-            "kind": {"enum": list(KINDS)},
+            "kind": {"enum": list(KINDS),
+                     "description": "How a value is sampled (default general): " + "; ".join(
+                         f"{k.name}: {k.drawn}" + (f" (format {k.since})" if k.since > 1 else "")
+                         for k in KINDS.values()) + "."},
             "input": {**_object(VARIABLE, skip=CONSTANT_ONLY), "not": _kind_index},
             "constant": {
                 **_object(VARIABLE, skip=INPUT_ONLY),
