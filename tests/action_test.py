@@ -12,18 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import SQUARE, SQUARE_SLIP
+
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 
-RIGHT = """\
-name: square
-inputs:
-  X: {shape: [3, 3]}
-function: trace(X @ X)
-claims:
-  - differential: 2 * trace(X @ dX)
-"""
-WRONG = RIGHT.replace("name: square", "name: slip").replace("2 * trace", "trace")
+RIGHT, WRONG = SQUARE, SQUARE_SLIP
 
 
 def _expand(text: str, inputs: dict[str, str]) -> str:

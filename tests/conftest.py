@@ -16,6 +16,17 @@ from gradcheck.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "identities"
 # A derivation of d ln|X| whose second step drops a transpose (used by the report tests).
+# d tr(X^2) = 2 tr(X dX): right as written, and the slip of a forgotten factor 2
+SQUARE = """\
+name: square
+inputs:
+  X: {shape: [3, 3]}
+function: trace(X @ X)
+claims:
+  - differential: 2 * trace(X @ dX)
+"""
+SQUARE_SLIP = SQUARE.replace("name: square", "name: slip").replace("2 * trace", "trace")
+
 WRONG_DERIVATION = """\
 name: steps
 format: 3

@@ -8,17 +8,11 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from conftest import SQUARE
+
 GRADCHECK = str(Path(sys.executable).with_name("gradcheck"))
 
-IDENTITY = """\
-name: square
-inputs:
-  X: {shape: [3, 3]}
-function: trace(X @ X)
-claims:
-  - differential: 2 * trace(X @ dX)
-  - differential: trace(X @ dX)
-"""
+IDENTITY = SQUARE + "  - differential: trace(X @ dX)\n"  # the second claim forgets the factor 2
 
 
 def test_one_run_writes_every_report_annotates_and_summarises(tmp_path: Path) -> None:
