@@ -238,6 +238,7 @@ def test_a_slow_function_is_stopped() -> None:
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
     ({"layout": "row"}, ValueError, "`layout` must be one of 'denominator', 'numerator', got 'row'"),
     ({"vec": "F"}, ValueError, "`vec` must be one of 'column', 'row', got 'F'"),
+    ({"method": "weird"}, ValueError, "`method` must be one of 'central', 'richardson', 'complex', 'auto', got 'weird'"),
     ({"vjp": np.sum}, TypeError, "give the derivative as exactly one of grad (the second argument), jacobian=, "
                                  "vjp= or jvp=; got grad, vjp"),
     ({"wrt": "q"}, ValueError, "`wrt`: no argument named 'q'; the arguments are x"),
