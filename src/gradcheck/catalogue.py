@@ -155,6 +155,9 @@ class Identity:  # noqa: PLR0902 (a record)
     tags: tuple[str, ...] = ()
     latex: str = ""
     notes: str = ""
+    # the line of the function ("function") and of each let ("let NAME"), for messages
+    # about them found after loading (lint's shapes); claims carry their own
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def input(self, name: str) -> Variable:
         return next(v for v in self.inputs if v.name == name)
@@ -465,6 +468,10 @@ class _Loader:
         self.shapes: dict[str, Shape] = {}
         self.last_shape: Shape = None  # the shape of the last LaTeX expression read
 
+    def expression_lines(self, lets: Sequence[str]) -> dict[str, int]:
+        found = {"function": self.doc.line(("function",)), **{f"let {n}": self.doc.line(("let", n)) for n in lets}}
+        return {key: line for key, line in found.items() if line is not None}
+
     def where(self, *path: str | int, key: str | None = None) -> Location:
         label = key if key is not None else ".".join(str(p) for p in path) or "top level"
         return Location(self.file, label, self.doc.line(tuple(path)))
@@ -505,6 +512,7 @@ class _Loader:
             dims=dims, constants=constants, lets=lets, title=_line(data.get("title", "")),
             source=_line(data.get("source", "")), tags=tuple(_line(t) for t in data.get("tags", ())),
             latex=_line(data.get("latex", "")), notes=_line(data.get("notes", "")),
+            lines=self.expression_lines([n for n, _ in lets]),
         )
 
     def check_keys(self, data: dict[str, Any], schema: Mapping[str, Key],

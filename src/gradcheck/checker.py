@@ -330,24 +330,26 @@ def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: st
 def _checked(items: list[Identity | BadFile], options: Options, jobs: int,
              supervise: bool) -> Generator[list[ClaimResult], None, None]:
     if (supervise or jobs > 1) and items:
-        from gradcheck.supervisor import supervised
-
-        # The limits travel inside `options`, with every item: a worker started by spawn or
-        # forkserver (macOS, Windows, Linux from Python 3.14) imports gradcheck afresh.
-        yield from supervised(items, partial(_check_item, options=options), partial(_lost, options=options),
-                              jobs=jobs, limit=options.timeout, initializer=partial(_worker_init, options.limits))
+        yield from _in_workers(items, options, jobs)
     else:
         for item in items:
             yield _check_item(item, options)
 
 
 def check_supervised(identity: Identity, options: Options) -> list[ClaimResult]:
-    """One identity checked in a worker process of its own (the pytest plugin): killed and
-    reported as ERROR rows if it runs past `options.timeout` inside a native call, or dies."""
+    """One identity checked in a worker process of its own (verify, check, the pytest
+    plugin): killed and reported as ERROR rows if it runs past `options.timeout` inside a
+    native call, or dies."""
+    return next(_in_workers([identity], options, 1))
+
+
+def _in_workers(items: list[Identity | BadFile], options: Options, jobs: int) -> Iterator[list[ClaimResult]]:
     from gradcheck.supervisor import supervised
 
-    return next(supervised([identity], partial(_check_item, options=options), partial(_lost, options=options),
-                           jobs=1, limit=options.timeout, initializer=partial(_worker_init, options.limits)))
+    # The limits travel inside `options`, with every item: a worker started by spawn or
+    # forkserver (macOS, Windows, Linux from Python 3.14) imports gradcheck afresh.
+    return supervised(items, partial(_check_item, options=options), partial(_lost, options=options),
+                      jobs=jobs, limit=options.timeout, initializer=partial(_worker_init, options.limits))
 
 
 def _worker_init(limits: Limits = Limits()) -> None:

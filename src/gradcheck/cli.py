@@ -512,8 +512,7 @@ def lint(paths: tuple[str, ...], follow_links: bool, identity_files_only: bool) 
     for identity in catalogue.identities:
         found = problems(identity)
         good += not found
-        errors += [CatalogueError(message, Location(identity.path, key, line if line else _line_of(identity.path, key)))
-                   for key, line, message in found[:1]]
+        errors += [CatalogueError(message, Location(identity.path, key, line)) for key, line, message in found[:1]]
     bad = len(catalogue.identities) + len(catalogue.bad_files) - good
     # on stdout, one whole line per bad file (never wrapped: a log or grep reads it whole)
     for error in errors:
@@ -522,21 +521,6 @@ def lint(paths: tuple[str, ...], follow_links: bool, identity_files_only: bool) 
     click.echo(f"{good + bad} file{'' if good + bad == 1 else 's'} read: "
                f"{good} identit{'y' if good == 1 else 'ies'} ok, {bad} bad")
     raise SystemExit(ExitCode.FAILED if bad else ExitCode.OK)
-
-
-def _line_of(path: str, key: str) -> int | None:
-    """The line of `function:` or of a let in a file (the loader keeps claims' lines only)."""
-    wanted = "function:" if key == "function" else f"{key.removeprefix('let ')}:"
-    indent = 0 if key == "function" else None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                stripped = line.lstrip()
-                if stripped.startswith(wanted) and (indent is None or len(line) - len(stripped) == indent):
-                    return number
-    except OSError:
-        return None
-    return None
 
 
 _OPTIONS = {"derivative": "--claim", "differential": "--differential", "hessian": "--hessian", "equals": "--equals",

@@ -602,15 +602,24 @@ def _read_lets(lets: Sequence[tuple[str, Expr]], reads: frozenset[str]) -> list[
 
 def _complex_step_form(expr: Expr, name: str) -> Node:
     """A let compiled for d(...): the complex-step variants of abs, max, ...; a let that
-    uses any other non-analytic function cannot be moved by a complex step."""
+    uses any other non-analytic function cannot be moved by a complex step. Compiled once
+    per text (d(...) is evaluated at every direction of every point)."""
     blocked = expr.nonanalytic - COMPLEX_STEP.keys() - {"comparison"}
     if blocked or expr.tree is None:
         what = sorted(blocked)[0] if blocked else "a Python function"
         raise EvaluationError(f"d(...) reads let '{name}', which uses '{what}' (not complex-analytic): "
                               "write this differential out with dX")
-    compiler = _Compiler(expr.source)
-    compiler.complex_step = True
-    return compiler.node(expr.tree.body)
+    known = _COMPLEX_STEP_FORMS.get(expr.source)
+    if known is None:
+        compiler = _Compiler(expr.source)
+        compiler.complex_step = True
+        known = compiler.node(expr.tree.body)
+        if len(_COMPLEX_STEP_FORMS) < _PARSED_LIMIT:
+            _COMPLEX_STEP_FORMS[expr.source] = known
+    return known
+
+
+_COMPLEX_STEP_FORMS: dict[str, Node] = {}  # lets compiled for d(...), by text (bounded like _PARSED)
 
 
 def _compare(op: Callable[[Any, Any], Any], a: Value, b: Value) -> Value:

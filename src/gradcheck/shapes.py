@@ -186,8 +186,8 @@ def problems(identity: Identity) -> list[tuple[str, int | None, str]]:
     env.update({v.name: tuple(v.shape) for v in (*identity.inputs, *identity.constants)})
     found: list[tuple[str, int | None, str]] = []
     for name, expr in identity.lets:
-        env[name] = _shape_of(expr, env, identity.dims, f"let {name}", None, found)
-    f = _shape_of(identity.function, env, identity.dims, "function", None, found)
+        env[name] = _shape_of(expr, env, identity.dims, f"let {name}", identity.lines.get(f"let {name}"), found)
+    f = _shape_of(identity.function, env, identity.dims, "function", identity.lines.get("function"), found)
     for claim in identity.claims:
         scope = dict(env)
         scope.update({f"d{v.name}": tuple(v.shape) for v in identity.inputs})
