@@ -197,7 +197,8 @@ FORMATS = ("table", "plain", "json", "junit", "markdown", "html")
 @click.option("-k", "only", metavar="TEXT",
               help="Only claims whose identity name, file name or label contains TEXT (any case), as pytest's -k.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-              help="Processes to check identities in (default: all cores). Results do not depend on it.")
+              help="Processes to check identities in (default and most: the cores this process may use). "
+                   "Results do not depend on it.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Report format. table: columns sized to the terminal (in a pipe: plain); plain: one whole "
                    "line per claim. With --output the table is still printed.")
