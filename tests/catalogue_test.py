@@ -326,7 +326,7 @@ V1 = V2.replace("format: 2\n", "").replace("tril(ones(n, n)) + eye(n)[:, 0:1] @ 
     (V1, "vech needs format 2 in function of f.yaml, line 5: add 'format: 2' at the top of the file"),
     (V1.replace("sum(vech(X))", "sum(X)"),
      "indexing (X[i, j]) needs format 2 in function of f.yaml, line 5: add 'format: 2' at the top of the file"),
-    (V2.replace("format: 2", "format: 7"), "unknown format 7: expected one of 1, 2, 3, 4, 5 in format of f.yaml, line 1"),
+    (V2.replace("format: 2", "format: 7"), "unknown format 7: expected one of 1, 2, 3, 4, 5, 6 in format of f.yaml, line 1"),
     (V2.replace("format: 2", "format: two"), "expected an integer, got text in format of f.yaml, line 1"),
 ])
 def test_format_1_files_refuse_what_is_newer(text: str, message: str) -> None:

@@ -39,7 +39,8 @@ def test_kinds_have_their_structure(seed: int) -> None:
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "index"])
 def test_samples_are_read_only_float_arrays(kind: str) -> None:
     x = draw(kind)
-    assert x.dtype == np.float64 and x.shape == (5, 5) and not x.flags.writeable
+    dtype = np.complex128 if KINDS[kind].complex else np.float64
+    assert x.dtype == dtype and x.shape == (5, 5) and not x.flags.writeable
 
 
 @pytest.mark.parametrize("below", [3, "k"])
@@ -66,6 +67,27 @@ def test_generator_depends_on_seed_and_name_only() -> None:
 def test_huge_inputs_are_refused_before_allocation() -> None:
     with pytest.raises(EvalError, match=r"X would have shape \(100000,100000\)"):
         draw_variable(Variable("X", ("n", "n")), {"n": 100_000}, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_complex_kinds_have_their_structure(seed: int) -> None:
+    z = draw("complex", seed=seed)
+    assert np.abs(z.imag).max() > 0.1 and np.abs(z.real).max() > 0.1  # both parts drawn
+    h = draw("hermitian", seed=seed)
+    assert np.allclose(h, h.conj().T) and np.abs(h.imag).max() > 0.1
+    hpd = draw("hpd", seed=seed)
+    assert np.allclose(hpd, hpd.conj().T) and np.linalg.eigvalsh(hpd).min() >= 1.0 - 1e-9
+    assert np.linalg.cond(hpd) <= SAMPLE_COND * (1 + 1e-9)
+    u = draw("unitary", seed=seed)
+    assert np.allclose(u.conj().T @ u, np.eye(5)) and np.abs(u.imag).max() > 0.1
+    wide = draw("unitary", (3, 6), seed)
+    assert np.allclose(wide @ wide.conj().T, np.eye(3))
+
+
+def test_large_hpd_samples_are_well_conditioned() -> None:
+    x = draw_variable(Variable("X", ("n", "n"), "hpd"), {"n": 300}, np.random.default_rng(1))
+    assert np.allclose(x, x.conj().T) and np.linalg.eigvalsh(x).min() >= 1.0 - 1e-9
+    assert np.linalg.cond(x) <= SAMPLE_COND
 
 
 @pytest.mark.parametrize("kind", ["spd", "invertible"])

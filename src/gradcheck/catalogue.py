@@ -35,6 +35,7 @@ from gradcheck.latex import Shape
 from gradcheck.options import Limits
 from gradcheck.schema import (
     CLAIM,
+    CONVENTIONS,
     DIRECTION_KEYS,
     EXPECTS,
     FORM_SINCE,
@@ -49,6 +50,7 @@ from gradcheck.schema import (
     TOP,
     VARIABLE,
     VERSIONS,
+    VJP_CONVENTIONS,
     Key,
 )
 from gradcheck.tangents import TANGENTS
@@ -101,6 +103,7 @@ class Claim:
     uses: tuple[str | None, ...] = ()  # the catalogue identity each step uses, where it names one
     read_off: Expr | None = None  # a derivation's derivative read off, in `layout`, wrt `wrt`
     blocks: tuple[str, ...] = ()  # a Hessian over several inputs (`wrt: [x, y]`, format 3), in order
+    convention: str | None = None  # what a derivative wrt a complex input is (schema.CONVENTIONS, format 6)
 
     @property
     def source(self) -> str:
@@ -131,6 +134,8 @@ class Claim:
             text += f" wrt [{', '.join(self.blocks)}]"
         if self.layout:
             text += f" ({self.layout})"
+        if self.convention:
+            text += f" ({self.convention})"
         if self.direction:
             text += f" ({'cotangent' if self.form == 'vjp' else 'tangent'} {self.direction})"
         if self.rest and self.form == "equals":
@@ -161,6 +166,12 @@ class Identity:  # noqa: PLR0902 (a record)
 
     def input(self, name: str) -> Variable:
         return next(v for v in self.inputs if v.name == name)
+
+    @property
+    def complex_values(self) -> bool:
+        """Whether an input or a constant is complex (format 6): its values are complex
+        numbers, not a complex step through real ones."""
+        return any(KINDS[v.kind].complex for v in (*self.inputs, *self.constants))
 
     @functools.cached_property
     def function_lets(self) -> tuple[tuple[str, Expr], ...]:
@@ -467,6 +478,8 @@ class _Loader:
         # and \mathbf{I} mean depends on it; None where it is not known (a Python let)
         self.shapes: dict[str, Shape] = {}
         self.last_shape: Shape = None  # the shape of the last LaTeX expression read
+        self.complex_values = False  # an input or a constant is complex (format 6)
+        self.complex_inputs: frozenset[str] = frozenset()
 
     def expression_lines(self, lets: Sequence[str]) -> dict[str, int]:
         found = {"function": self.doc.line(("function",)), **{f"let {n}": self.doc.line(("let", n)) for n in lets}}
@@ -498,6 +511,8 @@ class _Loader:
         if not inputs:
             raise self.fail("at least one input is required", "inputs")
         constants = self.variables(data.get("constants", {}), "constants", dims)
+        self.complex_inputs = frozenset(v.name for v in inputs if KINDS[v.kind].complex)
+        self.complex_values = any(KINDS[v.kind].complex for v in (*inputs, *constants))
         self.check_names(dims, inputs, constants, data.get("let", {}))
         scope = {*dims, *(v.name for v in inputs), *(v.name for v in constants)}
         self.shapes = {**{d: () for d in dims}, **{v.name: v.shape for v in (*inputs, *constants)},
@@ -577,12 +592,17 @@ class _Loader:
             raise self.fail(f"unknown kind '{kind}'", *path, "kind",
                             hint=did_you_mean(kind, KINDS) or f"expected one of {', '.join(KINDS)}")
         self.check_kind(kind, shape, (*path, "kind"))
-        if KINDS[kind].since > self.version:
-            raise self.fail(f"kind '{kind}' needs format 2", *path, "kind", hint="add 'format: 2' at the top of the file")
+        since = KINDS[kind].since
+        if since > self.version:
+            raise self.fail(f"kind '{kind}' needs format {since}", *path, "kind",
+                            hint=f"add 'format: {since}' at the top of the file")
         value = self.given_value(spec, section, shape, path) if "value" in spec else None
         below = self.index_bound(spec, section, kind, dims, path)
         perturb = spec.get("perturb")
         if perturb is not None:
+            if KINDS[kind].complex:
+                raise self.fail(f"'perturb' does not apply to kind {kind}: a complex input moves freely",
+                                *path, "perturb")
             self.check_perturb(perturb, section, kind, shape, path)
         return Variable(name, shape, kind, perturb, value, below)
 
@@ -705,6 +725,12 @@ class _Loader:
         newer = [(FUNCTIONS[n].since, n) for n in sorted(expr.calls) if FUNCTIONS[n].since > self.version]
         newer += [(2, "indexing (X[i, j])")] if "subscript" in expr.syntax and self.version < 2 else []
         newer += [(5, "d(...) of an expression")] if "differential" in expr.syntax and self.version < 5 else []
+        newer += [(6, what) for syntax, what in (("imaginary", "an imaginary number (2j)"),
+                                                 ("conjugate transpose", "the conjugate transpose (.H)"))
+                  if syntax in expr.syntax and self.version < 6]
+        if "differential" in expr.syntax and self.complex_values:
+            raise self.fail("d(...) is computed by a complex step, which complex inputs rule out", *path, key=key,
+                            hint="write the differential out with the directions (dZ)")
         if newer:
             since, what = max(newer)
             raise self.fail(f"{what} needs format {since}", *path, key=key,
@@ -763,6 +789,7 @@ class _Loader:
             raise self.fail(f"a {form} claim needs format {FORM_SINCE[form]}", *path, key=key,
                             hint=f"add 'format: {FORM_SINCE[form]}' at the top of the file")
         wrt, layout = self.claim_target(spec, form, path, key, inputs)
+        convention = self.claim_convention(spec, form, wrt, path, key)
         direction = self.claim_direction(spec, form, path, key, scope, inputs)
         expect_fail, reason = self.claim_expectation(spec, path, key)
         extra = [f"d{v.name}" for v in inputs] if form in ("differential", "second_differential") else []
@@ -788,7 +815,34 @@ class _Loader:
         if len(blocks) == 1:  # a list of one is that input
             wrt, blocks = blocks[0], ()
         return Claim(i + 1, form, expr, wrt, layout, label, expect_fail, reason and _line(reason),
-                     self.doc.line(path), direction, links[1:], blocks=blocks)
+                     self.doc.line(path), direction, links[1:], blocks=blocks, convention=convention)
+
+    def claim_convention(self, spec: dict[str, Any], form: str, wrt: Any, path: tuple[str | int, ...],
+                         key: str) -> str | None:
+        """What a derivative or a vjp with respect to a complex input states (format 6); a
+        second-order claim on a complex input is refused (not supported)."""
+        convention = spec.get("convention")
+        targets = set(wrt) if isinstance(wrt, list) else {wrt} if wrt else set(self.complex_inputs)
+        on_complex = bool(targets & self.complex_inputs)
+        if on_complex and form in ("hessian", "second_differential", "hvp"):
+            raise self.fail(f"a {form} claim on a complex input is not supported", *path, key=key,
+                            hint="state the first differential, or split Z into real inputs X and Y")
+        if convention is None:
+            if on_complex and form in ("derivative", "vjp"):
+                choices = CONVENTIONS if form == "derivative" else VJP_CONVENTIONS
+                raise self.fail(f"a {form} with respect to complex {wrt} needs 'convention' "
+                                f"({', '.join(choices)})", *path, key=key,
+                                hint="see 'Complex values' in docs/format.md")
+            return None
+        if form not in ("derivative", "vjp") or not on_complex:
+            raise self.fail("'convention' applies to a derivative or a vjp with respect to a complex input",
+                            *path, "convention", key=f"{key}.convention")
+        choices = CONVENTIONS if form == "derivative" else VJP_CONVENTIONS
+        if convention not in choices:
+            raise self.fail(f"unknown convention '{convention}' for a {form}: expected one of {', '.join(choices)}",
+                            *path, "convention", key=f"{key}.convention",
+                            hint=did_you_mean(str(convention), choices) or "")
+        return str(convention)
 
     def derivation(self, i: int, spec: dict[str, Any], scope: set[str], inputs: Sequence[Variable],
                    expect_fail: bool, reason: str | None) -> Claim:
@@ -825,6 +879,10 @@ class _Loader:
             if layout not in LAYOUTS:
                 raise self.fail(f"unknown layout '{layout}': expected numerator or denominator", *where_off, "layout",
                                 key=f"{key} read_off.layout")
+            if wrt in self.complex_inputs:
+                raise self.fail(f"reading a derivative off with respect to complex {wrt} is not supported",
+                                *where_off, "wrt", key=f"{key} read_off.wrt",
+                                hint="state it as a derivative claim with a convention")
             expr = self.expression(read_off["derivative"], scope, *where_off, "derivative", key=f"{key} read_off")
         label = _line(spec["label"]) if "label" in spec else None
         return Claim(i + 1, "derivation", steps[0], wrt, layout, label, expect_fail, reason and _line(reason),

@@ -60,6 +60,10 @@ def choose_method(identity: Identity, requested: str) -> tuple[str, str]:
     expression trees of the function and its lets.
     """
     blockers = set(identity.function.nonanalytic).union(*(e.nonanalytic for _, e in identity.lets))
+    if identity.complex_values:  # a complex step along complex values would mix with them
+        if requested == "complex":
+            return "central", "complex step not valid with complex inputs: used central differences"
+        return ("richardson" if requested == "auto" else requested), ""
     if requested == "auto":
         return ("richardson" if blockers else "complex"), ""
     if requested == "complex" and blockers:

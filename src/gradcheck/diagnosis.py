@@ -132,6 +132,7 @@ def _swapped(claim: Claim, point: Point, shape: tuple[int, ...],
 
 _READINGS = {
     "transposed": "matches the claim transposed",
+    "conjugated": "matches the claim conjugated",
     "negated": "matches the claim negated",
     "symmetrised": "matches the symmetric part of the claim, sym(claim)",
     "symmetric parts agree": "matches only on its symmetric part: right for symmetric dX only",
@@ -195,7 +196,9 @@ def diagnose(claim: Claim, m: Reading, rtol: float) -> tuple[str, tuple[str, ...
         if compare(c, n, m.uncertainty, rtol).passed:
             return _reading(claim, name), details
     for name, (c, n) in m.alternatives.items():
-        factor = _factor(replace(m, claimed=c, numeric=n), rtol) if name != "negated" else None
+        # (another convention and a factor: the plain factor below says it more simply)
+        factor = (_factor(replace(m, claimed=c, numeric=n), rtol)
+                  if name != "negated" and not name.startswith("convention ") else None)
         if factor is not None:
             return f"{_reading(claim, name)}, and off by a factor: numerical = {factor} x that", details
     factor = _factor(m, rtol)
@@ -207,6 +210,8 @@ def diagnose(claim: Claim, m: Reading, rtol: float) -> tuple[str, tuple[str, ...
 
 
 def _reading(claim: Claim, name: str) -> str:
+    if name.startswith("convention "):  # a derivative wrt a complex input (format 6)
+        return f"matches the claim read in convention {name.split()[1]}, not {claim.convention}"
     if name.endswith(" swapped"):
         return f"matches the claim with {name}"
     if name.startswith(("without the term", "with the sign of the term")):
@@ -241,7 +246,9 @@ def _factor(m: Reading, rtol: float) -> str | None:
 def _worst_entry(m: Reading) -> tuple[str, ...]:
     if m.display is None:
         return ()
-    claimed, numeric = (np.atleast_1d(np.asarray(a, dtype=float)) for a in m.display)
+    claimed, numeric = (np.atleast_1d(np.asarray(a)) for a in m.display)
+    if not (np.iscomplexobj(claimed) or np.iscomplexobj(numeric)):
+        claimed, numeric = claimed.astype(float), numeric.astype(float)
     if claimed.shape != numeric.shape or claimed.size == 0:
         return ()
     diff = np.abs(claimed - numeric)

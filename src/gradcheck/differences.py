@@ -156,6 +156,8 @@ class Differences:
 def _step(x: np.ndarray, d: np.ndarray, t: complex) -> np.ndarray:
     """x + t d, with one array as large as x instead of two."""
     moved = d * t
+    if np.result_type(moved, x) != moved.dtype:  # a real direction of a complex input (format 6)
+        return np.asarray(moved + x)
     moved += x
     return moved
 

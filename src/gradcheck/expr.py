@@ -23,7 +23,7 @@ import numpy as np
 from gradcheck.errors import EvalError, EvaluationError, ExpressionError, NonFiniteError, did_you_mean
 from gradcheck.functions import COMPLEX_STEP, CONSTANTS, FUNCTIONS, Value, check_size, is_labels, shape_str
 
-__all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH", "DIFFERENTIAL", "FRAME"]
+__all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH", "DIFFERENTIAL", "FRAME", "COMPLEX_VALUES"]
 
 MAX_LENGTH = 10_000  # characters in one expression
 MAX_DEPTH = 100  # nesting depth of the syntax tree
@@ -32,6 +32,10 @@ DIFFERENTIAL = "d"  # d(E): the differential of E along the claim's directions
 # The key under which an environment carries what d(E) needs: the names of the inputs
 # and the lets in order (E may read a let that moves with the inputs). Not a name.
 FRAME = "(frame)"
+# Set in the environment of an identity whose inputs or constants are complex (format 6):
+# complex values there are the numbers themselves, not a complex step through real ones, so
+# comparisons refuse them and logdet means log|det Z|.
+COMPLEX_VALUES = "(complex values)"
 _CS_STEP = 1e-20  # the complex step, relative: its error is of order step**2
 
 Env = Mapping[str, Value]
@@ -279,6 +283,10 @@ class _Checker:
         handler(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, complex):  # 2j: an imaginary number (format 6)
+            self.syntax.add("imaginary")
+            self.nonanalytic.add("an imaginary number")  # the complex step would mix with it
+            return
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ExpressionError(f"only numbers are allowed as literals, not {self.segment(node)}")
 
@@ -315,8 +323,13 @@ class _Checker:
             raise ExpressionError(f"slice is not allowed: '{self.segment(node)}'")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr == "H":  # the conjugate transpose (format 6)
+            self.syntax.add("conjugate transpose")
+            self.nonanalytic.add(".H")
+            return
         if node.attr != "T":
-            raise ExpressionError(f"attribute '.{node.attr}' is not allowed (only .T): '{self.segment(node)}'")
+            raise ExpressionError(f"attribute '.{node.attr}' is not allowed (only .T and .H): "
+                                  f"'{self.segment(node)}'")
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         if type(node.op) not in _BINOPS:
@@ -525,6 +538,8 @@ class _Compiler:
 
     def _Attribute(self, node: ast.Attribute) -> Node:
         inner = self.node(node.value)
+        if node.attr == "H":
+            return self._guard(lambda env: np.conj(np.transpose(inner(env))), node)
         return self._guard(lambda env: np.transpose(inner(env)), node)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Node:
@@ -541,28 +556,35 @@ class _Compiler:
     def _Compare(self, node: ast.Compare) -> Node:
         op = _COMPARE[type(node.ops[0])]
         left, right = self.node(node.left), self.node(node.comparators[0])
-        return self._guard(lambda env: _compare(op, left(env), right(env)), node)
+        return self._guard(lambda env: _compare(op, left(env), right(env), COMPLEX_VALUES in env), node)
 
     def _Call(self, node: ast.Call) -> Node:
         assert isinstance(node.func, ast.Name)
         if node.func.id == DIFFERENTIAL and DIFFERENTIAL not in FUNCTIONS:
             return self._guard(self._differential(node.args[0]), node)
-        fn = FUNCTIONS[node.func.id].fn
-        if self.complex_step:
-            fn = COMPLEX_STEP.get(node.func.id, fn)
+        name = node.func.id
+        fn = COMPLEX_STEP.get(name, FUNCTIONS[name].fn) if self.complex_step else FUNCTIONS[name].fn
+        # where values are complex numbers (format 6), a function's own complex meaning
+        complex_form = None if self.complex_step else FUNCTIONS[name].complex_form
         args = [self.node(a) for a in node.args]
         kwargs = {kw.arg: _integer_literal(kw.value) for kw in node.keywords if kw.arg}
-        if self.call_hook is not None and node.func.id in self.call_hook[0]:
-            name, hook, where = node.func.id, self.call_hook[1], self.segment(node.args[0])
+
+        def call(env: Env, values: list[Value]) -> Value:
+            chosen = complex_form if complex_form is not None and COMPLEX_VALUES in env else fn
+            return chosen(*values, **kwargs)
+
+        if self.call_hook is not None and name in self.call_hook[0]:
+            hook, where = self.call_hook[1], self.segment(node.args[0])
 
             def watched(env: Env) -> Value:
                 values = [a(env) for a in args]
                 hook(name, where, values)
-                return fn(*values, **kwargs)
+                return call(env, values)
 
             return self._guard(watched, node)
+        if complex_form is not None:
+            return self._guard(lambda env: call(env, [a(env) for a in args]), node)
         return self._guard(lambda env: fn(*(a(env) for a in args), **kwargs), node)
-
 
     def _differential(self, node: ast.AST) -> Node:
         """d(E) along the directions in the environment: Im E(X + ih dX) / h, with the lets
@@ -622,8 +644,12 @@ def _complex_step_form(expr: Expr, name: str) -> Node:
 _COMPLEX_STEP_FORMS: dict[str, Node] = {}  # lets compiled for d(...), by text (bounded like _PARSED)
 
 
-def _compare(op: Callable[[Any, Any], Any], a: Value, b: Value) -> Value:
-    """A comparison of real parts, its broadcast shape checked against the limit first."""
+def _compare(op: Callable[[Any, Any], Any], a: Value, b: Value, complex_values: bool = False) -> Value:
+    """A comparison of real parts (of a complex step), its broadcast shape checked against
+    the limit first; where values are complex numbers themselves, refused."""
+    if complex_values and (np.iscomplexobj(a) or np.iscomplexobj(b)):
+        raise EvalError("a comparison orders numbers, and complex numbers have no order: "
+                        "take real(...) or abs(...) first")
     x, y = np.real(a), np.real(b)
     check_size(np.broadcast_shapes(np.shape(x), np.shape(y)), "comparison")
     return op(x, y)

@@ -154,13 +154,25 @@ def _check_derivative_shape(claim: Claim, c: np.ndarray, f_shape: tuple[int, ...
     raise ClaimError(message)
 
 
+# What a derivative G with respect to a complex Z states in each convention (format 6), as
+# df = factor * Re sum(H * dZ) with H = conj(G) or G: for G = df/dX + i df/dY (pytorch),
+# Re sum(conj(G) dZ) = sum(df/dX dX + df/dY dY).
+_CONVENTION_FORMS: dict[str, tuple[float, bool]] = {
+    "pytorch": (1.0, True), "jax": (1.0, False), "wirtinger": (2.0, False), "conjugate": (2.0, True)}
+
+
 def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],
-                      x_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
-    """The linear map dX -> df that a derivative claim `c` states."""
+                      x_shape: tuple[int, ...], convention: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """The linear map dX -> df that a derivative claim `c` states (of a real scalar f with
+    respect to a complex input, in `convention`)."""
     if is_scalar(f_shape):
         g = c.reshape(x_shape) if is_scalar(c.shape) else c
         if layout == "numerator" and len(x_shape) == 2:
             g = g.T
+        if convention is not None:
+            factor, conjugate = _CONVENTION_FORMS[convention]
+            h = np.conj(g) if conjugate else g
+            return lambda d: np.asarray(factor * np.real(np.sum(h * d)))
         return lambda d: np.asarray(np.sum(g * d))
     jac = c if layout == "numerator" else c.T
     return lambda d: (jac @ vec(d)).reshape(f_shape, order="F")
@@ -225,8 +237,17 @@ def _along(estimates: Sequence[Estimate], claimed: Sequence[np.ndarray], at: Pro
 
 
 def _assemble(estimates: Sequence[Estimate], layout: str, f_shape: tuple[int, ...],
-              x_shape: tuple[int, ...]) -> np.ndarray:
-    """The numerical derivative in a claim's layout, from entry-by-entry probes."""
+              x_shape: tuple[int, ...], convention: str | None = None) -> np.ndarray:
+    """The numerical derivative in a claim's layout, from entry-by-entry probes (for a
+    complex input, along each entry's real and then imaginary unit, in `convention`)."""
+    if convention is not None:
+        n = int(np.prod(x_shape))
+        parts = [np.array([float(np.real(e.value).reshape(-1)[0]) for e in half]) for half in
+                 (estimates[:n], estimates[n:2 * n])]
+        factor, conjugate = _CONVENTION_FORMS[convention]
+        g = (parts[0] + (1j if conjugate else -1j) * parts[1]) / factor
+        g = g.reshape(x_shape, order="F")
+        return g.T if layout == "numerator" and len(x_shape) == 2 else g
     if is_scalar(f_shape):
         g = np.array([float(np.real(e.value).reshape(-1)[0]) for e in estimates]).reshape(x_shape, order="F")
         return g.T if layout == "numerator" and len(x_shape) == 2 else g
@@ -245,9 +266,12 @@ def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
     _check_derivative_shape(claim, c, f_shape, x.shape)
     var = identity.input(wrt)
     probes = at.probes.of_input(var)
+    convention = claim.convention
+    if convention is not None:
+        _complex_derivative_checks(claim, at.point.value)
 
-    def action(matrix: np.ndarray, p: Probe) -> np.ndarray:
-        return at.numbers.reduced(p, derivative_action(matrix, layout, f_shape, x.shape)(p.direction[wrt]))
+    def action(matrix: np.ndarray, p: Probe, convention: str | None = convention) -> np.ndarray:
+        return at.numbers.reduced(p, derivative_action(matrix, layout, f_shape, x.shape, convention)(p.direction[wrt]))
 
     # Numbers and claim along each probe in turn: a large random direction is drawn once.
     estimates, claimed = [], []
@@ -259,7 +283,7 @@ def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
     if reading.mode == "full" and not var.restricted:
         # where f has a kink, the numbers shown are the bracketed ones (the claim, if within)
         bracketed = [replace(e, value=_bracketed(e, a)) for e, a in zip(estimates, claimed)]
-        shown = _assemble(bracketed, layout, f_shape, x.shape).reshape(c.shape)
+        shown = _assemble(bracketed, layout, f_shape, x.shape, convention).reshape(c.shape)
 
     def explain() -> Explanation:
         slips = diagnosis.derivative_slips(claim, at.point, c, layout, f_shape, x.shape)
@@ -270,12 +294,27 @@ def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
                 acted[name].append(action(matrix, p))
         alts = {"negated": (-reading.claimed, reading.numeric)}
         alts.update((name, (_stack(values), reading.numeric)) for name, values in acted.items())
+        if convention is not None:  # the slips of complex derivatives: a conjugate, another convention
+            for other in _CONVENTION_FORMS:
+                if other != convention:
+                    alts[f"convention {other}"] = (_stack([action(c, p, other) for p in probes]), reading.numeric)
+            alts["conjugated"] = (_stack([action(np.conj(c), p) for p in probes]), reading.numeric)
         if shown is not None and c.ndim == 2 and c.shape[0] == c.shape[1]:
             alts["symmetric parts agree"] = (vec(diagnosis.sym(c)), vec(diagnosis.sym(shown)))
         return alts, None
 
     return replace(reading, display=(c, shown) if shown is not None else None, explain=explain,
                    ambiguous=_layout_ambiguity(var, c, f_shape))
+
+
+def _complex_derivative_checks(claim: Claim, f: np.ndarray) -> None:
+    """A derivative with respect to a complex input is defined here for a real scalar f."""
+    if np.iscomplexobj(f):
+        raise EvaluationError(f"f is complex: a derivative with respect to complex {claim.wrt} needs a real f "
+                              f"(take real(...) or abs(...)), or state a differential, in claim {claim.index}")
+    if not is_scalar(f.shape):
+        raise EvaluationError(f"a derivative with respect to complex {claim.wrt} needs a scalar f, but f has shape "
+                              f"{shape_str(f.shape)}: state a differential or a vjp in claim {claim.index}")
 
 
 def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
@@ -514,7 +553,20 @@ def cotangent(claim: Claim, at: Probing) -> np.ndarray:
     """A vjp's cotangent: Gaussian, of f's shape, the same at every run of a trial."""
     assert claim.direction is not None
     rng = identity_rng(at.point.sample.trial, f"{at.point.identity.name}/cotangent/{claim.index}")
-    return np.asarray(rng.standard_normal(at.point.value.shape))
+    shape = at.point.value.shape
+    if np.iscomplexobj(at.point.value):  # a complex f's cotangent is complex (format 6)
+        return np.asarray((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2))
+    return np.asarray(rng.standard_normal(shape))
+
+
+def _pairing(convention: str | None, complex_values: bool) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The inner product a vjp is the adjoint in: sum(A B) of real arrays; where complex
+    values take part (format 6), Re sum(conj(A) B) (PyTorch's) or Re sum(A B) (JAX's)."""
+    if not complex_values:
+        return lambda a, b: np.sum(a * b)
+    if convention == "jax":
+        return lambda a, b: float(np.real(np.sum(a * b)))
+    return lambda a, b: float(np.real(np.vdot(a, b)))
 
 
 def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
@@ -533,11 +585,12 @@ def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
     c = c.reshape(x.shape)
     probes = at.probes.of_input(var)
     size = norm(g)
+    pair = _pairing(claim.convention, np.iscomplexobj(g) or np.iscomplexobj(x))
     claimed, numeric, error, rounding = [], [], [], []
     for p in probes:
         e = at.numbers.whole(p) if at.numbers.sketched(p) else at.numbers.first(p)
-        claimed.append(np.sum(c * p.direction[claim.wrt]))
-        numeric.append(np.sum(g * np.reshape(e.value, g.shape)))
+        claimed.append(pair(c, p.direction[claim.wrt]))
+        numeric.append(pair(g, np.reshape(e.value, g.shape)))
         # |<G, err>| <= |G| |err|; at a kink, any value between the one-sided ones
         spread = norm(np.asarray(e.upper) - np.asarray(e.lower)) if e.lower is not None else 0.0
         error.append(size * (float(e.error) + spread))
@@ -547,7 +600,11 @@ def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
                       rounding=np.array(rounding), reference=size * _reference(at.point, probes))
     shown = None
     if mode == "full" and not var.restricted:
-        shown = np.array(numeric).reshape(x.shape, order="F")
+        values = np.array(numeric)
+        if np.iscomplexobj(x):  # along each entry's real unit, then its imaginary one
+            sign = -1.0 if claim.convention == "jax" else 1.0
+            values = values[: x.size] + sign * 1j * values[x.size:]
+        shown = values.reshape(x.shape, order="F")
 
     def explain() -> Explanation:
         slips = {**diagnosis.derivative_slips(claim, at.point, c, "denominator", (), x.shape, extra),
@@ -562,8 +619,10 @@ def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
                     slips["direction and claim transposed"] = flipped.T
             except (EvaluationError, ValueError):
                 pass
+        if np.iscomplexobj(c):
+            slips["conjugated"] = np.conj(c)
         for slip, m in slips.items():
-            alts[slip] = (np.array([np.sum(m * p.direction[wrt]) for p in probes]), reading.numeric)
+            alts[slip] = (np.array([pair(m, p.direction[wrt]) for p in probes]), reading.numeric)
         return alts, None
 
     return replace(reading, display=(c, shown) if shown is not None else None, explain=explain,

@@ -9,7 +9,7 @@ raise `EvalError` (a plain message; the caller adds the expression and file).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,22 @@ def _inv_in_place(a: np.ndarray) -> np.ndarray:
 
 def det(x: Value) -> np.ndarray:
     return np.asarray(np.linalg.det(_matrix(x, "det")))
+
+
+def _real_valued(a: np.ndarray, name: str) -> np.ndarray:
+    """`a`, refused if complex: the function orders numbers, which complex ones are not."""
+    if np.iscomplexobj(a):
+        raise EvalError(f"{name} orders numbers, and complex numbers have no order: take real(...) or abs(...) first")
+    return a
+
+
+def logabsdet(x: Value) -> np.ndarray:
+    """log|det X| of a complex matrix: what logdet means where inputs are complex (format 6)."""
+    a = _matrix(x, "logdet")
+    if not np.iscomplexobj(a):
+        return logdet(a)
+    _, value = np.linalg.slogdet(a)
+    return np.asarray(value)
 
 
 def logdet(x: Value) -> np.ndarray:
@@ -319,37 +335,53 @@ def powm(x: Value, p: Value) -> np.ndarray:
     return out
 
 
+def _hermitian_part(a: np.ndarray) -> np.ndarray:
+    """sym(A) = (A + A^T)/2 of a real matrix, (A + A^H)/2 of a complex one (format 6)."""
+    return np.asarray((a + a.conj().T) / 2)
+
+
 def eigvalsh(x: Value) -> np.ndarray:
-    """Eigenvalues of sym(X), ascending, as a column [n, 1]."""
+    """Eigenvalues of sym(X) (of the Hermitian part, for a complex X), ascending, as a column [n, 1]."""
     a = _matrix(x, "eigvalsh")
-    return np.linalg.eigvalsh((a + a.T) / 2).reshape(-1, 1)
+    return np.linalg.eigvalsh(_hermitian_part(a)).reshape(-1, 1)
 
 
 # -- decompositions (format 2): factors with a fixed sign convention ----------------------
 
-def _signed_columns(v: np.ndarray) -> np.ndarray:
-    """Each column times the sign of its entry of largest size (the first, in a tie): the
-    convention that makes eigen- and singular vectors functions of the matrix."""
+def _phases(values: np.ndarray) -> np.ndarray:
+    """The signs of real numbers, the phases z/|z| of complex ones; 1 for a zero."""
+    size = np.abs(values)
+    return np.where(size == 0, 1.0, values / np.where(size == 0, 1.0, size))
+
+
+def _column_phases(v: np.ndarray) -> np.ndarray:
+    """The conjugated sign (phase) of each column's entry of largest size (the first, in a tie)."""
     rows = np.argmax(np.abs(v), axis=0)
-    signs = np.sign(v[rows, np.arange(v.shape[1])])
-    signs[signs == 0] = 1.0
-    return np.asarray(v * signs)
+    return np.asarray(np.conj(_phases(v[rows, np.arange(v.shape[1])])))
+
+
+def _signed_columns(v: np.ndarray) -> np.ndarray:
+    """Each column times the sign of its entry of largest size (for a complex column: its
+    conjugated phase, making that entry real and positive): the convention that makes
+    eigen- and singular vectors functions of the matrix."""
+    return np.asarray(v * _column_phases(v))
 
 
 def eigvecsh(x: Value) -> np.ndarray:
     """Unit eigenvectors of sym(X) as columns, in the order of eigvalsh (ascending), each
     with its largest entry positive."""
     a = _matrix(x, "eigvecsh")
-    _, v = np.linalg.eigh((a + a.T) / 2)
+    _, v = np.linalg.eigh(_hermitian_part(a))
     return _signed_columns(v)
 
 
 def _svd(x: Value, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a = _matrix(x, name, square=False)
     u, s, vt = np.linalg.svd(a, full_matrices=False)
-    signed = _signed_columns(u)
-    flips = np.sign(np.sum(signed * u, axis=0))  # +-1 per column
-    return signed, s, vt.T * flips
+    # X = U diag(s) V^H; a column of U times a phase c and V's column times the same c
+    # leave it unchanged (|c| = 1)
+    c = _column_phases(u)
+    return u * c, s, vt.conj().T * c
 
 
 def svdvals(x: Value) -> np.ndarray:
@@ -373,9 +405,8 @@ def _qr(x: Value, name: str) -> tuple[np.ndarray, np.ndarray]:
     if a.shape[0] < a.shape[1]:
         raise EvalError(f"{name} expects a matrix with at least as many rows as columns, got shape {shape_str(a.shape)}")
     q, r = np.linalg.qr(a)
-    signs = np.sign(np.diag(r))
-    signs[signs == 0] = 1.0
-    return q * signs, r * signs[:, None]
+    signs = _phases(np.diag(r))  # Q P and P^H R, P = diag(phases): R's diagonal real and positive
+    return q * signs, r * np.conj(signs)[:, None]
 
 
 def qrq(x: Value) -> np.ndarray:
@@ -389,9 +420,9 @@ def qrr(x: Value) -> np.ndarray:
 
 
 def chol(x: Value) -> np.ndarray:
-    """The lower-triangular L with L L^T = sym(X)."""
+    """The lower-triangular L with L L^T = sym(X) (L L^H = (X + X^H)/2 for a complex X)."""
     a = _matrix(x, "chol")
-    return _linalg(np.linalg.cholesky, "chol", (a + a.T) / 2)
+    return _linalg(np.linalg.cholesky, "chol", _hermitian_part(a))
 
 
 # -- structure: triangles, half-vectorisation, the commutation matrix, blocks (format 2) --
@@ -540,7 +571,7 @@ def arange(n: Value) -> np.ndarray:
 def argmax(x: Value, axis: Value = None) -> np.ndarray:
     """The position of the largest entry (of a vector), or along `axis=k` of a matrix, one
     per column (axis 0) or row (axis 1), as an index; the first one in a tie."""
-    a = np.real(_array(x, "argmax"))
+    a = _real_valued(_array(x, "argmax"), "argmax")
     ax = _axis(a, axis, "argmax")
     if ax is None:
         if a.ndim == 2 and 1 not in a.shape:
@@ -559,7 +590,26 @@ def sigmoid(x: Value) -> Value:
 
 
 def relu(x: Value) -> Value:
-    return np.maximum(_array(x, "relu"), 0.0)
+    return np.maximum(_real_valued(_array(x, "relu"), "relu"), 0.0)
+
+
+def _sign(x: Value) -> Value:
+    a = _array(x, "sign")
+    if np.iscomplexobj(a):
+        raise EvalError("sign of a complex number is ambiguous: write Z / abs(Z) for its phase")
+    return np.sign(a)
+
+
+def conj(x: Value) -> Value:
+    return np.conj(_array(x, "conj"))
+
+
+def real(x: Value) -> Value:
+    return np.real(_array(x, "real"))
+
+
+def imag(x: Value) -> Value:
+    return np.imag(_array(x, "imag"))
 
 
 def softplus(x: Value) -> Value:
@@ -573,6 +623,11 @@ def softplus(x: Value) -> Value:
 
 def step(x: Value) -> Value:
     """Heaviside step: 1 where x > 0, else 0 (the derivative of relu)."""
+    return (_real_valued(_array(x, "step"), "step") > 0).astype(float)
+
+
+def _cs_step(x: Value) -> Value:
+    # inside d(...): the branch the real part picks
     return (np.real(_array(x, "step")) > 0).astype(float)
 
 
@@ -597,8 +652,8 @@ def _reduction(fn: Callable[..., Any], name: str) -> Callable[[Value, Value], Va
 
 total = _reduction(np.sum, "sum")
 mean = _reduction(np.mean, "mean")
-maximum_of = _reduction(np.max, "max")
-minimum_of = _reduction(np.min, "min")
+maximum_of = _reduction(lambda a, **kw: np.max(_real_valued(a, "max"), **kw), "max")
+minimum_of = _reduction(lambda a, **kw: np.min(_real_valued(a, "min"), **kw), "min")
 
 
 def logsumexp(x: Value, axis: Value = None) -> Value:
@@ -616,7 +671,7 @@ def softmax(x: Value, axis: Value = None) -> Value:
 
 
 def where(cond: Value, a: Value, b: Value) -> Value:
-    c = _array(cond, "where")
+    c = _real_valued(_array(cond, "where"), "where")
     _broadcast_within_limits("where", c, np.asarray(a), np.asarray(b))
     return np.where(c, a, b)
 
@@ -639,16 +694,20 @@ def _elementwise(fn: Callable[[Any], Any], name: str) -> Callable[[Value], Value
     return apply
 
 
+def _pair(a: Value, b: Value, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two arguments that broadcast to a shape within the limits."""
+    x, y = _array(a, name), _array(b, name)
+    try:
+        check_size(np.broadcast_shapes(x.shape, y.shape), name)
+    except ValueError:
+        raise EvalError(f"{name} shape mismatch {shape_str(x.shape)} and {shape_str(y.shape)}") from None
+    return x, y
+
+
 def _pairwise(fn: Callable[[Any, Any], Any], name: str) -> Callable[[Value, Value], Value]:
     def apply(a: Value, b: Value) -> Value:
-        x, y = _array(a, name), _array(b, name)
-        try:
-            check_size(np.broadcast_shapes(x.shape, y.shape), name)
-        except ValueError:
-            raise EvalError(
-                f"{name} shape mismatch {shape_str(x.shape)} and {shape_str(y.shape)}"
-            ) from None
-        return fn(x, y)
+        x, y = _pair(a, b, name)
+        return fn(_real_valued(x, name), _real_valued(y, name))
 
     apply.__name__ = name
     return apply
@@ -665,6 +724,9 @@ class Function:
     # Complex-analytic: safe to evaluate at complex points (complex-step derivatives).
     analytic: bool = True
     since: int = 1  # the format version that introduced it
+    # what it means where the identity's values are complex (format 6), if that differs from
+    # the analytic continuation the complex step takes (logdet: log|det Z|, not log det Z)
+    complex_form: Callable[..., Value] | None = None
 
 
 def _f(fn: Callable[..., Value], lo: int, hi: int | None = None, *, axis: bool = False,
@@ -674,7 +736,7 @@ def _f(fn: Callable[..., Value], lo: int, hi: int | None = None, *, axis: bool =
 
 
 FUNCTIONS: dict[str, Function] = {
-    "inv": _f(inv, 1), "det": _f(det, 1), "adj": _f(adj, 1), "logdet": _f(logdet, 1),
+    "inv": _f(inv, 1), "det": _f(det, 1), "adj": _f(adj, 1), "logdet": replace(_f(logdet, 1), complex_form=logabsdet),
     "trace": _f(trace, 1), "tr": _f(trace, 1), "diag": _f(diag, 1), "kron": _f(kron, 2),
     "outer": _f(outer, 2), "solve": _f(solve, 2), "pinv": _f(pinv, 1, analytic=False),
     "norm": _f(norm, 1, 2, analytic=False), "vec": _f(vec, 1), "eye": _f(eye, 1, 2),
@@ -684,7 +746,7 @@ FUNCTIONS: dict[str, Function] = {
     "sqrt": _f(_elementwise(np.sqrt, "sqrt"), 1), "sin": _f(_elementwise(np.sin, "sin"), 1),
     "cos": _f(_elementwise(np.cos, "cos"), 1), "tanh": _f(_elementwise(np.tanh, "tanh"), 1),
     "abs": _f(_elementwise(np.abs, "abs"), 1, analytic=False),
-    "sign": _f(_elementwise(np.sign, "sign"), 1, analytic=False),
+    "sign": _f(_sign, 1, analytic=False),
     "sigmoid": _f(sigmoid, 1), "relu": _f(relu, 1, analytic=False), "softplus": _f(softplus, 1),
     "step": _f(step, 1, analytic=False),
     "maximum": _f(_pairwise(np.maximum, "maximum"), 2, analytic=False),
@@ -711,6 +773,9 @@ FUNCTIONS: dict[str, Function] = {
     "arange": _f(arange, 1, since=2), "argmax": _f(argmax, 1, axis=True, analytic=False, since=2),
     "hankel": _f(hankel, 2, since=2), "vander": _f(vander, 2, since=2),
     "signm": _f(signm, 1, analytic=False, since=2), "powm": _f(powm, 2, analytic=False, since=2),
+    # format 6: complex values
+    "conj": _f(conj, 1, analytic=False, since=6), "real": _f(real, 1, analytic=False, since=6),
+    "imag": _f(imag, 1, analytic=False, since=6),
 }
 
 CONSTANTS: dict[str, float] = {"pi": float(np.pi)}
@@ -739,8 +804,7 @@ def _cs_relu(x: Value) -> Value:
 
 def _cs_pick(name: str, first: Callable[[Any, Any], Any]) -> Callable[[Value, Value], Value]:
     def pick(a: Value, b: Value) -> Value:
-        x, y = _array(a, name), _array(b, name)
-        _pairwise(lambda u, v: u, name)(x, y)  # the shapes broadcast, within the limits
+        x, y = _pair(a, b, name)
         return np.where(first(np.real(x), np.real(y)), x, y)
 
     return pick
@@ -776,7 +840,7 @@ def _cs_where(cond: Value, a: Value, b: Value) -> Value:
 
 # The functions above, by name: what d(E) may call besides the analytic functions.
 COMPLEX_STEP: dict[str, Callable[..., Value]] = {
-    "abs": _cs_abs, "sign": _cs_sign, "relu": _cs_relu, "step": step, "norm": _cs_norm, "where": _cs_where,
+    "abs": _cs_abs, "sign": _cs_sign, "relu": _cs_relu, "step": _cs_step, "norm": _cs_norm, "where": _cs_where,
     "maximum": _cs_pick("maximum", np.greater_equal), "minimum": _cs_pick("minimum", np.less_equal),
     "max": _cs_extreme("max", np.argmax), "min": _cs_extreme("min", np.argmin),
 }

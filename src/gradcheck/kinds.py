@@ -20,6 +20,7 @@ class Kind:
     conditioned: bool = False  # large samples are well conditioned by construction (not measured)
     drawn: str = ""  # what is drawn, in a few words (docs/format.md has the full table)
     since: int = 1  # the format version that introduced it
+    complex: bool = False  # its samples are complex (format 6)
 
 
 _TABLE = (
@@ -37,6 +38,12 @@ _TABLE = (
     Kind("onehot", "any", drawn="in each column a single 1 at a random row, zeros elsewhere", since=2),
     Kind("permutation", "square", conditioned=True, drawn="a random permutation matrix", since=2),
     Kind("index", "any", drawn="integers from 0 below the constant's `below` (a label)", since=2),
+    Kind("complex", "any", drawn="independent standard complex normal entries", since=6, complex=True),
+    Kind("hermitian", "square", drawn="(A + A^H)/2, A complex Gaussian", since=6, complex=True),
+    Kind("hpd", "square", conditioned=True, drawn="Hermitian positive definite, condition <= 10", since=6,
+         complex=True),
+    Kind("unitary", "matrix", conditioned=True, drawn="Haar-distributed orthonormal complex columns (rows, if wide)",
+         since=6, complex=True),
 )
 
 KINDS: MappingProxyType[str, Kind] = MappingProxyType({k.name: k for k in _TABLE})

@@ -142,6 +142,8 @@ def _kink(coarse: tuple[np.ndarray, np.ndarray, float], fine: tuple[np.ndarray, 
     the central difference, their mean, is no derivative at all. There the error becomes
     the drift and the value may be anything between the two sides."""
     (p1, m1, h1), (p2, m2, h2) = coarse, fine
+    if np.iscomplexobj(value):  # a bracket needs an order: complex values have none
+        return error, None, None
     right1, left1, right2, left2 = p1 / h1, -m1 / h1, p2 / h2, -m2 / h2
     drift = np.abs(right1 - right2) + np.abs(left1 - left2)
     kinked = np.abs(right2 - left2) > KINK_RATIO * (drift + rounding)

@@ -16,7 +16,7 @@ import numpy as np
 
 from gradcheck.catalogue import Identity
 from gradcheck.errors import ClaimError, EvalError, EvaluationError, NonFiniteError
-from gradcheck.expr import FRAME, Expr
+from gradcheck.expr import COMPLEX_VALUES, FRAME, Expr
 from gradcheck.functions import inv
 from gradcheck.kinds import KINDS
 from gradcheck.norms import norm
@@ -94,7 +94,7 @@ class Point:
             a = np.asarray(value)
             if id(value) in known:
                 return
-            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and a.dtype.kind == "f" and _all_finite(a):
+            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and a.dtype.kind in "fc" and _all_finite(a):
                 if sampled.get(id(value), -1.0) >= 0:  # a sampled array measured already
                     out[where] = sampled[id(value)]
                     return
@@ -256,6 +256,8 @@ class Point:
         step = self.scales(name)
         step *= 4 * EPS
         np.negative(step, out=step, where=rng.integers(0, 2, x.shape, dtype=bool))
+        if np.iscomplexobj(x):  # a complex entry rounds in both parts: half the moves imaginary
+            step = np.where(rng.integers(0, 2, x.shape, dtype=bool), 1j * step, step)
         # an exact zero (the upper triangle of a `lower` sample) carries no rounding: moving
         # it would cross a kink there (step(L) jumps), which is not noise
         step[x == 0] = 0.0
@@ -272,6 +274,8 @@ class Point:
     def _with_lets(self, env: Env, where: str, lets: tuple[tuple[str, Expr], ...] | None = None) -> Env:
         # what d(E) in a claim needs to move the inputs and the lets with them
         env[FRAME] = (tuple(v.name for v in self.identity.inputs), self.identity.lets)
+        if self.identity.complex_values:
+            env[COMPLEX_VALUES] = True
         for name, expr in self.identity.lets if lets is None else lets:
             env[name] = finite(expr, env, f"let {name}", where)
         return env
@@ -327,6 +331,8 @@ def condition_number(a: np.ndarray) -> float:
 
 def _moved(x: np.ndarray, d: np.ndarray, t: float) -> np.ndarray:
     out = d * t
+    if np.result_type(out, x) != out.dtype:  # a real direction of a complex input (format 6)
+        return np.asarray(out + x)
     out += x
     return out
 

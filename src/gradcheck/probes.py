@@ -99,11 +99,15 @@ class ProbeSets:
             return self._tangent_basis(var, x)
         scales = vec(self.point.scales(var.name))
         probes = []
-        for i in range(x.size):
-            d = np.zeros(x.size)
-            d[i] = 1.0
-            direction = {var.name: d.reshape(x.shape, order="F")}
-            probes.append(Probe(("basis", var.name, i), _kept(direction), float(scales[i])))
+        # a complex entry is two real ones: moved along 1 and along i (format 6)
+        units = (1.0, 1j) if np.iscomplexobj(x) else (1.0,)
+        for unit in units:
+            for i in range(x.size):
+                d = np.zeros(x.size, dtype=type(unit))
+                d[i] = unit
+                direction = {var.name: d.reshape(x.shape, order="F")}
+                key = ("basis", var.name, i) if unit == 1.0 else ("basis", var.name, i, "imaginary")
+                probes.append(Probe(key, _kept(direction), float(scales[i])))
         return probes
 
     def _symmetric_basis(self, name: str, x: np.ndarray) -> list[Probe]:
@@ -129,6 +133,8 @@ class ProbeSets:
         an error only off the diagonal was seen 20 times smaller.)"""
         x = self.value(var.name)
         d = rng.standard_normal(x.shape)
+        if np.iscomplexobj(x):  # standard complex normal: as isotropic in C^n = R^2n
+            d = (d + 1j * rng.standard_normal(x.shape)) / np.sqrt(2)
         d *= self.point.scale_rms(var.name)
         if var.symmetric_perturbation:
             return np.asarray((d + d.T) / np.sqrt(2))

@@ -20,7 +20,8 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "kappa", 
          "Omega"}
 # functions with a LaTeX operator of their own; the rest print as \operatorname{name}
 OPERATORS = {"exp": "\\exp", "log": "\\log", "sin": "\\sin", "cos": "\\cos", "tanh": "\\tanh", "det": "\\det",
-             "sigmoid": "\\sigma", "trace": "\\operatorname{tr}", "tr": "\\operatorname{tr}"}
+             "sigmoid": "\\sigma", "trace": "\\operatorname{tr}", "tr": "\\operatorname{tr}",
+             "real": "\\operatorname{Re}", "imag": "\\operatorname{Im}"}
 SCALAR_CALLS = {"trace", "tr", "det", "logdet", "norm", "sum", "logsumexp", "mean"}
 
 # binding strength: higher binds tighter
@@ -31,7 +32,7 @@ ONE_ARGUMENT = {
     "inv": ("{}^{{-1}}", _POW, True), "transpose": ("{}^\\top", _POW, True),
     "logdet": ("\\ln\\left|{}\\right|", _ATOM, False), "det": ("\\left|{}\\right|", _ATOM, False),
     "norm": ("\\left\\|{}\\right\\|", _ATOM, False), "sqrt": ("\\sqrt{{{}}}", _ATOM, False),
-    "eye": ("I_{{{}}}", _ATOM, False),
+    "eye": ("I_{{{}}}", _ATOM, False), "conj": ("\\overline{{{}}}", _ATOM, False),
 }
 
 
@@ -63,16 +64,21 @@ class _Printer:
 
     def show_Constant(self, node: ast.Constant) -> tuple[str, int]:
         value = node.value
+        if isinstance(value, complex):  # 2j is 2i
+            imaginary = value.imag
+            return (f"{int(imaginary) if imaginary.is_integer() else imaginary}i" if imaginary != 1 else "i"), _ATOM
         text = repr(value) if not isinstance(value, float) or not value.is_integer() else str(int(value))
         return text, _ATOM
 
     def show_Name(self, node: ast.Name) -> tuple[str, int]:
         return symbol(node.id), _ATOM
 
-    def show_Attribute(self, node: ast.Attribute) -> tuple[str, int]:  # .T
+    def show_Attribute(self, node: ast.Attribute) -> tuple[str, int]:  # .T, and .H (format 6)
+        mark = "\\mathsf{H}" if node.attr == "H" else "\\top"
         if isinstance(node.value, ast.Call) and _called(node.value) == "inv":
-            return f"{self.operand(node.value.args[0], _ATOM)}^{{-\\top}}", _POW
-        return f"{self.operand(node.value, _ATOM)}^\\top", _POW
+            return f"{self.operand(node.value.args[0], _ATOM)}^{{-{mark}}}", _POW
+        return f"{self.operand(node.value, _ATOM)}^{{{mark}}}" if node.attr == "H" else \
+            f"{self.operand(node.value, _ATOM)}^{mark}", _POW
 
     def show_UnaryOp(self, node: ast.UnaryOp) -> tuple[str, int]:
         sign = "-" if isinstance(node.op, ast.USub) else "+"

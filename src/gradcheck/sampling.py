@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gradcheck.functions import Labels, check_size
+from gradcheck.kinds import KINDS
 from gradcheck.options import SAMPLE_COND
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def draw_variable(var: Variable, dims: Mapping[str, int], rng: np.random.Generat
         value = np.array(var.value, dtype=float).reshape(shape)
         value.setflags(write=False)
         return value
-    value = np.array(_DRAWS[var.kind](rng, shape), dtype=float)
+    value = np.array(_DRAWS[var.kind](rng, shape), dtype=complex if KINDS[var.kind].complex else float)
     value.setflags(write=False)
     return value
 
@@ -179,9 +180,47 @@ def _permutation(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     return np.eye(shape[0])[rng.permutation(shape[0])]
 
 
+# -- complex kinds (format 6) ----------------------------------------------------------
+
+def _complex(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    # standard complex normal: E|z|^2 = 1, real and imaginary parts independent
+    return np.asarray((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2))
+
+
+def _hermitian(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    a = _complex(rng, shape)
+    return np.asarray((a + a.conj().T) / np.sqrt(2))
+
+
+def _unitary_matrix(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    """Haar-distributed n-by-m matrix with orthonormal complex columns (rows if n < m)."""
+    if n < m:
+        return _unitary_matrix(rng, m, n).T
+    q, r = np.linalg.qr(_complex(rng, (n, m)))
+    d = np.diag(r)
+    return np.asarray(q * np.where(d == 0, 1.0, d / np.abs(d)))
+
+
+def _hpd(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    n = shape[0]
+    if n > HAAR_LIMIT:
+        g = _complex(rng, (n, n))
+        a = g @ g.conj().T / (2 * n)
+        a[np.diag_indices(n)] += 1
+    else:
+        u = _unitary_matrix(rng, n, n)
+        a = (u * _spectrum(rng, n)) @ u.conj().T
+    return np.asarray((a + a.conj().T) / 2)
+
+
+def _unitary(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return _unitary_matrix(rng, shape[0], shape[1])
+
+
 _DRAWS: dict[str, Draw] = {
     "general": _general, "positive": _positive, "symmetric": _symmetric, "spd": _spd,
     "invertible": _invertible, "orthogonal": _orthogonal, "diagonal": _diagonal,
     "lower": _triangular(True), "upper": _triangular(False), "unit": _unit, "simplex": _simplex,
     "onehot": _onehot, "permutation": _permutation,
+    "complex": _complex, "hermitian": _hermitian, "hpd": _hpd, "unitary": _unitary,
 }

@@ -25,8 +25,10 @@ EXPECTS = ("fail", "pass")
 # Versions of the format: 2 adds indexing and slicing, and the functions of FUNCTIONS whose
 # `since` is 2; 3 adds the claim forms of FORM_SINCE; 4 lets any expression be written in
 # LaTeX ({tex: ...}); 5 adds d(E), the differential of an expression, in claims with
-# directions. A file without `format` is version 1, and means what it always meant.
-VERSIONS = (1, 2, 3, 4, 5)
+# directions; 6 adds complex values (the complex kinds, conj, real, imag, .H, imaginary
+# numbers such as 2j, and a claim's `convention`). A file without `format` is version 1, and
+# means what it always meant.
+VERSIONS = (1, 2, 3, 4, 5, 6)
 LATEST = VERSIONS[-1]
 # Spaces an input's directions may be restricted to (gradcheck.tangents); all but the
 # first need format 3.
@@ -40,8 +42,24 @@ FORM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 FORMS = tuple(FORM_TARGETS)
 # Keys a form may have but need not, not allowed with the others.
-FORM_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({"derivation": ("read_off",)})
-TARGETS = ("wrt", "layout", "cotangent", "tangent", "read_off")
+FORM_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({"derivation": ("read_off",),
+                                                                 "derivative": ("convention",),
+                                                                 "vjp": ("convention",)})
+TARGETS = ("wrt", "layout", "cotangent", "tangent", "read_off", "convention")
+# What a derivative (or a vjp) with respect to a complex input means (format 6), for a real f
+# of Z = X + iY: the names, and the claim G in terms of the partial derivatives.
+CONVENTIONS: Mapping[str, str] = MappingProxyType({
+    "pytorch": "G = df/dX + i df/dY, the gradient in the real inner product Re sum(conj(A) B) "
+               "(PyTorch's; twice the conjugate Wirtinger derivative)",
+    "jax": "G = df/dX - i df/dY, the conjugate of PyTorch's (JAX's grad; twice the Wirtinger derivative)",
+    "wirtinger": "G = df/dZ = (df/dX - i df/dY) / 2, the Wirtinger derivative (the Matrix Cookbook's "
+                 "generalized complex derivative)",
+    "conjugate": "G = df/dconj(Z) = (df/dX + i df/dY) / 2, the conjugate Wirtinger derivative (the Matrix "
+                 "Cookbook's conjugate complex derivative)",
+})
+# the conventions a vjp may state: PyTorch's (adjoint in Re sum(conj(A) B)) and JAX's (the
+# transpose in sum(A B), the conjugate of PyTorch's at the conjugate cotangent)
+VJP_CONVENTIONS = ("pytorch", "jax")
 # The format version that introduced each claim form (the others are in every version).
 FORM_SINCE: Mapping[str, int] = MappingProxyType({"vjp": 3, "jvp": 3, "derivation": 3,
                                                   "second_differential": 3, "hvp": 3})
@@ -123,6 +141,10 @@ CLAIM: Mapping[str, Key] = MappingProxyType({
                                   "description": "The name of a vjp's cotangent, of f's shape (format 3)."}),
     "tangent": Key("str", json={**_ref("identifier"),
                                 "description": "The name of a jvp's tangent, of the input's shape (format 3)."}),
+    "convention": Key("str", json={"enum": list(CONVENTIONS), "description": (
+        "With respect to a complex input (format 6), what the claimed derivative is: "
+        + "; ".join(f"{k}: {v}" for k, v in CONVENTIONS.items())
+        + ". A vjp takes pytorch or jax.")}),
     "label": Key("str", json={"type": "string"}),
     "expect": Key("str", json={"enum": list(EXPECTS), "description": (
         "fail: the claim is recorded as wrong (a published slip), and passes the run by failing; it needs "

@@ -44,11 +44,14 @@ def _claim_line(claim: Claim, scalars: frozenset[str]) -> str:
     math = " = ".join(to_latex(e, scalars) for e in claim.links)
     text = f"- {_escape(label)}: $`{math}`$ (`{claim.form}: {claim.source}`)"
     if claim.form == "derivative":
-        text += f" ({claim.layout}, wrt `{claim.wrt}`)"
+        convention = f", convention {claim.convention}" if claim.convention else ""
+        text += f" ({claim.layout}, wrt `{claim.wrt}`{convention})"
     elif claim.form == "hessian":
         text += f" (wrt `{claim.wrt or '[' + ', '.join(claim.blocks) + ']'}`)"
     elif claim.form in ("vjp", "jvp", "hvp"):
-        text += f" (wrt `{claim.wrt}`, {'cotangent' if claim.form == 'vjp' else 'tangent'} `{claim.direction}`)"
+        convention = f", convention {claim.convention}" if claim.convention else ""
+        text += (f" (wrt `{claim.wrt}`, {'cotangent' if claim.form == 'vjp' else 'tangent'} "
+                 f"`{claim.direction}`{convention})")
     if claim.expect_fail:
         text += f"\n  - **does not hold as published**: {_escape(claim.reason or '')}"
     return text

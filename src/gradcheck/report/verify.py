@@ -123,7 +123,9 @@ def _side_by_side(result: ClaimResult, width: int) -> Iterator[RenderableType]:
     display = result.readings[worst].display
     if display is None:
         return
-    claimed, numeric = (np.atleast_2d(np.real(np.asarray(a, dtype=float))) for a in display)
+    # complex values (format 6) shown as such: their imaginary parts may be the slip
+    claimed, numeric = (np.atleast_2d(np.asarray(a, dtype=complex if np.iscomplexobj(a) else float))
+                        for a in display)
     if claimed.size > SIDE_BY_SIDE_MAX or numeric.size > SIDE_BY_SIDE_MAX:
         return
     trial = result.readings[worst].trial + 1
