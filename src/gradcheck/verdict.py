@@ -28,7 +28,7 @@ from gradcheck.errors import printable
 from gradcheck.norms import distance, norm
 from gradcheck.options import DEFAULT_MAX_NOISE as DEFAULT_MAX_NOISE  # re-exported
 from gradcheck.options import DEFAULT_RTOL as DEFAULT_RTOL  # re-exported
-from gradcheck.options import NOISE_STEP, NOT_SMOOTH, SEEN, ZERO_SLACK
+from gradcheck.options import EPS, NOISE_STEP, NOT_SMOOTH, ROUNDING, SEEN, ZERO_SLACK
 from gradcheck.reading import Reading
 
 KINK = "the numerical derivative changes with the step"
@@ -168,6 +168,18 @@ def _unjudgeable(m: Reading, max_noise: float, rtol: float = DEFAULT_RTOL) -> st
     return f"rounding noise floor {noise:.1e} is above {max_noise:g}: {ROUNDING_CAUSES}"
 
 
+def assess(view: Reading, rtol: float) -> Comparison:
+    """`compare` of a view, where a claim and a derivative that are both within rounding of
+    zero, below ROUNDING eps times the size of f's changing terms per unit step, agree: a
+    derivative that vanishes (f constant along the directions) is computed as rounding,
+    which no method's error estimate need see (the complex step's rounding of a zero slope
+    repeats from point to point)."""
+    c = compare(view.claimed, view.numeric, view.uncertainty, rtol)
+    if not c.passed and view.reference > 0 and view.scale <= ROUNDING * EPS * view.reference:
+        return Comparison(0.0, c.tolerance, c.noise)
+    return c
+
+
 def zero_judged(m: Reading, max_noise: float) -> bool:
     """Whether `m` shows a derivative that is zero: no larger than its noise, and that
     noise within `max_noise` of the size of what changes in f (a constant or an unrelated
@@ -177,7 +189,7 @@ def zero_judged(m: Reading, max_noise: float) -> bool:
 
 def passes(m: Reading, rtol: float) -> bool:
     """Whether the claim passes at `m` (as a whole and in every input's share)."""
-    return all(compare(v.claimed, v.numeric, v.uncertainty, rtol).passed for v in m.views)
+    return all(assess(v, rtol).passed for v in m.views)
 
 
 def disagreeing(m: Reading, other: Reading) -> Reading:
@@ -199,7 +211,8 @@ def not_zero(m: Reading, seen: set[str]) -> Reading:
 
 
 def _zero(view: Reading, max_noise: float) -> bool:
-    return view.scale <= view.noise_norm <= max_noise * view.reference
+    return (view.scale <= view.noise_norm <= max_noise * view.reference
+            or 0 < view.scale <= ROUNDING * EPS * view.reference)
 
 
 def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
@@ -214,7 +227,7 @@ def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
         return dataclasses.replace(
             errored(identity, path, claim, sizes, f"cannot judge at any point tried: {noisy}{hint}", seconds),
             notes=notes, readings=tuple(readings))
-    comparisons = tuple(_worst(compare(v.claimed, v.numeric, v.uncertainty, rtol) for v in m.views)
+    comparisons = tuple(_worst(assess(v, rtol) for v in m.views)
                         for m in readings)
     worst = max(range(len(comparisons)), key=lambda i: comparisons[i].error - comparisons[i].tolerance)
     passed = all(c.passed for c in comparisons)
