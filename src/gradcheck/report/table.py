@@ -71,7 +71,9 @@ def results_table(results: Sequence[ClaimResult], width: int = 120) -> Table:
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     if inline:
         table.add_column("identity", no_wrap=True, min_width=longest)
-    table.add_column("claim", overflow="fold", ratio=2)
+    # grouped, a name's line lies in the claim column: wide enough for the longest name
+    # (the sizes then fold, at spaces, where many dimensions would squeeze it)
+    table.add_column("claim", overflow="fold", ratio=2, min_width=None if inline else min(longest, width - 30))
     table.add_column("sizes", overflow="fold")
     table.add_column("error", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
