@@ -229,7 +229,7 @@ MESSAGES = [
     ('  X: {shape: [n, n], kind: invertible}', '  X: {shape: [n, 2], perturb: symmetric}',
      "'perturb: symmetric' needs a square shape in inputs.X.perturb of f.yaml, line 4"),
     ('  A: {shape: [n, n]}', '  A: {shape: [n, n, n]}',
-     'shape has 3 dimensions; at most 2 are supported in constants.A.shape of f.yaml, line 6'),
+     "shape has 3 dimensions; at most 2 are supported before format 6 in constants.A.shape of f.yaml, line 6: add 'format: 6' at the top of the file"),
     ('  A: {shape: [n, n]}', '  A: {shape: [n, m]}',
      "dimension 'm' is used but not declared in dims in constants.A.shape of f.yaml, line 6: add it under dims:"),
     ('  A: {shape: [n, n]}', '  A: {shape: [n, 0]}',
@@ -681,3 +681,15 @@ def test_bad_steps_are_one_line_errors(old: str, new: str, message: str) -> None
     with pytest.raises(CatalogueError) as info:
         load_text(DERIVATION.replace(old, new), "f.yaml")
     assert str(info.value) == message
+
+
+def test_arrays_of_three_or_four_dimensions_need_format_6() -> None:
+    text = "name: s\ninputs:\n  X: {shape: [2, 3, 4]}\nfunction: sum(X)\nclaims:\n  - {differential: sum(dX)}\n"
+    with pytest.raises(CatalogueError, match=r"shape has 3 dimensions; at most 2 are supported before format 6 in "
+                                             r"inputs.X.shape of s.yaml, line 3: add 'format: 6'"):
+        load_text(text, "s.yaml")
+    assert load_text("format: 6\n" + text, "s.yaml").inputs[0].shape == (2, 3, 4)
+    with pytest.raises(CatalogueError, match="shape has 5 dimensions; at most 4 are supported"):
+        load_text("format: 6\n" + text.replace("[2, 3, 4]", "[2, 3, 4, 1, 1]"), "s.yaml")
+    with pytest.raises(CatalogueError, match=r"kind 'spd' needs a square shape \[n, n\] \(or a stack \[b, n, n\]\)"):
+        load_text("format: 6\n" + text.replace("[2, 3, 4]}", "[2, 3, 4], kind: spd}"), "s.yaml")

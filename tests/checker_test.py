@@ -740,3 +740,55 @@ def test_the_layout_slip_of_a_non_square_input_is_a_fail_as_at_a_square_one() ->
     assert misshapen.status is Status.ERROR and "it fits neither layout" in misshapen.message
     square = run(NON_SQUARE.replace("m: 4", "m: 3"))[1]
     assert square.status is Status.FAIL and "it holds in layout numerator" in square.hint
+
+
+STACKED = """\
+format: 6
+name: stacked
+dims: {b: 3, n: 4, m: 2}
+inputs:
+  X: {shape: [b, n, n], kind: invertible}
+  W: {shape: [b, n, m]}
+constants:
+  A: {shape: [b, m, n]}
+function: sum(logdet(X)) + sum(trace(A @ W @ A @ W))
+claims:
+"""
+
+
+@pytest.mark.parametrize(("claim", "status"), [
+    ("{wrt: X, layout: denominator, derivative: inv(X).T}", Status.PASS),
+    ("{wrt: X, layout: numerator, derivative: inv(X)}", Status.PASS),  # each matrix transposed
+    ("{wrt: X, layout: denominator, derivative: inv(X)}", Status.FAIL),
+    ("{wrt: W, layout: denominator, derivative: 2 * (A @ W @ A).T}", Status.PASS),
+    ("{wrt: W, layout: denominator, derivative: 2 * A @ W @ A}", Status.FAIL),  # [b, m, n]: the numerator's shape
+    ("{differential: 'sum(trace(inv(X) @ dX)) + 2 * sum(trace(A @ dW @ A @ W))'}", Status.PASS),
+    ("{differential: 'sum(trace(inv(X) @ dX)) + sum(trace(A @ dW @ A @ W))'}", Status.FAIL),
+])
+def test_stacks_of_matrices_are_differentiated_matrix_by_matrix(claim: str, status: Status) -> None:
+    [result] = run(STACKED + f"  - {claim}\n")
+    assert result.status is status, (result.message, result.hint)
+
+
+def test_multi_head_attention_with_a_head_axis() -> None:
+    text = """\
+format: 6
+name: mha
+dims: {h: 2, n: 3, d: 4}
+inputs:
+  Q: {shape: [h, n, d]}
+  K: {shape: [h, n, d]}
+  V: {shape: [h, n, d]}
+constants:
+  W: {shape: [h, n, d]}
+let:
+  P: softmax(Q @ K.T / sqrt(d), axis=2)
+  S: P * (W @ V.T - sum(P * (W @ V.T), axis=2))
+function: sum(W * (P @ V))
+claims:
+  - {wrt: V, layout: denominator, derivative: P.T @ W}
+  - {wrt: Q, layout: denominator, derivative: S @ K / sqrt(d)}
+  - {wrt: K, layout: denominator, derivative: S.T @ Q / sqrt(d)}
+  - {wrt: K, layout: denominator, derivative: S @ Q / sqrt(d)}
+"""
+    assert [r.status for r in run(text)] == [Status.PASS] * 3 + [Status.FAIL]

@@ -86,6 +86,27 @@ def test_a_complex_valued_f_is_judged_in_both_parts(claim: str, status: Status) 
     assert result.status is status, (result.message, result.hint)
 
 
+def test_a_real_input_of_a_complex_f_pairs_by_the_vjps_convention() -> None:
+    text = """\
+format: 6
+name: r
+dims: {n: 3}
+inputs:
+  A: {shape: [n, n], kind: invertible}
+constants:
+  B: {shape: [n, n]}
+let:
+  M: inv(A + 1j * B)
+function: M
+claims:
+  - {wrt: A, cotangent: G, vjp: 'real(-M.H @ G @ M.H)'}
+  - {wrt: A, cotangent: G, convention: pytorch, vjp: 'real(-M.H @ G @ M.H)'}
+  - {wrt: A, cotangent: G, convention: jax, vjp: 'real(-M.T @ G @ M.T)'}
+  - {wrt: A, cotangent: G, convention: jax, vjp: 'real(-M.H @ G @ M.H)'}
+"""
+    assert [r.status for r in run(text)] == [Status.PASS] * 3 + [Status.FAIL]
+
+
 @pytest.mark.parametrize("method", ["central", "richardson", "auto", "complex"])
 def test_every_method_works_and_the_complex_step_is_not_taken(method: str) -> None:
     results = run(HOLOMORPHIC + "  - {differential: -inv(Z) @ dZ @ inv(Z)}\n", method=method)
@@ -191,7 +212,7 @@ def test_a_derivative_of_a_complex_f_is_an_error_that_says_why() -> None:
      "unknown convention 'wirtinger' for a vjp: expected one of pytorch, jax"),
     ("format: 6\nname: a\ninputs:\n  X: {shape: [2]}\nfunction: sum(X)\n"
      "claims:\n  - {wrt: X, layout: denominator, convention: pytorch, derivative: ones(2)}\n",
-     "'convention' applies to a derivative or a vjp with respect to a complex input"),
+     "'convention' applies to a vjp, or to a derivative with respect to a complex input"),
     ("format: 6\nname: a\ninputs:\n  Z: {shape: [2], kind: complex}\nfunction: sum(abs(Z))\n"
      "claims:\n  - {differential: 'd(sum(abs(Z)))'}\n",
      "d(...) is computed by a complex step, which complex inputs rule out"),

@@ -287,3 +287,44 @@ def test_a_matrix_of_indices_is_not_a_position() -> None:
 
     with pytest.raises(EvaluationError, match=r"^an index must be an integer, got an array of shape \(2,2\)"):
         parse("G[Y, 0]", ("G", "Y"))({**ENV, "Y": np.zeros((2, 2), dtype=int).view(Labels)})
+
+
+def test_stacks_of_matrices_take_the_matrix_functions_matrix_by_matrix() -> None:
+    from gradcheck.functions import FUNCTIONS, transposed
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 4)) + 4 * np.eye(4)
+    assert np.allclose(FUNCTIONS["inv"].fn(x) @ x, np.eye(4))
+    assert np.allclose(FUNCTIONS["det"].fn(x), [np.linalg.det(m) for m in x])
+    assert np.allclose(FUNCTIONS["logdet"].fn(x), [np.log(abs(np.linalg.det(m))) for m in x])
+    assert np.allclose(FUNCTIONS["trace"].fn(x), [np.trace(m) for m in x])
+    b = rng.standard_normal((3, 4, 2))
+    assert np.allclose(x @ FUNCTIONS["solve"].fn(x, b), b)
+    assert transposed(x).shape == (3, 4, 4) and np.allclose(transposed(x)[1], x[1].T)
+    assert transposed(b).shape == (3, 2, 4)
+    with pytest.raises(EvalError, match="inv expects a square matrix or a stack of them, got shape"):
+        FUNCTIONS["inv"].fn(b)
+    with pytest.raises(EvalError, match="inv expects a square matrix, got shape"):
+        FUNCTIONS["inv"].fn(b[0])
+    with pytest.raises(EvalError, match="solve shape mismatch"):
+        FUNCTIONS["solve"].fn(x, rng.standard_normal((3, 2, 4)))
+
+
+def test_concat_reshape_and_the_lu_factors() -> None:
+    from gradcheck.functions import FUNCTIONS
+
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(4.0).reshape(2, 2)
+    assert np.array_equal(FUNCTIONS["concat"].fn(a, b, axis=1), np.hstack([a, b]))
+    assert np.array_equal(FUNCTIONS["concat"].fn(a, a), np.vstack([a, a]))
+    with pytest.raises(EvalError, match=r"concat along axis 0 needs the other dimensions equal"):
+        FUNCTIONS["concat"].fn(a, b)
+    x = np.arange(6.0).reshape(3, 2)
+    assert np.array_equal(FUNCTIONS["reshape"].fn(x, 2, 3), FUNCTIONS["unvec"].fn(FUNCTIONS["vec"].fn(x), 2))
+    with pytest.raises(EvalError, match="reshape of 6 entries"):
+        FUNCTIONS["reshape"].fn(x, 4, 2)
+    m = np.random.default_rng(0).standard_normal((4, 4))
+    p, lower, upper = (FUNCTIONS[f].fn(m) for f in ("lup", "lul", "luu"))
+    assert np.allclose(p @ lower @ upper, m) and np.allclose(np.diag(lower), 1)
+    assert np.allclose(lower, np.tril(lower)) and np.allclose(upper, np.triu(upper))
+    with pytest.raises(EvalError, match="lul: singular matrix"):
+        FUNCTIONS["lul"].fn(np.zeros((3, 3)))

@@ -96,3 +96,21 @@ def test_large_samples_are_well_conditioned_too(kind: str) -> None:
     assert np.linalg.cond(x) <= SAMPLE_COND
     if kind == "spd":
         assert np.allclose(x, x.T) and np.linalg.eigvalsh(x).min() >= 1.0 - 1e-9
+
+
+@pytest.mark.parametrize("kind", ["spd", "invertible", "orthogonal", "hpd", "unitary", "symmetric"])
+def test_a_stack_is_drawn_matrix_by_matrix(kind: str) -> None:
+    x = draw_variable(Variable("X", ("b", "c", "n", "n"), kind), {"b": 2, "c": 3, "n": 4}, np.random.default_rng(2))
+    assert x.shape == (2, 3, 4, 4)
+    matrices = x.reshape(-1, 4, 4)
+    assert len({m.tobytes() for m in matrices}) == 6  # each drawn on its own
+    for m in matrices:
+        if kind in ("spd", "hpd", "symmetric"):
+            assert np.allclose(m, m.conj().T)
+        if kind in ("orthogonal", "unitary"):
+            assert np.allclose(m.conj().T @ m, np.eye(4))
+
+
+def test_a_row_simplex_has_positive_rows_summing_to_one() -> None:
+    x = draw("rowsimplex", (4, 3))
+    assert np.all(x > 0) and np.allclose(x.sum(axis=1), 1.0)

@@ -43,6 +43,7 @@ from gradcheck.schema import (
     IDENT_PATTERN,
     LAYOUTS,
     MAX_DIM,
+    MAX_NDIM,
     NAME_PATTERN,
     PERTURBS,
     READ_OFF,
@@ -667,8 +668,11 @@ class _Loader:
         return tuple(entries)
 
     def shape(self, raw: list[Any], path: tuple[str | int, ...], dims: Mapping[str, int]) -> tuple[str | int, ...]:
-        if len(raw) > 2:
-            raise self.fail(f"shape has {len(raw)} dimensions; at most 2 are supported", *path)
+        most = MAX_NDIM if self.version >= 6 else 2
+        if len(raw) > most:
+            later = " before format 6" if self.version < 6 and len(raw) <= MAX_NDIM else ""
+            raise self.fail(f"shape has {len(raw)} dimensions; at most {most} are supported{later}", *path,
+                            hint="add 'format: 6' at the top of the file" if later else "")
         for d in raw:
             if isinstance(d, str):
                 if d not in dims:
@@ -834,8 +838,9 @@ class _Loader:
                                 f"({', '.join(choices)})", *path, key=key,
                                 hint="see 'Complex values' in docs/format.md")
             return None
-        if form not in ("derivative", "vjp") or not on_complex:
-            raise self.fail("'convention' applies to a derivative or a vjp with respect to a complex input",
+        # a vjp's convention also says how a real input pairs with a complex f's cotangent
+        if not (form == "vjp" and self.version >= 6) and not (form == "derivative" and on_complex):
+            raise self.fail("'convention' applies to a vjp, or to a derivative with respect to a complex input",
                             *path, "convention", key=f"{key}.convention")
         choices = CONVENTIONS if form == "derivative" else VJP_CONVENTIONS
         if convention not in choices:

@@ -21,7 +21,16 @@ from typing import Any
 import numpy as np
 
 from gradcheck.errors import EvalError, EvaluationError, ExpressionError, NonFiniteError, did_you_mean
-from gradcheck.functions import COMPLEX_STEP, CONSTANTS, FUNCTIONS, Value, check_size, is_labels, shape_str
+from gradcheck.functions import (
+    COMPLEX_STEP,
+    CONSTANTS,
+    FUNCTIONS,
+    Value,
+    check_size,
+    is_labels,
+    shape_str,
+    transposed,
+)
 
 __all__ = ["Expr", "parse", "MAX_LENGTH", "MAX_DEPTH", "DIFFERENTIAL", "FRAME", "COMPLEX_VALUES"]
 
@@ -445,8 +454,12 @@ def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
     if symbol == "@":
         if len(sa) == 0 or len(sb) == 0:
             raise EvalError(f"matmul needs arrays, not scalars: {shape_str(sa)} @ {shape_str(sb)}")
-        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]:
-            check_size((sa[0], sb[1]), "matmul result")
+        if len(sa) >= 2 and len(sb) >= 2 and sa[-1] == sb[-2]:
+            try:  # stacks of matrices (format 6) multiply matrix by matrix, the stacks broadcast
+                stack = np.broadcast_shapes(sa[:-2], sb[:-2])
+            except ValueError:
+                raise EvalError(f"matmul shape mismatch {shape_str(sa)} @ {shape_str(sb)}") from None
+            check_size((*stack, sa[-2], sb[-1]), "matmul result")
     elif sa != sb and sa and sb:  # broadcasting may build a larger array: check its size
         try:
             check_size(np.broadcast_shapes(sa, sb), f"'{symbol}' result")
@@ -539,8 +552,8 @@ class _Compiler:
     def _Attribute(self, node: ast.Attribute) -> Node:
         inner = self.node(node.value)
         if node.attr == "H":
-            return self._guard(lambda env: np.conj(np.transpose(inner(env))), node)
-        return self._guard(lambda env: np.transpose(inner(env)), node)
+            return self._guard(lambda env: np.conj(transposed(inner(env))), node)
+        return self._guard(lambda env: transposed(inner(env)), node)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Node:
         inner = self.node(node.operand)

@@ -19,7 +19,7 @@ from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvaluationError, LayoutSlip
 from gradcheck.expr import Expr
-from gradcheck.functions import shape_str
+from gradcheck.functions import shape_str, transposed
 from gradcheck.kinds import KINDS
 from gradcheck.norms import distance, norm
 from gradcheck.numdiff import Estimate
@@ -130,9 +130,10 @@ def is_scalar(shape: tuple[int, ...]) -> bool:
 def expected_derivative_shape(f_shape: tuple[int, ...], x_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
     """The shape a derivative claim must have (see the format's layout rules)."""
     if is_scalar(f_shape):
-        if len(x_shape) <= 1:
+        if len(x_shape) <= 1 or layout == "denominator":
             return x_shape
-        return x_shape if layout == "denominator" else x_shape[::-1]
+        # numerator: the gradient transposed (of a stack of matrices, each matrix: format 6)
+        return (*x_shape[:-2], x_shape[-1], x_shape[-2])
     m, n = int(np.prod(f_shape)), int(np.prod(x_shape))
     return (m, n) if layout == "numerator" else (n, m)
 
@@ -167,8 +168,8 @@ def derivative_action(c: np.ndarray, layout: str, f_shape: tuple[int, ...],
     respect to a complex input, in `convention`)."""
     if is_scalar(f_shape):
         g = c.reshape(x_shape) if is_scalar(c.shape) else c
-        if layout == "numerator" and len(x_shape) == 2:
-            g = g.T
+        if layout == "numerator" and len(x_shape) >= 2:
+            g = transposed(g)  # the transpose (of a stack of matrices, each one's: format 6)
         if convention is not None:
             factor, conjugate = _CONVENTION_FORMS[convention]
             h = np.conj(g) if conjugate else g
@@ -247,10 +248,10 @@ def _assemble(estimates: Sequence[Estimate], layout: str, f_shape: tuple[int, ..
         factor, conjugate = _CONVENTION_FORMS[convention]
         g = (parts[0] + (1j if conjugate else -1j) * parts[1]) / factor
         g = g.reshape(x_shape, order="F")
-        return g.T if layout == "numerator" and len(x_shape) == 2 else g
+        return transposed(g) if layout == "numerator" and len(x_shape) >= 2 else g
     if is_scalar(f_shape):
         g = np.array([float(np.real(e.value).reshape(-1)[0]) for e in estimates]).reshape(x_shape, order="F")
-        return g.T if layout == "numerator" and len(x_shape) == 2 else g
+        return transposed(g) if layout == "numerator" and len(x_shape) >= 2 else g
     jac = np.column_stack([vec(e.value) for e in estimates])
     return jac if layout == "numerator" else jac.T
 

@@ -69,6 +69,16 @@ def _matrix(value: Value, name: str, square: bool = True) -> np.ndarray:
     return a
 
 
+def _matrices(value: Value, name: str) -> np.ndarray:
+    """A square matrix, or a stack of them (an array of three or more dimensions whose last
+    two are equal, format 6): the function then applies to each matrix of the stack."""
+    a = _array(value, name)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        stack = " or a stack of them" if a.ndim > 2 else ""
+        raise EvalError(f"{name} expects a square matrix{stack}, got shape {shape_str(a.shape)}")
+    return a
+
+
 def _count(value: Value, name: str) -> int:
     """A dimension argument such as the n of eye(n)."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
@@ -91,7 +101,9 @@ LARGE = 1024  # from this order on, inverses are formed in place by LAPACK (wort
 
 
 def inv(x: Value) -> np.ndarray:
-    a = _matrix(x, "inv")
+    a = _matrices(x, "inv")
+    if a.ndim > 2:  # a stack: each matrix's inverse
+        return _linalg(np.linalg.inv, "inv", a)
     if a.shape[0] >= LARGE and a.dtype in (np.float64, np.complex128):
         return _inv_in_place(a)
     return _linalg(np.linalg.inv, "inv", a)
@@ -117,7 +129,7 @@ def _inv_in_place(a: np.ndarray) -> np.ndarray:
 
 
 def det(x: Value) -> np.ndarray:
-    return np.asarray(np.linalg.det(_matrix(x, "det")))
+    return np.asarray(np.linalg.det(_matrices(x, "det")))
 
 
 def _real_valued(a: np.ndarray, name: str) -> np.ndarray:
@@ -129,7 +141,7 @@ def _real_valued(a: np.ndarray, name: str) -> np.ndarray:
 
 def logabsdet(x: Value) -> np.ndarray:
     """log|det X| of a complex matrix: what logdet means where inputs are complex (format 6)."""
-    a = _matrix(x, "logdet")
+    a = _matrices(x, "logdet")
     if not np.iscomplexobj(a):
         return logdet(a)
     _, value = np.linalg.slogdet(a)
@@ -137,14 +149,14 @@ def logabsdet(x: Value) -> np.ndarray:
 
 
 def logdet(x: Value) -> np.ndarray:
-    a = _matrix(x, "logdet")
+    a = _matrices(x, "logdet")
     if np.iscomplexobj(a):
         # Complex step: log(s det X) with s the sign of det at the real point is the
         # analytic function that equals log|det X| nearby.
         d = np.linalg.det(a)
         return np.asarray(np.log(np.sign(d.real) * d))
     sign, value = np.linalg.slogdet(a)
-    return np.asarray(value if sign != 0 else -np.inf)
+    return np.asarray(np.where(sign != 0, value, -np.inf))
 
 
 def adj(x: Value) -> np.ndarray:
@@ -164,7 +176,7 @@ def trace(x: Value) -> Value:
     a = _array(x, "trace")
     if a.size == 1 and a.ndim <= 2:
         return a.reshape(())  # "trace of a singleton is itself"
-    return np.asarray(np.trace(_matrix(a, "trace")))
+    return np.asarray(np.trace(_matrices(a, "trace"), axis1=-2, axis2=-1))
 
 
 def diag(x: Value) -> np.ndarray:
@@ -193,7 +205,11 @@ def outer(a: Value, b: Value) -> np.ndarray:
 
 
 def solve(a: Value, b: Value) -> np.ndarray:
-    m, rhs = _matrix(a, "solve"), _array(b, "solve")
+    m, rhs = _matrices(a, "solve"), _array(b, "solve")
+    if m.ndim > 2:  # a stack of systems (format 6): right-hand sides stacked alike
+        if rhs.ndim != m.ndim or rhs.shape[-2] != m.shape[-1]:
+            raise EvalError(f"solve shape mismatch: {shape_str(m.shape)} with right-hand side {shape_str(rhs.shape)}")
+        return _linalg(np.linalg.solve, "solve", m, rhs)
     if rhs.ndim not in (1, 2) or rhs.shape[0] != m.shape[0]:
         raise EvalError(
             f"solve shape mismatch: {shape_str(m.shape)} with right-hand side {shape_str(rhs.shape)}"
@@ -245,7 +261,14 @@ def eye(n: Value, m: Value = None) -> np.ndarray:
 
 
 def transpose(x: Value) -> Value:
-    return _array(x, "transpose").T
+    return transposed(_array(x, "transpose"))
+
+
+def transposed(a: Any) -> Any:
+    """X^T; of an array of three or more dimensions (a stack of matrices, format 6), each
+    matrix's transpose: the last two axes swapped."""
+    a = np.asarray(a)
+    return np.swapaxes(a, -1, -2) if a.ndim > 2 else a.T
 
 
 def matrix_power(x: Value, k: Value) -> np.ndarray:
@@ -267,9 +290,25 @@ def _scipy_linalg() -> Any:
     return scipy.linalg
 
 
+def _spectral(a: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], positive: bool = False) -> np.ndarray | None:
+    """f(A) = V f(Λ) V^T for a real, exactly symmetric A (with `positive`, only if its
+    eigenvalues are all positive), else None. The same matrix function as SciPy's (to
+    rounding), an order of magnitude faster: a symmetric input stays exactly symmetric along
+    symmetric directions, which is how matrix functions of spd matrices are checked."""
+    if np.iscomplexobj(a) or a.shape[0] > 512 or not np.array_equal(a, a.T):
+        return None
+    values, vectors = np.linalg.eigh(a)
+    if positive and not values[0] > 0:
+        return None
+    return np.asarray((vectors * fn(values)) @ vectors.T)
+
+
 def expm(x: Value) -> np.ndarray:
     # SciPy before 1.11 cannot take a read-only array (sampled inputs are read-only)
     a = _matrix(x, "expm")
+    fast = _spectral(a, np.exp)
+    if fast is not None:
+        return fast
     return np.asarray(_scipy_linalg().expm(a if a.flags.writeable else a.copy()))
 
 
@@ -277,6 +316,9 @@ def _principal(fn_name: str, x: Value) -> np.ndarray:
     """logm or sqrtm; for a real matrix the result must be real (no eigenvalues on the
     negative real axis), else the function is not defined here."""
     a = _matrix(x, fn_name)
+    fast = _spectral(a, np.log if fn_name == "logm" else np.sqrt, positive=True)
+    if fast is not None:
+        return fast
     out = np.asarray(getattr(_scipy_linalg(), fn_name)(a))
     if not np.iscomplexobj(a) and np.iscomplexobj(out):
         if np.abs(out.imag).max(initial=0.0) > 1e-8 * max(np.abs(out.real).max(initial=0.0), 1.0):
@@ -307,6 +349,9 @@ def _trigonometric(name: str, x: Value) -> np.ndarray:
     a = _matrix(x, name)
     if np.iscomplexobj(a):  # not reached from a check: not complex-analytic in floating point
         raise EvalError(f"{name} of a complex matrix is not supported")
+    fast = _spectral(a, np.sin if name == "sinm" else np.cos)
+    if fast is not None:
+        return fast
     e = np.asarray(_scipy_linalg().expm(1j * a))
     return np.asarray(e.imag if name == "sinm" else e.real)
 
@@ -327,6 +372,9 @@ def powm(x: Value, p: Value) -> np.ndarray:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not abs(p) <= 1_000:
         raise EvalError(f"powm expects a real power up to 1000 in size, got {p!r}")
     a = _matrix(x, "powm")
+    fast = _spectral(a, lambda values: np.power(values, float(p)), positive=True)
+    if fast is not None:
+        return fast
     out = np.asarray(_scipy_linalg().fractional_matrix_power(a if a.flags.writeable else a.copy(), float(p)))
     if np.iscomplexobj(out):
         if np.abs(out.imag).max(initial=0.0) > 1e-8 * max(np.abs(out.real).max(initial=0.0), 1.0):
@@ -511,6 +559,56 @@ def hstack(*parts: Value) -> np.ndarray:
 def vstack(*parts: Value) -> np.ndarray:
     """Matrices one above the other (the same number of columns)."""
     return _stacked("vstack", 0, parts)
+
+
+def concat(*parts: Value, axis: Value = 0) -> np.ndarray:
+    """Arrays joined along `axis` (their other dimensions equal): of matrices, axis 0 is vstack
+    and axis 1 hstack; of stacks of matrices (format 6), any axis."""
+    arrays = [_array(p, "concat") for p in parts]
+    if any(a.ndim != arrays[0].ndim or a.ndim == 0 for a in arrays):
+        raise EvalError("concat expects arrays of the same number of dimensions, got "
+                        + ", ".join(shape_str(a.shape) for a in arrays))
+    ax = _axis(arrays[0], axis, "concat")
+    assert ax is not None
+    ax %= arrays[0].ndim
+    if len({a.shape[:ax] + a.shape[ax + 1:] for a in arrays}) > 1:
+        raise EvalError(f"concat along axis {ax} needs the other dimensions equal, got "
+                        + ", ".join(shape_str(a.shape) for a in arrays))
+    check_size((*arrays[0].shape[:ax], sum(a.shape[ax] for a in arrays), *arrays[0].shape[ax + 1:]), "concat")
+    return np.concatenate(arrays, axis=ax)
+
+
+def reshape(x: Value, m: Value, n: Value) -> np.ndarray:
+    """The entries of X, taken column by column (as vec does), as an m-by-n matrix:
+    reshape(X, m, n) = unvec(vec(X), m)."""
+    a = _array(x, "reshape")
+    rows, cols = _count(m, "reshape"), _count(n, "reshape")
+    if rows * cols != a.size:
+        raise EvalError(f"reshape of {a.size} entries (shape {shape_str(a.shape)}) into {rows}-by-{cols}")
+    return a.reshape(-1, order="F").reshape(rows, cols, order="F")
+
+
+def _lu(x: Value, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = _matrix(x, name)
+    p, lower, upper = _scipy_linalg().lu(a)
+    if np.any(np.diag(upper) == 0):
+        raise EvalError(f"{name}: singular matrix")
+    return p, lower, upper
+
+
+def lup(x: Value) -> np.ndarray:
+    """The permutation P of X = P L U (partial pivoting, SciPy's convention)."""
+    return _lu(x, "lup")[0]
+
+
+def lul(x: Value) -> np.ndarray:
+    """The unit lower-triangular L of X = P L U."""
+    return _lu(x, "lul")[1]
+
+
+def luu(x: Value) -> np.ndarray:
+    """The upper-triangular U of X = P L U."""
+    return _lu(x, "luu")[2]
 
 
 def block(a: Value, b: Value, c: Value, d: Value) -> np.ndarray:
@@ -776,6 +874,10 @@ FUNCTIONS: dict[str, Function] = {
     # format 6: complex values
     "conj": _f(conj, 1, analytic=False, since=6), "real": _f(real, 1, analytic=False, since=6),
     "imag": _f(imag, 1, analytic=False, since=6),
+    # format 6: arrays and factors
+    "concat": _f(concat, 2, 16, axis=True, since=6), "reshape": _f(reshape, 3, since=6),
+    "lup": _f(lup, 1, analytic=False, since=6), "lul": _f(lul, 1, analytic=False, since=6),
+    "luu": _f(luu, 1, analytic=False, since=6),
 }
 
 CONSTANTS: dict[str, float] = {"pi": float(np.pi)}

@@ -38,6 +38,7 @@ _TABLE = (
     Kind("onehot", "any", drawn="in each column a single 1 at a random row, zeros elsewhere", since=2),
     Kind("permutation", "square", conditioned=True, drawn="a random permutation matrix", since=2),
     Kind("index", "any", drawn="integers from 0 below the constant's `below` (a label)", since=2),
+    Kind("rowsimplex", "any", drawn="positive entries, each row summing to 1", since=6),
     Kind("complex", "any", drawn="independent standard complex normal entries", since=6, complex=True),
     Kind("hermitian", "square", drawn="(A + A^H)/2, A complex Gaussian", since=6, complex=True),
     Kind("hpd", "square", conditioned=True, drawn="Hermitian positive definite, condition <= 10", since=6,
@@ -52,8 +53,11 @@ KINDS: MappingProxyType[str, Kind] = MappingProxyType({k.name: k for k in _TABLE
 def shape_problem(kind: str, shape: tuple[str | int, ...]) -> str:
     """Why `shape` does not suit `kind`, or "" (an unknown kind is the caller's business)."""
     want = KINDS[kind].shape
-    if want == "square" and (len(shape) != 2 or shape[0] != shape[1]):
-        return f"kind '{kind}' needs a square shape [n, n], got {list(shape)}"
-    if want == "matrix" and len(shape) != 2:
+    # an array of three or more dimensions is a stack of matrices (format 6): its last two
+    # dimensions are the matrix's
+    if want == "square" and (len(shape) < 2 or shape[-1] != shape[-2]):
+        stack = " (or a stack [b, n, n])" if len(shape) > 2 else ""
+        return f"kind '{kind}' needs a square shape [n, n]{stack}, got {list(shape)}"
+    if want == "matrix" and len(shape) < 2:
         return f"kind '{kind}' needs a matrix shape, got {list(shape)}"
     return ""

@@ -27,7 +27,8 @@ from gradcheck.sampling import Sample, identity_rng
 Env = dict[str, Any]
 
 # Functions whose result depends on how close their argument is to singular.
-INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol"})
+INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol",
+                       "lul", "luu"})
 # Decompositions whose factors are differentiable only where the spectrum is simple: their
 # "condition" is the largest eigen- or singular value over the smallest gap between them.
 SPECTRAL = frozenset({"eigvecsh", "svdu", "svdv", "svdvals"})
@@ -94,7 +95,7 @@ class Point:
             a = np.asarray(value)
             if id(value) in known:
                 return
-            if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and a.dtype.kind in "fc" and _all_finite(a):
+            if a.ndim >= 2 and a.shape[-1] == a.shape[-2] > 1 and a.dtype.kind in "fc" and _all_finite(a):
                 if sampled.get(id(value), -1.0) >= 0:  # a sampled array measured already
                     out[where] = sampled[id(value)]
                     return
@@ -157,7 +158,8 @@ class Point:
         for name in sorted(names):
             d = self.scales(name)
             np.negative(d, out=d, where=rng.integers(0, 2, d.shape, dtype=bool))
-            line[name] = d
+            # along the input's own space (as `_jiggle`): a symmetric one stays symmetric
+            line[name] = (d + d.T) / 2 if self.identity.input(name).symmetric_perturbation else d
 
         def at(k: int) -> np.ndarray:
             return self.change({n: _moved(self.sample.values[n], d, k * NOISE_STEP) for n, d in line.items()}, where)
@@ -261,6 +263,10 @@ class Point:
         # an exact zero (the upper triangle of a `lower` sample) carries no rounding: moving
         # it would cross a kink there (step(L) jumps), which is not noise
         step[x == 0] = 0.0
+        if self.identity.input(name).symmetric_perturbation:
+            # it moves along symmetric directions only, so its rounding is symmetric too (and
+            # a matrix function of it keeps taking the symmetric path: see functions._spectral)
+            step = (step + step.T) / 2
         step += x
         return step
 
@@ -320,6 +326,8 @@ def spectral_condition(fn: str, a: np.ndarray) -> float:
 def condition_number(a: np.ndarray) -> float:
     """The 2-norm condition number up to order COND_SIZE_LIMIT; above it the 1-norm one,
     ||A||_1 ||A^-1||_1, which costs one inverse where an SVD costs several."""
+    if a.ndim > 2:  # a stack of matrices (format 6): its worst
+        return max((condition_number(m) for m in a.reshape(-1, *a.shape[-2:])), default=1.0)
     if a.shape[0] <= COND_SIZE_LIMIT:
         return float(np.linalg.cond(a))
     try:

@@ -71,7 +71,12 @@ def draw_variable(var: Variable, dims: Mapping[str, int], rng: np.random.Generat
         value = np.array(var.value, dtype=float).reshape(shape)
         value.setflags(write=False)
         return value
-    value = np.array(_DRAWS[var.kind](rng, shape), dtype=complex if KINDS[var.kind].complex else float)
+    draw = _DRAWS[var.kind]
+    if len(shape) > 2 and KINDS[var.kind].shape != "any":  # a stack of matrices, each drawn alike
+        stack = [draw(rng, shape[-2:]) for _ in range(int(np.prod(shape[:-2])))]
+        value = np.array(stack, dtype=complex if KINDS[var.kind].complex else float).reshape(shape)
+    else:
+        value = np.array(draw(rng, shape), dtype=complex if KINDS[var.kind].complex else float)
     value.setflags(write=False)
     return value
 
@@ -169,6 +174,12 @@ def _simplex(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(a / a.sum())
 
 
+def _rowsimplex(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Each row (the last axis) a point of the simplex, as `simplex` draws a whole array."""
+    a = np.exp(rng.uniform(-1.0, 1.0, shape))
+    return np.asarray(a / a.sum(axis=-1, keepdims=True)) if a.ndim else np.ones(())
+
+
 def _onehot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     a = np.zeros(shape)
     columns = a.reshape(shape[0], -1) if a.ndim else a.reshape(1, 1)
@@ -222,5 +233,5 @@ _DRAWS: dict[str, Draw] = {
     "invertible": _invertible, "orthogonal": _orthogonal, "diagonal": _diagonal,
     "lower": _triangular(True), "upper": _triangular(False), "unit": _unit, "simplex": _simplex,
     "onehot": _onehot, "permutation": _permutation,
-    "complex": _complex, "hermitian": _hermitian, "hpd": _hpd, "unitary": _unitary,
+    "rowsimplex": _rowsimplex, "complex": _complex, "hermitian": _hermitian, "hpd": _hpd, "unitary": _unitary,
 }

@@ -20,6 +20,7 @@ from gradcheck.kinds import KINDS
 NAME_PATTERN = re.compile(r"^[a-z0-9_.-]+$")
 IDENT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_DIM = 100_000
+MAX_NDIM = 4  # dimensions of an array (two before format 6)
 LAYOUTS = ("numerator", "denominator")
 EXPECTS = ("fail", "pass")
 # Versions of the format: 2 adds indexing and slicing, and the functions of FUNCTIONS whose
@@ -218,12 +219,23 @@ def _without_latex() -> dict[str, Any]:
         "claims": {"type": "array", "items": claim}}}}
 
 
+def _before_6() -> dict[str, Any]:
+    """What a file before format 6 satisfies: arrays of at most two dimensions, real kinds,
+    no `convention`."""
+    at_least = {"required": ["format"], "properties": {"format": {"minimum": 6}}}
+    real = [k.name for k in KINDS.values() if k.since < 6]
+    variable = {"properties": {"shape": {"maxItems": 2}, "kind": {"enum": real}}}
+    return {"if": {"not": at_least}, "then": {"properties": {
+        "inputs": {"additionalProperties": variable}, "constants": {"additionalProperties": variable},
+        "claims": {"items": {"not": {"required": ["convention"]}}}}}}
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the format, generated from the tables above."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://gradcheck.dev/schemas/identity-v1.json",
-        "title": "gradcheck identity file (format versions 1 to 5)",
+        "title": "gradcheck identity file (format versions 1 to 6)",
         "description": ("One matrix-calculus identity: a function, its inputs and claimed derivatives. "
                         "See docs/format.md."),
         **_object(TOP),
@@ -231,7 +243,7 @@ def json_schema() -> dict[str, Any]:
         "allOf": [_before(3, {"not": {"anyOf": [{"required": [form]} for form, v in FORM_SINCE.items() if v == 3]},
                               "properties": {"equals": _ref("expression"), "wrt": _ref("identifier")}},
                           {"properties": {"perturb": {"enum": list(PERTURBS[:1])}}}),
-                  _without_latex()],
+                  _without_latex(), _before_6()],
         "$defs": {
             "identifier": {"type": "string", "pattern": IDENT_PATTERN.pattern},
             "expression": {"oneOf": [_ref("python_expression"), _ref("latex_expression")]},
@@ -245,7 +257,8 @@ def json_schema() -> dict[str, Any]:
                 "type": "object", "additionalProperties": False, "required": ["tex"],
                 "properties": {"tex": {"type": "string", "minLength": 1}},
             },
-            "shape": {"type": "array", "maxItems": 2,
+            "shape": {"type": "array", "maxItems": MAX_NDIM,
+                      "description": f"At most 2 dimensions before format 6, up to {MAX_NDIM} from it.",
                       "items": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]}},
             "kind": {"enum": list(KINDS),
                      "description": "How a value is sampled (default general): " + "; ".join(

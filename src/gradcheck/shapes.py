@@ -85,7 +85,7 @@ class _Walker:
 
     def _Attribute(self, node: ast.Attribute) -> Shape:
         inner = self.shape(node.value)
-        return None if inner is None else tuple(reversed(inner))
+        return None if inner is None else _transposed(inner)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Shape:
         return self.shape(node.operand)
@@ -136,6 +136,8 @@ class _Walker:
         first = args[0] if args else None
         if name in ELEMENTWISE or name == "softmax":
             return first
+        if first is not None and len(first) > 2:  # a stack of matrices (format 6): not followed here
+            return first if name in SQUARE_SAME else None
         if name in SQUARE_SAME or name in SQUARE_SCALAR or name == "trace":
             if first is not None and len(first) == 2 and self.sizes.same(first[0], first[1]) is False \
                     and not (name == "trace" and first == (1, 1)):
@@ -144,7 +146,7 @@ class _Walker:
         if name in SCALAR or name in REDUCTIONS:
             return ()
         if name in ("transpose", "pinv"):
-            return None if first is None else tuple(reversed(first))
+            return None if first is None else _transposed(first)
         if name in ("maximum", "minimum", "where"):
             return self.broadcast(node, *args)
         if name == "solve" and len(args) == 2:
@@ -168,6 +170,11 @@ class _Walker:
             else:
                 return None
         return (dims[0], dims[0]) if name == "eye" and len(dims) == 1 else tuple(dims)
+
+
+def _transposed(shape: tuple[Dim, ...]) -> tuple[Dim, ...]:
+    """X.T's shape: a matrix's reversed, a stack's last two swapped (format 6)."""
+    return (*shape[:-2], shape[-1], shape[-2]) if len(shape) > 2 else tuple(reversed(shape))
 
 
 def infer(expr: Expr, env: Mapping[str, Shape], dims: Mapping[str, int]) -> Shape:
