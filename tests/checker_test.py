@@ -792,3 +792,41 @@ claims:
   - {wrt: K, layout: denominator, derivative: S @ Q / sqrt(d)}
 """
     assert [r.status for r in run(text)] == [Status.PASS] * 3 + [Status.FAIL]
+
+
+def test_a_singular_constant_of_given_value_that_nothing_inverts_is_no_reason_to_redraw() -> None:
+    text = """\
+format: 3
+name: shift
+dims: {n: 2}
+inputs:
+  b: {shape: [n, 1]}
+constants:
+  S: {shape: [2, 2], value: [[0, 0], [1, 0]]}
+function: solve(eye(2) + S, b)
+claims:
+  - {wrt: b, tangent: w, jvp: 'solve(eye(2) + S, w)'}
+  - {wrt: b, tangent: w, jvp: 'solve(eye(2) - S, w)'}
+"""
+    assert statuses(text) == [Status.PASS, Status.FAIL]
+
+
+def test_a_derivative_that_vanishes_is_zero_to_rounding_at_every_point() -> None:
+    # the trace of an oblique projector is its rank: constant in X, whatever the
+    # conditioning of Y^T X (the complex step's rounding of a zero slope repeats from point
+    # to point, so its error estimate does not see it; the floor of rounding does)
+    text = """\
+name: rank
+inputs:
+  X: {shape: [5, 2]}
+constants:
+  Y: {shape: [5, 2]}
+let:
+  A: X @ solve(Y.T @ X, Y.T)
+function: trace(A)
+claims:
+  - {wrt: X, layout: denominator, derivative: 0}
+  - {wrt: X, layout: denominator, derivative: 'solve(Y.T @ X, Y.T).T'}
+"""
+    for seed in range(8):
+        assert statuses(text, seed=seed) == [Status.PASS, Status.FAIL], seed

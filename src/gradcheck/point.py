@@ -103,8 +103,13 @@ class Point:
                 if id(value) in sampled:
                     sampled[id(value)] = out[where]
 
+        # a constant with a given value is the same at every point: drawing again cannot
+        # improve it, and a singular one (a shift matrix) that nothing inverts is fine (if
+        # something inverts it, the watch below measures that argument)
+        fixed = {v.name for v in self.identity.constants if v.value is not None}
         for name, value in self.sample.values.items():
-            record(name, value)
+            if name not in fixed:
+                record(name, value)
         for expr in exprs[: 1 + len(self.identity.lets)]:
             expr.watch_calls(self.env, INVERTING, lambda fn, where, args: record(where, args[0]))
         return out

@@ -175,9 +175,17 @@ def assess(view: Reading, rtol: float) -> Comparison:
     which no method's error estimate need see (the complex step's rounding of a zero slope
     repeats from point to point)."""
     c = compare(view.claimed, view.numeric, view.uncertainty, rtol)
-    if not c.passed and view.reference > 0 and view.scale <= ROUNDING * EPS * view.reference:
+    if not c.passed and 0 < view.scale <= _rounding_floor(view):
         return Comparison(0.0, c.tolerance, c.noise)
     return c
+
+
+def _rounding_floor(view: Reading) -> float:
+    """ROUNDING eps times the size of f's changing terms per unit step, amplified by the
+    conditioning of what the identity inverts (as a claim's own rounding is): below it a
+    derivative is rounding."""
+    worst = max(view.conditions.values(), default=1.0)
+    return ROUNDING * EPS * max(worst, 1.0) * view.reference
 
 
 def zero_judged(m: Reading, max_noise: float) -> bool:
@@ -212,7 +220,7 @@ def not_zero(m: Reading, seen: set[str]) -> Reading:
 
 def _zero(view: Reading, max_noise: float) -> bool:
     return (view.scale <= view.noise_norm <= max_noise * view.reference
-            or 0 < view.scale <= ROUNDING * EPS * view.reference)
+            or 0 < view.scale <= _rounding_floor(view))
 
 
 def judge(identity: str, path: str, claim: Claim, sizes: Mapping[str, int],
