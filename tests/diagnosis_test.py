@@ -117,3 +117,29 @@ def test_a_missing_commutation_matrix_is_named_with_its_side() -> None:
     assert right.status is Status.PASS
     assert x_side.hint.startswith("matches the claim with a commutation matrix on the side of the input")
     assert f_side.hint.startswith("matches the claim with a commutation matrix on the side of f")
+
+
+def test_eigenvectors_signed_another_way_are_named() -> None:
+    from gradcheck.catalogue import load_text
+    from gradcheck.checker import Options, check_identity
+
+    text = """\
+format: 3
+name: eig_sign
+dims: {n: 3}
+inputs:
+  A: {shape: [n, n], kind: symmetric, perturb: symmetric}
+let:
+  V: eigvecsh(A)
+  l: eigvalsh(A)
+  F: '1 / (l - l.T + eye(n)) - eye(n)'
+function: FUNCTION
+claims:
+  - {wrt: A, tangent: T, jvp: 'V @ ((F.T) * (V.T @ T @ V))'}
+"""
+    [right] = check_identity(load_text(text.replace("FUNCTION", "V"), "e.yaml"), Options())
+    assert right.status is Status.PASS
+    # the first row's sign fixed instead of the largest entry's: some columns flip
+    [other] = check_identity(load_text(text.replace("FUNCTION", "V * sign(V[0:1, :])"), "e.yaml"), Options(seed=1))
+    assert other.status is Status.FAIL
+    assert other.hint.startswith("matches with the signs of some columns flipped: an eigen- or singular vector")

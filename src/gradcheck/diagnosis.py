@@ -201,6 +201,9 @@ def diagnose(claim: Claim, m: Reading, rtol: float) -> tuple[str, tuple[str, ...
                   if name != "negated" and not name.startswith("convention ") else None)
         if factor is not None:
             return f"{_reading(claim, name)}, and off by a factor: numerical = {factor} x that", details
+    if _column_signs(m, rtol):
+        return ("matches with the signs of some columns flipped: an eigen- or singular vector's sign "
+                "convention (eigvecsh, svdu and svdv make each column's largest entry positive)"), details
     factor = _factor(m, rtol)
     where = f" in {m.part}" if m.part else ""
     if factor is not None:
@@ -228,6 +231,21 @@ def _reading(claim: Claim, name: str) -> str:
         other = "denominator" if claim.layout == "numerator" else "numerator"
         return f"{text}: it holds in layout {other}"
     return text
+
+
+def _column_signs(m: Reading, rtol: float) -> bool:
+    """Whether the claim matches the numbers shown once some of its columns change sign: of
+    eigen- or singular vectors, a claim that fixed their signs another way than the function."""
+    if m.display is None:
+        return False
+    claimed, numeric = (np.asarray(a) for a in m.display)
+    if claimed.ndim != 2 or claimed.shape != numeric.shape or np.iscomplexobj(claimed):
+        return False
+    signs = np.where(np.sum(claimed * numeric, axis=0) < 0, -1.0, 1.0)
+    if np.all(signs > 0):
+        return False
+    return compare((claimed * signs).reshape(-1), numeric.reshape(-1), m.uncertainty, rtol).passed
+
 
 
 def _factor(m: Reading, rtol: float) -> str | None:
