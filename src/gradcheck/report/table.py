@@ -66,14 +66,16 @@ def results_table(results: Sequence[ClaimResult], width: int = 120) -> Table:
     `WIDE` the note column is left out (`problems` prints the notes that matter)."""
     wide = width >= WIDE
     longest = max((len(r.identity) for r in results), default=0)
-    fixed = 12 + 8 + 6 + 10 + (44 if wide else 0)  # sizes, error, status, padding, note
+    sizes = max((len(sizes_text(r.sizes)) for r in results), default=1)
+    fixed = max(12, sizes) + 8 + 6 + 10 + (44 if wide else 0)  # sizes, error, status, padding, note
     inline = width - fixed - longest >= NARROWEST_CLAIM
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     if inline:
         table.add_column("identity", no_wrap=True, min_width=longest)
     # grouped, a name's line lies in the claim column: wide enough for the longest name
     # (the sizes then fold, at spaces, where many dimensions would squeeze it)
-    table.add_column("claim", overflow="fold", ratio=2, min_width=None if inline else min(longest, width - 30))
+    table.add_column("claim", overflow="fold", ratio=2,
+                     min_width=NARROWEST_CLAIM if inline else min(longest, width - 30))
     table.add_column("sizes", overflow="fold")
     table.add_column("error", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
