@@ -328,3 +328,29 @@ def test_concat_reshape_and_the_lu_factors() -> None:
     assert np.allclose(lower, np.tril(lower)) and np.allclose(upper, np.triu(upper))
     with pytest.raises(EvalError, match="lul: singular matrix"):
         FUNCTIONS["lul"].fn(np.zeros((3, 3)))
+
+
+def test_funm_is_a_spectral_function_named_by_its_scalar_function() -> None:
+    from gradcheck.catalogue import load_text
+    from gradcheck.checker import Options, check_identity
+    from gradcheck.errors import CatalogueError
+    from gradcheck.verdict import Status
+
+    text = """\
+format: 6
+name: f
+dims: {n: 4}
+inputs:
+  X: {shape: [n, n], kind: spd, perturb: symmetric}
+function: trace(funm(X, log)) + trace(funm(X, exp))
+claims:
+  - {equals: 'logdet(X) + trace(expm(X))'}
+  - {wrt: X, layout: denominator, derivative: 'inv(X) + funm(X, exp)'}
+  - {wrt: X, layout: denominator, derivative: 'funm(X, exp)'}
+"""
+    assert [r.status for r in check_identity(load_text(text, "f.yaml"), Options())] == \
+        [Status.PASS, Status.PASS, Status.FAIL]
+    with pytest.raises(CatalogueError, match="funm's second argument is the name of a scalar function, one of exp"):
+        load_text(text.replace("funm(X, log)", "funm(X, logm)"), "f.yaml")
+    with pytest.raises(CatalogueError, match="funm needs format 6"):
+        load_text(text.replace("format: 6", "format: 5"), "f.yaml")

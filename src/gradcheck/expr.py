@@ -274,7 +274,9 @@ class _Checker:
             if isinstance(node, ast.Call) and id(node) in self.checked:
                 continue  # d(E): E was checked on its own by visit_Call
             if isinstance(node, ast.Call):  # the callee was checked by visit_Call
-                stack.extend([*node.args, *(kw.value for kw in node.keywords)])
+                # funm's second argument names a function (checked there), not a variable
+                args = node.args[:1] if _called_name(node) == SPECTRAL else node.args
+                stack.extend([*args, *(kw.value for kw in node.keywords)])
             else:
                 stack.extend(ast.iter_child_nodes(node))
         return self.names
@@ -372,12 +374,22 @@ class _Checker:
             raise ExpressionError(f"unknown function '{name}'" if kind == "function"
                                   else f"'{name}' is a variable, not a function", hint=hint)
         self._check_arguments(node, name, fn.min_args, fn.max_args, fn.keywords)
+        if name == SPECTRAL:
+            self._spectral_function(node)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise ExpressionError(f"starred argument is not allowed: '{self.segment(node)}'")
         self.calls.add(name)
         if not fn.analytic:
             self.nonanalytic.add(name)
+
+    def _spectral_function(self, node: ast.Call) -> None:
+        """funm(X, f): f is the name of a scalar function, applied to X's eigenvalues."""
+        f = node.args[1]
+        if not (isinstance(f, ast.Name) and f.id in SPECTRAL_FUNCTIONS):
+            raise ExpressionError(f"funm's second argument is the name of a scalar function, one of "
+                                  f"{', '.join(SPECTRAL_FUNCTIONS)}: '{self.segment(node)}'")
+        self.calls.add(f.id)
 
     def _differential(self, node: ast.Call) -> None:
         """d(E): only where there are directions, of one expression without them, and of
@@ -576,6 +588,9 @@ class _Compiler:
         if node.func.id == DIFFERENTIAL and DIFFERENTIAL not in FUNCTIONS:
             return self._guard(self._differential(node.args[0]), node)
         name = node.func.id
+        if name == SPECTRAL:  # funm(X, f): f is a function's name, passed as the function
+            matrix, scalar = self.node(node.args[0]), FUNCTIONS[_called_name_arg(node)].fn
+            return self._guard(lambda env: FUNCTIONS[SPECTRAL].fn(matrix(env), scalar), node)
         fn = COMPLEX_STEP.get(name, FUNCTIONS[name].fn) if self.complex_step else FUNCTIONS[name].fn
         # where values are complex numbers (format 6), a function's own complex meaning
         complex_form = None if self.complex_step else FUNCTIONS[name].complex_form
@@ -623,6 +638,20 @@ class _Compiler:
             return np.imag(inner(moved)) / h
 
         return differential
+
+
+SPECTRAL = "funm"  # funm(X, f): f applied to the eigenvalues of a symmetric X (format 6)
+SPECTRAL_FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "abs")
+
+
+def _called_name(node: ast.Call) -> str:
+    return node.func.id if isinstance(node.func, ast.Name) else ""
+
+
+def _called_name_arg(node: ast.Call) -> str:
+    f = node.args[1]
+    assert isinstance(f, ast.Name)  # checked by the checker
+    return f.id
 
 
 def _read_lets(lets: Sequence[tuple[str, Expr]], reads: frozenset[str]) -> list[tuple[str, Expr]]:

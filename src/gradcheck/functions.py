@@ -415,6 +415,17 @@ def _signed_columns(v: np.ndarray) -> np.ndarray:
     return np.asarray(v * _column_phases(v))
 
 
+def funm(x: Value, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """f(sym(X)) = V f(Λ) V^T for the eigen-decomposition of sym(X) (the Hermitian part of a
+    complex X): a spectral function of a symmetric matrix (format 6)."""
+    a = _matrix(x, "funm")
+    values, vectors = np.linalg.eigh(_hermitian_part(a))
+    mapped = np.asarray(fn(values))
+    if mapped.shape != values.shape:
+        raise EvalError("funm's function must map each eigenvalue to one number")
+    return np.asarray((vectors * mapped) @ vectors.conj().T)
+
+
 def eigvecsh(x: Value) -> np.ndarray:
     """Unit eigenvectors of sym(X) as columns, in the order of eigvalsh (ascending), each
     with its largest entry positive."""
@@ -877,7 +888,7 @@ FUNCTIONS: dict[str, Function] = {
     # format 6: arrays and factors
     "concat": _f(concat, 2, 16, axis=True, since=6), "reshape": _f(reshape, 3, since=6),
     "lup": _f(lup, 1, analytic=False, since=6), "lul": _f(lul, 1, analytic=False, since=6),
-    "luu": _f(luu, 1, analytic=False, since=6),
+    "luu": _f(luu, 1, analytic=False, since=6), "funm": _f(funm, 2, analytic=False, since=6),
 }
 
 CONSTANTS: dict[str, float] = {"pi": float(np.pi)}

@@ -123,6 +123,10 @@ class _Printer:
             if isinstance(node.args[0], ast.Name):
                 return f"d{args[0]}", _ATOM  # as a direction dX prints
             return f"d\\left({args[0]}\\right)", _ATOM
+        if name == "funm" and len(node.args) == 2 and isinstance(node.args[1], ast.Name):  # a function's name
+            scalar = node.args[1].id
+            head = OPERATORS.get(scalar, "\\operatorname{" + _escape(scalar) + "}")
+            return "\\operatorname{funm}\\left(" + args[0] + ", " + head + "\\right)", _ATOM
         if name == "norm" and len(args) == 2:
             return f"\\left\\|{args[0]}\\right\\|_{{{args[1]}}}", _ATOM
         if name == "sqrt" and len(args) == 1:
