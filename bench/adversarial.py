@@ -234,7 +234,7 @@ def wrong_verdicts(case: Case, options: Options) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", default="central")
+    parser.add_argument("--method", default="auto")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("-v", "--verbose", action="store_true", help="print every verdict")
     args = parser.parse_args(argv)

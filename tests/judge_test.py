@@ -51,9 +51,12 @@ def test_a_flat_function_is_judged_by_the_complex_step_to_full_precision() -> No
     text = ("name: t\ninputs:\n  x: {shape: [3, 1]}\nfunction: 'sum(cos(1e-5 * x))'\nclaims:\n"
             "  - {wrt: x, layout: denominator, derivative: '-1e-5 * sin(1e-5 * x)'}\n"
             "  - {wrt: x, layout: denominator, derivative: '-1.0000001e-5 * sin(1e-5 * x)'}\n")
-    right, wrong = check_identity(load_text(text, "t.yaml"))
+    right, wrong = check_identity(load_text(text, "t.yaml"), Options(method="central"))
     assert right.status is Status.PASS and wrong.status is Status.FAIL
     assert "used complex there" in " ".join(right.notes)
+    # by default (auto) the complex step is the method from the start
+    right, wrong = check_identity(load_text(text, "t.yaml"))
+    assert (right.status, wrong.status, right.method, right.notes) == (Status.PASS, Status.FAIL, "complex", ())
 
 
 def test_without_any_method_that_can_see_the_derivative_it_is_an_error() -> None:

@@ -63,9 +63,9 @@ def choose_method(identity: Identity, requested: str) -> tuple[str, str]:
     if identity.complex_values:  # a complex step along complex values would mix with them
         if requested == "complex":
             return "central", "complex step not valid with complex inputs: used central differences"
-        return ("richardson" if requested == "auto" else requested), ""
-    if requested == "auto":
-        return ("richardson" if blockers else "complex"), ""
+        return ("central" if requested == "auto" else requested), ""
+    if requested == "auto":  # the complex step costs one evaluation a direction, central four
+        return ("central" if blockers else "complex"), ""
     if requested == "complex" and blockers:
         return "central", (f"complex step not valid (f uses {', '.join(sorted(blockers))}, which is not "
                            "complex-analytic): used central differences")
@@ -82,10 +82,14 @@ class _Progress:
     refuted: dict[int, str] = field(default_factory=dict)
     slipped: dict[int, str] = field(default_factory=dict)  # a derivative in the other layout's shape
     seconds: dict[int, float] = field(default_factory=dict)
+    # claims that failed at a point where they could be judged: every reading must pass, so
+    # no further point can change their verdict, and they are not measured again
+    decided: set[int] = field(default_factory=set)
 
     def pending(self) -> list[Claim]:
         return [c for c in self.claims
-                if c.index not in self.failed and c.index not in self.refuted and c.index not in self.slipped]
+                if c.index not in self.failed and c.index not in self.refuted and c.index not in self.slipped
+                and c.index not in self.decided]
 
 
 Sampler = Callable[[Mapping[str, int], int], Sample]
@@ -137,7 +141,11 @@ def _check(identity: Identity, options: Options, sampler: Sampler | None, make_p
             continue
         for index, m in measured.items():
             progress.found[index].append(m)
+            if not _rank(m, options) and not passes(m, options.rtol):
+                progress.decided.add(index)
         judged += 1
+        if not progress.pending():
+            break
     notes = tuple(filter(None, [method_note, _escalation_note(method, escalated), _resample_note(resampled)]))
     return [_result(identity, c, sizes, progress, options, notes) for c in identity.claims]
 
@@ -201,15 +209,15 @@ def _confirmed(identity: Identity, claim: Claim, m: Reading, methods: list[str],
     cannot judge, the failure stands; where it passes the claim, the complex step is
     believed (it takes no real step and is exact where it is valid), and otherwise the
     disagreement makes the claim unjudgeable here. Failures are rare, so this costs little."""
-    if _rank(m, options) or passes(m, options.rtol) or m.method == "exact":
-        return m
+    if _rank(m, options) or passes(m, options.rtol) or m.method in ("exact", "complex"):
+        return m  # (a complex step's failure stands whatever another method says)
     for method in methods:
         if method == m.method:
             continue
         other = _measure_point(identity, probing(method), progress, [claim], options.rtol, fallback=True).get(claim.index)
         if other is None or _rank(other, options):
             continue
-        if not passes(other, options.rtol) or m.method == "complex":
+        if not passes(other, options.rtol):
             return m
         return other if method == "complex" else disagreeing(m, other)
     return m
@@ -302,7 +310,11 @@ def _result(identity: Identity, claim: Claim, sizes: Mapping[str, int], progress
         return errored(identity.name, identity.path, claim, sizes, progress.failed[claim.index], seconds)
     if claim.index in progress.slipped:
         return slipped_result(identity, claim, sizes, progress.slipped[claim.index], seconds)
-    result = judge(identity.name, identity.path, claim, sizes, progress.found[claim.index], options.rtol,
+    readings = progress.found[claim.index]
+    if claim.index in progress.decided and len(readings) < options.trials:
+        notes = (*notes, f"failed at trial {readings[-1].trial + 1}: not measured at further points "
+                 "(one failure decides)")
+    result = judge(identity.name, identity.path, claim, sizes, readings, options.rtol,
                    seconds, options.max_noise, notes)
     return diagnosed(result, options.rtol)
 

@@ -123,10 +123,10 @@ def numeric_options(fn: F) -> F:
                      help="Set one dimension, e.g. --dim n=5 (repeatable)."),
         click.option("--rtol", type=Finite(*RTOL_RANGE), default=DEFAULT_RTOL, show_default=True,
                      help="Relative tolerance, on top of the estimated numerical error."),
-        click.option("--method", type=click.Choice(METHOD_CHOICES), default="central", show_default=True,
+        click.option("--method", type=click.Choice(METHOD_CHOICES), default="auto", show_default=True,
                      help="Numerical derivative: central differences, Richardson extrapolation, complex "
                           "step (analytic functions only; else central), or auto (complex where valid, "
-                          "else richardson)."),
+                          "else central)."),
         click.option("--max-noise", type=Finite(1e-16, 1.0), default=DEFAULT_MAX_NOISE,
                      show_default=True,
                      help="Largest relative noise floor at which a claim is judged; noisier points are "

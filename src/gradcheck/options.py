@@ -93,7 +93,7 @@ class Options:
     rtol: float = DEFAULT_RTOL
     size: int | None = None  # every dimension
     dims: Mapping[str, int] = field(default_factory=dict)  # one dimension each
-    method: str = "central"  # one of METHOD_CHOICES
+    method: str = "auto"  # one of METHOD_CHOICES
     max_noise: float = DEFAULT_MAX_NOISE
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per identity
     numerics: Numerics = field(default_factory=Numerics)

@@ -208,8 +208,10 @@ def disagreeing(m: Reading, other: Reading) -> Reading:
 
 def visible(m: Reading) -> set[str]:
     """Where `m` sees a derivative: the views (the whole as "", an input's share by its
-    name) whose numbers are clearly above their own noise."""
-    return {v.part for v in m.views if v.numeric_norm > SEEN * v.noise_norm}
+    name) whose numbers are clearly above their own noise, and above the rounding floor
+    (numbers below it are rounding however repeatable: a complex step's rounding of a zero
+    slope can stand well above the error it estimates)."""
+    return {v.part for v in m.views if v.numeric_norm > max(SEEN * v.noise_norm, _rounding_floor(v))}
 
 
 def not_zero(m: Reading, seen: set[str]) -> Reading:
