@@ -42,3 +42,28 @@ def test_jiggles_are_within_rounding_and_the_same_at_every_call() -> None:
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, p.jiggle(1)["X"])
     assert 0 < np.max(np.abs(first - x) / np.maximum(np.abs(x), np.sqrt(np.mean(x**2)))) < 1e-14
+
+
+def test_a_determinant_of_an_ill_conditioned_power_is_judged_not_redrawn() -> None:
+    # det(X^3) at cond(X) = 1e3: X^3 has condition ~1e9, which a determinant (smooth at a
+    # singular matrix) computes to 1e9 eps; an inverse of it would be redrawn
+    from gradcheck.sampling import Sample
+
+    text = """\
+name: p
+inputs: {{X: {{shape: [3, 3], kind: invertible}}}}
+function: {function}
+claims:
+  - {{equals: 'det(X) ** 3'}}
+"""
+    x = np.diag([1.0, 10.0, 1000.0]) + 0.1
+    sample = Sample("p", 0, {}, {"X": x})
+    cube = np.linalg.cond(x @ x @ x)
+    judged = Point(load_text(text.format(function="det(matrix_power(X, 3))"), "t.yaml"), sample)
+    assert judged.ill_conditioned() is None and judged.conditions["matrix_power(X, 3)"] == pytest.approx(cube)
+    inverted = Point(load_text(text.format(function="logdet(matrix_power(X, 3)) * 0 + det(X) ** 3"), "t.yaml"),
+                     sample)
+    assert inverted.ill_conditioned() == f"cond(matrix_power(X, 3)) = {cube:.1e} is above 1e+06"
+    # a positive power inverts nothing: its argument is not measured for it
+    powered = Point(load_text(text.format(function="trace(matrix_power(inv(X), 2))"), "t.yaml"), sample)
+    assert set(powered.conditions) == {"X"}

@@ -135,6 +135,7 @@ COMPLEX_SHARPEN = 1e-10
 # A sampled matrix that an identity inverts is drawn again when its condition number is
 # above this: a claim built on its inverse has lost that many digits (point).
 MAX_INVERTED_COND = 1e6
+MAX_DET_COND = 1e10  # a determinant's argument (see point.DETERMINANT): rounding 1e10 eps ~ 2e-6
 # Samples of kinds spd and invertible have a condition number at most this (sampling).
 SAMPLE_COND = 10.0
 # A claim's own sensitivity to the rounding of the inputs, taken this many times into
@@ -163,6 +164,7 @@ TOLERANCES: dict[str, str] = {
     "COMPLEX_NOISE_STEP": "relative step of the line that reads the complex step's noise",
     "COMPLEX_SHARPEN": "relative rounding from f above which the complex step reads it from the slope",
     "MAX_INVERTED_COND": "condition number above which an inverted sample is redrawn",
+    "MAX_DET_COND": "condition number above which the argument of det is redrawn",
     "SAMPLE_COND": "largest condition number of spd and invertible samples",
     "CLAIM_NOISE_FACTOR": "weight of the claim's own input-rounding sensitivity",
     "ZERO_SLACK": "a zero derivative passes claims within this many noises",

@@ -21,14 +21,20 @@ from gradcheck.functions import inv
 from gradcheck.kinds import KINDS
 from gradcheck.norms import norm
 from gradcheck.numdiff import entry_scales
-from gradcheck.options import EPS, MAX_INVERTED_COND, NOISE_STEP
+from gradcheck.options import EPS, MAX_DET_COND, MAX_INVERTED_COND, NOISE_STEP
 from gradcheck.sampling import Sample, identity_rng
 
 Env = dict[str, Any]
 
-# Functions whose result depends on how close their argument is to singular.
+# Functions whose result depends on how close their argument is to singular (matrix_power
+# only at a negative power: see `_inverted`).
 INVERTING = frozenset({"inv", "solve", "det", "logdet", "adj", "pinv", "matrix_power", "logm", "sqrtm", "chol",
                        "lul", "luu"})
+# Arguments of these only: computed to eps times their condition number, relative, and
+# redrawn above MAX_DET_COND, not MAX_INVERTED_COND. A determinant is a polynomial in the
+# entries, defined and smooth at a singular matrix; its rounding is what the conditions
+# add to the claims' own (det(X^3) at cond(X) = 1e3 is judged, to 1e-7).
+DETERMINANT = frozenset({"det"})
 # Decompositions whose factors are differentiable only where the spectrum is simple: their
 # "condition" is the largest eigen- or singular value over the smallest gap between them.
 SPECTRAL = frozenset({"eigvecsh", "svdu", "svdv", "svdvals"})
@@ -58,6 +64,7 @@ class Point:
         self.env = self._with_lets(base, self.where)
         self.value = self._function(self.env, self.where)
         self.nfev = 1
+        self._inverting: set[str] = set()  # the conditions of arguments something inverts
         self.conditions = self._conditions()
         self._noise: dict[tuple[frozenset[str], bool], np.ndarray] = {}
         self._size_norms: dict[frozenset[str], float] = {}
@@ -103,6 +110,12 @@ class Point:
                 if id(value) in sampled:
                     sampled[id(value)] = out[where]
 
+        def watch(fn: str, where: str, args: list[Any]) -> None:
+            if _inverted(fn, args):
+                record(where, args[0])
+                if fn not in DETERMINANT:
+                    self._inverting.add(where)
+
         # a constant with a given value is the same at every point: drawing again cannot
         # improve it, and a singular one (a shift matrix) that nothing inverts is fine (if
         # something inverts it, the watch below measures that argument)
@@ -111,7 +124,7 @@ class Point:
             if name not in fixed:
                 record(name, value)
         for expr in exprs[: 1 + len(self.identity.lets)]:
-            expr.watch_calls(self.env, INVERTING, lambda fn, where, args: record(where, args[0]))
+            expr.watch_calls(self.env, INVERTING, watch)
         return out
 
     def jiggle(self, i: int) -> dict[str, np.ndarray]:
@@ -278,8 +291,9 @@ class Point:
     def ill_conditioned(self) -> str | None:
         """Why this point is too close to singular to judge, or None."""
         for name, cond in self.conditions.items():
-            if not cond < MAX_INVERTED_COND:
-                return f"cond({name}) = {cond:.1e} is above {MAX_INVERTED_COND:.0e}"
+            limit = MAX_INVERTED_COND if name in self._inverting or name in self.sample.values else MAX_DET_COND
+            if not cond < limit:
+                return f"cond({name}) = {cond:.1e} is above {limit:.0e}"
         return None
 
     def _with_lets(self, env: Env, where: str, lets: tuple[tuple[str, Expr], ...] | None = None) -> Env:
@@ -310,6 +324,11 @@ class Point:
             # its expected failure); one that cannot be evaluated at all (two shapes that
             # do not fit) stays an error even there, so that a typo is never the erratum
             raise ClaimError(exc.message) from None
+
+
+def _inverted(fn: str, args: list[Any]) -> bool:
+    """Whether a call of an INVERTING function inverts its argument: X^k does for k < 0."""
+    return fn != "matrix_power" or len(args) < 2 or not np.all(np.asarray(args[1]) >= 0)
 
 
 def spectral_condition(fn: str, a: np.ndarray) -> float:
