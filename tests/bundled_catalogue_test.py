@@ -10,7 +10,7 @@ import pytest
 from conftest import CATALOGUE, ROOT
 from gradcheck.catalogue import load_catalogue, load_text
 from gradcheck.checker import Options, check_catalogue, check_identity
-from gradcheck.report.catalogue_page import catalogue_page
+from gradcheck.report.catalogue_page import catalogue_page, read_coverage
 from gradcheck.verdict import Status
 
 LOADED = load_catalogue([CATALOGUE])
@@ -45,7 +45,8 @@ def test_expected_failures_have_a_corrected_claim_beside_them() -> None:
 
 def test_generated_page_is_up_to_date() -> None:
     page = (ROOT / "docs" / "catalogue.md").read_text(encoding="utf-8")
-    assert page == catalogue_page(IDENTITIES, CATALOGUE), "run: gradcheck docs identities"
+    coverage = read_coverage((ROOT / "docs" / "coverage.md").read_text(encoding="utf-8"))
+    assert page == catalogue_page(IDENTITIES, CATALOGUE, coverage), "run: gradcheck docs identities"
 
 
 def unexpected(options: Options) -> list[str]:

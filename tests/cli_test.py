@@ -228,6 +228,18 @@ def test_docs_writes_the_page_and_checks_it_is_up_to_date(cli_invoke: Callable[.
     page.write_text("stale\n")
     stale = cli_invoke("docs", str(tmp_path / "topic"), "--output", str(page), "--check")
     assert stale.exit_code == 1 and "is out of date: run `gradcheck docs" in stale.output
+    # with coverage tables beside the page: grouped by source, each with its table
+    write(RIGHT.format(name="unnamed"), "topic/unnamed.yaml")
+    (page.parent / "coverage.md").write_text(
+        "# Coverage\n\n## A book (2020), chapter 1\n\n| source | item | identities | not expressible because |\n"
+        "| --- | --- | --- | --- |\n| A book | eq. (1) | `right` |  |\n| A book | eq. (2) \\| x \\| |  | no norms |\n",
+        encoding="utf-8")
+    assert cli_invoke("docs", str(tmp_path / "topic"), "--output", str(page)).exit_code == 0
+    text = page.read_text()
+    assert "- [A book (2020), chapter 1](#a-book-2020-chapter-1): 1 identities; 1 of 2 items checked" in text
+    assert "| A book | eq. (2) \\| x \\| |  | no norms |" in text
+    assert text.index("## A book") < text.index("#### right") < text.index("## Other identities") < \
+        text.index("#### unnamed")
     write("name: broken\n", "topic/broken.yaml")
     bad = cli_invoke("docs", str(tmp_path / "topic"), "--output", str(page))
     assert bad.exit_code == 1 and "cannot document a catalogue with bad files" in bad.output

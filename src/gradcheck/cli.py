@@ -720,8 +720,14 @@ def list_(paths: tuple[str, ...]) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default="docs/catalogue.md", show_default=True,
               help="Where to write the page.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the page is out of date.")
-def docs(catalogue_dir: str | None, output: str, check: bool) -> None:
-    """Generate the Markdown page of a catalogue (one section per topic folder).
+@click.option("--coverage", "coverage_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              metavar="FILE",
+              help="Coverage tables (Markdown: a '## source' heading, then a table whose third column names "
+                   "identities in backticks) to group the page by source. Default: coverage.md beside the "
+                   "page, if there is one.")
+def docs(catalogue_dir: str | None, output: str, check: bool, coverage_path: str | None) -> None:
+    """Generate the Markdown page of a catalogue: grouped by source, each with its
+    coverage table (see --coverage), then one section per topic folder.
 
     CATALOGUE_DIR defaults to ./identities.
 
@@ -730,15 +736,21 @@ def docs(catalogue_dir: str | None, output: str, check: bool) -> None:
       gradcheck docs identities --output docs/catalogue.md
       gradcheck docs --check        # in CI: fail when the page is stale
     """
-    from gradcheck.report.catalogue_page import catalogue_page
+    from gradcheck.report.catalogue_page import catalogue_page, read_coverage
     from gradcheck.report.output import write_atomic
 
     root = Path(catalogue_dir or "identities")
     catalogue = load_catalogue([root])
     if catalogue.bad_files:
         raise GradcheckError(f"cannot document a catalogue with bad files: {catalogue.bad_files[0].error}")
-    page = catalogue_page(catalogue.identities, root)
     target = Path(output)
+    beside = target.parent / "coverage.md"
+    tables = Path(coverage_path) if coverage_path else beside if beside.is_file() else None
+    try:
+        coverage = read_coverage(tables.read_text(encoding="utf-8")) if tables else []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GradcheckError(f"cannot read the coverage tables {tables}: {exc}") from None
+    page = catalogue_page(catalogue.identities, root, coverage)
     if check:
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != page:
