@@ -26,6 +26,7 @@ from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
 from gradcheck.diagnosis import diagnosed
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvalError, GradcheckError, LayoutSlip, Location, NonFiniteError
+from gradcheck.expr import quiet
 from gradcheck.forms import Probing
 from gradcheck.options import Limits, applied
 from gradcheck.options import Options as Options  # re-exported: the run options
@@ -101,7 +102,7 @@ def check_identity(identity: Identity, options: Options = Options(), sampler: Sa
     """Check every claim of `identity` at `options.trials` random points (or at the points
     `sampler(sizes, trial)` gives), under `options.limits`. `point` builds the point at a
     sample (a benchmark plants errors in the claims through it)."""
-    with applied(options.limits):
+    with applied(options.limits), quiet():
         return _check(identity, options, sampler, point)
 
 

@@ -12,9 +12,11 @@ differential of E along them (format 5), computed exactly by a complex step.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import operator
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +139,8 @@ class Expr:
                      for sign, node in found)
 
     def __call__(self, env: Env) -> Value:
+        if _QUIET.get():  # inside `quiet()`: floating-point warnings are off already
+            return self.fn(env)
         with np.errstate(all="ignore"):
             return self.fn(env)
 
@@ -164,6 +168,23 @@ class Expr:
         traced = _Compiler(self.source, observer).node(self.tree.body)
         with np.errstate(all="ignore"):
             return traced(env)
+
+
+# Whether floating-point warnings are off for this context (see `quiet`): entering
+# np.errstate for each of a check's many evaluations cost as much as the smaller ones.
+_QUIET: ContextVar[bool] = ContextVar("gradcheck_quiet", default=False)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Evaluate expressions inside the block with floating-point warnings off, set once
+    (an overflow is a value that is not finite, which the caller handles, not a warning)."""
+    with np.errstate(all="ignore"):
+        token = _QUIET.set(True)
+        try:
+            yield
+        finally:
+            _QUIET.reset(token)
 
 
 def _raise_nonfinite(value: Value, where: str) -> None:
@@ -452,8 +473,21 @@ def _int_power(a: int, b: int) -> Value:
 
 
 def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
-    if type(a) is int and type(b) is int and symbol != "/":
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int and symbol != "/":
         return _int_power(a, b) if symbol == "**" else _INT_OPS[symbol](a, b)
+    if symbol != "@" and (ta is np.ndarray or ta in _SCALARS) and (tb is np.ndarray or tb in _SCALARS):
+        # the common case, checked cheaply: arrays (not indices) of one shape, or with a
+        # number, build nothing larger than what they are
+        shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
+        if shape_a == shape_b or not shape_a or not shape_b:
+            return _UFUNCS[symbol](a, b)
+    elif (symbol == "@" and ta is np.ndarray and tb is np.ndarray and a.ndim == 2 == b.ndim
+          and a.shape[1] == b.shape[0]):
+        # a matrix product no larger than a factor needs no size check
+        if a.shape[0] * b.shape[1] > max(a.size, b.size):
+            check_size((a.shape[0], b.shape[1]), "matmul result")
+        return np.matmul(a, b)
     if _is_index(a) or _is_index(b):
         # an index (a constant of kind index) takes part in integer arithmetic only: used as
         # a number it would be cast silently (a label is a position, not a value)
@@ -483,6 +517,7 @@ def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
         raise EvalError(f"{name} shape mismatch {shape_str(sa)} {symbol} {shape_str(sb)}") from None
 
 
+_SCALARS = frozenset({int, float, complex, np.float64, np.complex128, np.int64})
 _UFUNCS: dict[str, Callable[[Any, Any], Any]] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "@": np.matmul,
 }

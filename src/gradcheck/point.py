@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.catalogue import Identity
+from gradcheck.catalogue import Identity, Variable
 from gradcheck.errors import ClaimError, EvalError, EvaluationError, NonFiniteError
 from gradcheck.expr import COMPLEX_VALUES, FRAME, Expr
 from gradcheck.functions import inv
@@ -69,6 +69,7 @@ class Point:
         self._noise: dict[tuple[frozenset[str], bool], np.ndarray] = {}
         self._size_norms: dict[frozenset[str], float] = {}
         self._scale_rms: dict[str, float] = {}
+        self._jiggles: dict[int, dict[str, np.ndarray]] = {}
 
     def _conditions(self) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
@@ -130,8 +131,13 @@ class Point:
     def jiggle(self, i: int) -> dict[str, np.ndarray]:
         """Point `i` of two within rounding of the sample (inputs moved by 4 eps, relative),
         the same at every call; made when needed, since each is as large as the inputs."""
+        if i in self._jiggles:
+            return self._jiggles[i]
         rng = identity_rng(self.sample.trial, f"{self.identity.name}/rounding/{i}")
-        return {v.name: self._jiggle(v.name, rng) for v in self.identity.inputs}
+        jiggled = {v.name: self._jiggle(v, rng) for v in self.identity.inputs}
+        if sum(np.size(x) for x in jiggled.values()) <= SCALES_KEPT:  # kept while small, as the scales
+            self._jiggles[i] = jiggled
+        return jiggled
 
     @functools.cached_property
     def rounding_noise(self) -> np.ndarray:
@@ -271,9 +277,9 @@ class Point:
             self._scale_rms[name] = float(np.sqrt(np.mean(np.square(s, out=s)))) if s.size else 1.0
         return self._scale_rms[name]
 
-    def _jiggle(self, name: str, rng: np.random.Generator) -> np.ndarray:
-        x = self.sample.values[name]
-        step = self.scales(name)
+    def _jiggle(self, var: Variable, rng: np.random.Generator) -> np.ndarray:
+        x = self.sample.values[var.name]
+        step = self.scales(var.name)
         step *= 4 * EPS
         np.negative(step, out=step, where=rng.integers(0, 2, x.shape, dtype=bool))
         if np.iscomplexobj(x):  # a complex entry rounds in both parts: half the moves imaginary
@@ -281,7 +287,7 @@ class Point:
         # an exact zero (the upper triangle of a `lower` sample) carries no rounding: moving
         # it would cross a kink there (step(L) jumps), which is not noise
         step[x == 0] = 0.0
-        if self.identity.input(name).symmetric_perturbation:
+        if var.symmetric_perturbation:
             # it moves along symmetric directions only, so its rounding is symmetric too (and
             # a matrix function of it keeps taking the symmetric path: see functions._spectral)
             step = (step + step.T) / 2
