@@ -37,11 +37,11 @@ class PlantedPoint(Point):
         size = float(np.linalg.norm(noise)) or 1.0
         return np.asarray(value + self.plant * float(np.linalg.norm(value)) * noise / size)
 
-    def claim_noise(self, expr: Expr, what: str) -> np.ndarray:
+    def claim_noise(self, expr: Expr, what: str, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         # the claim's own rounding noise, of the claim as written (a planted error is not noise)
         self.planting = False
         try:
-            return super().claim_noise(expr, what)
+            return super().claim_noise(expr, what, extra)
         finally:
             self.planting = True
 

@@ -31,7 +31,7 @@ from gradcheck.checker import Options, check_identity, choose_method
 from gradcheck.verdict import DEFAULT_RTOL, ClaimResult, Status
 
 DELTAS = [10.0**-k for k in range(1, 13)]
-METHODS = ("central", "richardson", "complex")
+METHODS = ("auto", "central", "richardson", "complex")  # auto: the default
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -143,3 +143,27 @@ def test_a_row_major_jacobian_is_diagnosed() -> None:
     [result] = check_identity(load_text(text, "t.yaml"), Options())
     assert result.status is Status.FAIL
     assert result.hint.startswith("matches the claim read in row-major order")
+
+
+def test_a_complex_step_through_cancelling_terms_reads_its_own_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A - A (I + A)^-1 A = I - (I + A)^-1 for spd A up to cond 1e3: f is about I while its
+    # terms are about 1e3, so the complex step's slope is rounded at 1e-13 of them,
+    # repeatably at the point; the numbers' rounding read at points within rounding of
+    # the sample keeps the right claims passing, and a slip of 1e-6 still fails
+    from gradcheck import sampling
+
+    monkeypatch.setattr(sampling, "SAMPLE_COND", 1000.0)
+    text = """\
+name: cb3_approx_large_symmetric
+dims: {n: 4}
+inputs: {A: {shape: [n, n], kind: spd}}
+let: {Wi: inv(eye(n) + A)}
+function: A - A @ Wi @ A
+claims:
+  - {differential: Wi @ dA @ Wi}
+  - {wrt: A, layout: denominator, derivative: 'kron(Wi, Wi)'}
+  - {wrt: A, layout: denominator, derivative: 'kron(Wi, Wi) * (1 + 1e-6)'}
+"""
+    for seed in (3, 10, 11, 14):
+        results = check_identity(load_text(text, "t.yaml"), Options(seed=seed))
+        assert [r.status for r in results] == [Status.PASS, Status.PASS, Status.FAIL], seed

@@ -31,6 +31,7 @@ class Differences:
         self.method = method
         self.step_factor = numerics.step_factor
         self.cache: dict[tuple[object, ...], Estimate] = {}
+        self.probed: dict[tuple[object, ...], Probe] = {}  # the probes of first derivatives in `cache`
         self.sketch = (CountSketch(point.value.shape, identity_rng(point.sample.trial, point.identity.name + "/sketch"))
                        if point.value.size > numerics.sketch_limit else None)
 
@@ -54,6 +55,10 @@ class Differences:
         seed = zlib.crc32(repr((probe.key, self.point.sample.trial, self.point.identity.name)).encode())
         return probe.scale * self.step_factor * float(2.0 ** (seed / 2**32 - 0.5))
 
+    def _line_from(self, base: dict[str, np.ndarray], probe: Probe) -> Callable[[complex], np.ndarray]:
+        """The change of f along `probe` from `base` (inputs near the sample's)."""
+        return lambda t: self.point.change({n: _step(base[n], d, t) for n, d in probe.direction.items()})
+
     def _moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
         return {name: _step(np.asarray(self.point.sample.values[name]), d, t) for name, d in direction.items()}
 
@@ -61,7 +66,34 @@ class Differences:
         """d/dt f(x + t d) at t = 0, cached by probe (sketched if f is large, see `sketched`)."""
         if probe.key not in self.cache:
             self.cache[probe.key] = self._first_sketched(probe) if self.sketched(probe) else self.whole(probe)
+            self.probed[probe.key] = probe
         return self.cache[probe.key]
+
+    @functools.cached_property
+    def complex_spread(self) -> float:
+        """How far the complex step's numbers move between points within rounding of the
+        sample, relative to their size (four times the largest move, as the noise of f is
+        taken), over the probes measured so far; 0 under the difference methods.
+
+        The complex step takes no real step, but its imaginary part is computed like f:
+        where f cancels large terms (A - A (I + A)^-1 A is about I while A is about 1e3)
+        the slope is rounded at eps times those terms, repeatably at one point, so neither
+        estimate of `_complex` sees it; at points within rounding of the sample the
+        rounding is drawn again. Relative, so that it holds for combinations of the
+        probes too. Asked before a complex-step reading fails (two evaluations a probe)."""
+        if self.method != "complex":
+            return 0.0
+        moves, sizes = [], []
+        for key, probe in self.probed.items():
+            if self.sketched(probe):
+                continue
+            value = np.asarray(self.cache[key].value)
+            sizes.append(norm(value))
+            for i in range(2):
+                jiggled = first_derivative(self._line_from(self.point.jiggle(i), probe), self.step(probe), "complex")
+                moves.append(norm(np.asarray(jiggled.value) - value))
+        size = norm(np.array(sizes))
+        return 4 * norm(np.array(moves)) / size if size > 0 else 0.0
 
     def whole(self, probe: Probe) -> Estimate:
         """d/dt f(x + t d) at t = 0 entry by entry (not cached)."""

@@ -65,15 +65,31 @@ def measure(claim: Claim, identity: Identity, at: Probing) -> Reading:
 def refined(reading: Reading, claim: Claim, at: Probing) -> Reading:
     """`reading` with the claim's own sensitivity to the rounding of the inputs in its
     uncertainty: a claim such as cos(1e6 log x) is defined only to 1e6 eps at the sampled
-    point. Asked before a derivative or Hessian claim fails (it costs two evaluations)."""
-    if claim.form not in ("derivative", "hessian"):
+    point; and under the complex step, the numbers' (see `Differences.complex_spread`).
+    Both relative, so each input's part of a differential gets its share. Asked before a
+    claim fails (it costs two evaluations, or two a probe)."""
+    numbers = at.numbers.complex_spread if reading.method == "complex" else 0.0
+    own = 0.0
+    if claim.form in ("derivative", "hessian", "differential"):
+        # a differential's value depends on its directions: any will do to see its rounding
+        directions = _noise_directions(claim, at) if claim.form == "differential" else None
+        own = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, directions)
+    if not (numbers or own):
         return reading
-    extra = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point) * norm(reading.claimed)
-    if not extra:
-        return reading
-    own = np.array([extra])
-    return replace(reading, uncertainty=np.concatenate([reading.uncertainty, own]),
-                   rounding=np.concatenate([reading.rounding, own]))
+
+    def widened(view: Reading) -> Reading:
+        extra = numbers * norm(view.numeric) + own * norm(view.claimed)
+        return _with_own(view, extra) if extra else view
+
+    return replace(widened(reading), parts=tuple(map(widened, reading.parts)))
+
+
+def _noise_directions(claim: Claim, at: Probing) -> dict[str, np.ndarray]:
+    """Random directions dX for every input, scaled as the inputs' entries, the same at
+    every call (to read a differential claim's rounding)."""
+    rng = identity_rng(at.point.sample.trial, f"{at.point.identity.name}/claim-noise/{claim.index}")
+    return {f"d{v.name}": at.point.scales(v.name) * rng.standard_normal(np.shape(at.value(v.name)))
+            for v in at.point.identity.inputs}
 
 
 def explained(reading: Reading) -> Reading:
@@ -109,14 +125,15 @@ def _with_own(reading: Reading, own: float) -> Reading:
                    rounding=np.concatenate([reading.rounding, extra]))
 
 
-def _relative_claim_noise(claim: Claim, point: Point) -> float:
+def _relative_claim_noise(claim: Claim, point: Point, extra: dict[str, np.ndarray] | None = None) -> float:
     """How much a claim's value moves between points within rounding of the sample,
-    relative to its size (see `Point.claim_noise`)."""
+    relative to its size (see `Point.claim_noise`); `extra` binds a differential's
+    directions."""
     try:
-        noise = point.claim_noise(claim.expr, f"claim {claim.index}")
+        noise = point.claim_noise(claim.expr, f"claim {claim.index}", extra)
     except EvaluationError:
         return 0.0
-    size = norm(point.claim(claim.expr, f"claim {claim.index}"))
+    size = norm(point.claim(claim.expr, f"claim {claim.index}", extra))
     return norm(noise) / size if size > 0 else 0.0
 
 
