@@ -46,9 +46,10 @@ class Case:
 
 
 def _numbers(text: str) -> list[int]:
-    """"0-19" or "2,5,8" as a list of integers."""
+    """"0-19" or "2,5,8" as a list of integers ("" for none: --sizes "" sweeps the
+    conditioned samples only)."""
     out: list[int] = []
-    for part in text.split(","):
+    for part in filter(None, text.split(",")):
         lo, _, hi = part.partition("-")
         out.extend(range(int(lo), int(hi or lo) + 1))
     return out
