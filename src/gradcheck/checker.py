@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from gradcheck import forms
+from gradcheck import forms, threads
 from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
 from gradcheck.diagnosis import diagnosed
 from gradcheck.differences import Differences
@@ -102,7 +102,9 @@ def check_identity(identity: Identity, options: Options = Options(), sampler: Sa
     """Check every claim of `identity` at `options.trials` random points (or at the points
     `sampler(sizes, trial)` gives), under `options.limits`. `point` builds the point at a
     sample (a benchmark plants errors in the claims through it)."""
-    with applied(options.limits), quiet():
+    order = max((max(v.sized(identity.sizes(options.dims, options.size)), default=1)
+                 for v in (*identity.inputs, *identity.constants)), default=1)
+    with applied(options.limits), quiet(), threads.chosen(order):
         return _check(identity, options, sampler, point)
 
 
@@ -366,21 +368,22 @@ def _in_workers(items: list[Identity | BadFile], options: Options, jobs: int) ->
     # The limits travel inside `options`, with every item: a worker started by spawn or
     # forkserver (macOS, Windows, Linux from Python 3.14) imports gradcheck afresh.
     return supervised(items, partial(_check_item, options=options), partial(_lost, options=options),
-                      jobs=jobs, limit=options.timeout, initializer=partial(_worker_init, options.limits))
+                      jobs=jobs, limit=options.timeout, initializer=partial(_worker_init, options.limits, jobs))
 
 
-def _worker_init(limits: Limits = Limits()) -> None:
-    """Workers run BLAS on one thread: a forked worker inherits the parent's OpenBLAS pool
-    of one thread per core, and two such pools on two cores spin against each other (the
-    catalogue's CPU time doubled). Their address space is capped at `limits.max_memory`:
+def _worker_init(limits: Limits = Limits(), jobs: int = 1) -> None:
+    """Workers run BLAS on their share of the cores (see gradcheck.threads): a forked
+    worker inherits the parent's OpenBLAS pool of one thread per core, and two such pools
+    on two cores spin against each other (the catalogue's CPU time doubled). Their
+    address space is capped at `limits.max_memory`:
     the element limit bounds each array, this bounds them all together (25 lets of
     5000 x 5000 are each within the limit, and 5 GB together), and a check that reaches
     it gets MemoryError, its identity's ERROR row."""
     import resource
 
-    from threadpoolctl import threadpool_limits
+    from gradcheck.supervisor import available_cores
 
-    threadpool_limits(limits=1)
+    threads.pin(available_cores() // max(1, jobs))
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = limits.max_memory if hard == resource.RLIM_INFINITY else min(limits.max_memory, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
