@@ -167,3 +167,23 @@ claims:
     for seed in (3, 10, 11, 14):
         results = check_identity(load_text(text, "t.yaml"), Options(seed=seed))
         assert [r.status for r in results] == [Status.PASS, Status.PASS, Status.FAIL], seed
+
+
+def test_each_input_part_of_a_differential_gets_the_rounding_of_its_own_claim(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A = S R S^-1 B with S and B up to cond 1e3: the claim's part along dB is small and
+    # rounded at 1e-10 of itself, far more than the whole claim is, relative to its size
+    from gradcheck import sampling
+    from gradcheck.catalogue import bundled_catalogue
+
+    monkeypatch.setattr(sampling, "SAMPLE_COND", 1000.0)
+    folder = bundled_catalogue()
+    assert folder is not None
+    text = (folder / "cookbook" / "ch3" / "cb3_inverse_sum_implication.yaml").read_text(encoding="utf-8")
+    right = text.split("  - differential: ")[1].split("\n")[0]
+    wrong = right.replace("+ S @ R @ inv(S) @ dB)", "+ 1.000001 * S @ R @ inv(S) @ dB)")
+    assert wrong != right
+    text += f"  - differential: {wrong}\n"
+    for seed in (7, 9):
+        statuses = [r.status for r in check_identity(load_text(text, "t.yaml"), Options(seed=seed))]
+        assert statuses[3:] == [Status.PASS, Status.FAIL], seed

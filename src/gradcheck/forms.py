@@ -69,19 +69,26 @@ def refined(reading: Reading, claim: Claim, at: Probing) -> Reading:
     Both relative, so each input's part of a differential gets its share. Asked before a
     claim fails (it costs two evaluations, or two a probe)."""
     numbers = at.numbers.complex_spread if reading.method == "complex" else 0.0
-    own = 0.0
-    if claim.form in ("derivative", "hessian", "differential"):
-        # a differential's value depends on its directions: any will do to see its rounding
-        directions = _noise_directions(claim, at) if claim.form == "differential" else None
-        own = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, directions)
-    if not (numbers or own):
-        return reading
+    if claim.form not in ("derivative", "hessian", "differential"):
+        return _widened(reading, numbers, 0.0) if numbers else reading
+    # a differential's value depends on its directions: any will do to see its rounding,
+    # and each input's part is read along its own (a small part is not judged by the
+    # rounding of a large one)
+    directions = _noise_directions(claim, at) if claim.form == "differential" else None
+    own = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, directions)
+    parts = []
+    for part in reading.parts:
+        along = {d: (v if part.part == f"the part along {d}" else np.zeros_like(v)) for d, v in (directions or {}).items()}
+        mine = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, along) if directions else own
+        parts.append(_widened(part, numbers, mine))
+    return replace(_widened(reading, numbers, own), parts=tuple(parts))
 
-    def widened(view: Reading) -> Reading:
-        extra = numbers * norm(view.numeric) + own * norm(view.claimed)
-        return _with_own(view, extra) if extra else view
 
-    return replace(widened(reading), parts=tuple(map(widened, reading.parts)))
+def _widened(view: Reading, numbers: float, own: float) -> Reading:
+    """`view` with rounding relative to its numbers (`numbers`) and to its claimed values
+    (`own`) in its uncertainty."""
+    extra = numbers * norm(view.numeric) + own * norm(view.claimed)
+    return _with_own(view, extra) if extra else view
 
 
 def _noise_directions(claim: Claim, at: Probing) -> dict[str, np.ndarray]:
