@@ -47,6 +47,7 @@ from gradcheck.verdict import (
     slipped_result,
     unjudgeable,
     visible,
+    within_reach,
     zero_judged,
 )
 
@@ -180,7 +181,7 @@ def _judgeable_readings(identity: Identity, point: Point, methods: list[str], di
     ranks: dict[int, int] = {}
     for k, method in enumerate(methods):
         fallback = k + 1 < len(methods)
-        for index, m in _measure_point(identity, probing(method), progress, claims, options.rtol, fallback).items():
+        for index, m in _measure_point(identity, probing(method), progress, claims, options, fallback).items():
             seen.setdefault(index, set()).update(visible(m))
             rank = _rank(m, options)
             if index not in measured or rank < ranks[index]:
@@ -217,7 +218,7 @@ def _confirmed(identity: Identity, claim: Claim, m: Reading, methods: list[str],
     for method in methods:
         if method == m.method:
             continue
-        other = _measure_point(identity, probing(method), progress, [claim], options.rtol, fallback=True).get(claim.index)
+        other = _measure_point(identity, probing(method), progress, [claim], options, fallback=True).get(claim.index)
         if other is None or _rank(other, options):
             continue
         if not passes(other, options.rtol):
@@ -240,7 +241,7 @@ def _escalation_note(method: str, used: set[str]) -> str:
     return f"{method} could not judge at some points; used {', '.join(sorted(used))} there"
 
 
-def _measure_point(identity: Identity, at: Probing, progress: _Progress, claims: list[Claim], rtol: float,
+def _measure_point(identity: Identity, at: Probing, progress: _Progress, claims: list[Claim], options: Options,
                    fallback: bool = False) -> dict[int, Reading]:
     """Measure `claims`; with `fallback`, a value that is not finite at a perturbed point
     leaves the claim unmeasured for the next method (a complex step can overflow where a
@@ -251,10 +252,10 @@ def _measure_point(identity: Identity, at: Probing, progress: _Progress, claims:
             continue
         start = time.perf_counter()
         try:
-            measured[claim.index] = _read(claim, identity, at, rtol)
+            measured[claim.index] = _read(claim, identity, at, options.rtol, options.max_noise)
         except LayoutSlip as slip:
             target = progress.refuted if claim.expect_fail else progress.slipped
-            target[claim.index] = _layout_slip(claim, identity, at, rtol, slip.other)
+            target[claim.index] = _layout_slip(claim, identity, at, options, slip.other)
         except ClaimError as exc:
             target = progress.refuted if claim.expect_fail else progress.failed
             target[claim.index] = _message(exc, identity)
@@ -267,23 +268,26 @@ def _measure_point(identity: Identity, at: Probing, progress: _Progress, claims:
     return measured
 
 
-def _read(claim: Claim, identity: Identity, at: Probing, rtol: float) -> Reading:
+def _read(claim: Claim, identity: Identity, at: Probing, rtol: float, max_noise: float) -> Reading:
     """A claim's reading at the point of `at`, ready to leave it. Before a claim fails, its
-    own rounding sensitivity joins the error estimate; a claim that still fails gets its
-    other readings for the diagnosis (both cost evaluations, so only failures pay)."""
+    own rounding sensitivity joins the error estimate (and the numbers' and each part's,
+    where more uncertainty could still let it pass: a wrong claim off by 1e-3 does not pay
+    for them); a claim that still fails gets its other readings for the diagnosis (both
+    cost evaluations, so only failures pay)."""
     reading = forms.measure(claim, identity, at)
     if not passes(reading, rtol):
-        reading = forms.refined(reading, claim, at)
+        reading = forms.refined(reading, claim, at, thorough=within_reach(reading, rtol, max_noise))
     if not passes(reading, rtol):
         return forms.explained(reading)
     return forms.settled(reading)
 
 
-def _layout_slip(claim: Claim, identity: Identity, at: Probing, rtol: float, other: str) -> str:
+def _layout_slip(claim: Claim, identity: Identity, at: Probing, options: Options, other: str) -> str:
     """What a derivative written in the other layout's shape is: the claim read in that
     layout, judged at this point like any other."""
     try:
-        holds = passes(_read(replace(claim, layout=other), identity, at, rtol), rtol)
+        reading = _read(replace(claim, layout=other), identity, at, options.rtol, options.max_noise)
+        holds = passes(reading, options.rtol)
     except GradcheckError:
         holds = False
     if holds:

@@ -62,13 +62,14 @@ def measure(claim: Claim, identity: Identity, at: Probing) -> Reading:
                    conditions=at.point.conditions)
 
 
-def refined(reading: Reading, claim: Claim, at: Probing) -> Reading:
+def refined(reading: Reading, claim: Claim, at: Probing, thorough: bool = True) -> Reading:
     """`reading` with the claim's own sensitivity to the rounding of the inputs in its
     uncertainty: a claim such as cos(1e6 log x) is defined only to 1e6 eps at the sampled
     point; and under the complex step, the numbers' (see `Differences.complex_spread`).
     Both relative, so each input's part of a differential gets its share. Asked before a
-    claim fails (it costs two evaluations, or two a probe)."""
-    numbers = at.numbers.complex_spread if reading.method == "complex" else 0.0
+    claim fails (it costs two evaluations; unless `thorough` is False, two a probe for
+    the numbers and two an input for the parts)."""
+    numbers = at.numbers.complex_spread if reading.method == "complex" and thorough else 0.0
     if claim.form not in ("derivative", "hessian", "differential"):
         return _widened(reading, numbers, 0.0) if numbers else reading
     # a differential's value depends on its directions: any will do to see its rounding,
@@ -79,7 +80,7 @@ def refined(reading: Reading, claim: Claim, at: Probing) -> Reading:
     parts = []
     for part in reading.parts:
         along = {d: (v if part.part == f"the part along {d}" else np.zeros_like(v)) for d, v in (directions or {}).items()}
-        mine = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, along) if directions else own
+        mine = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, along) if directions and thorough else own
         parts.append(_widened(part, numbers, mine))
     return replace(_widened(reading, numbers, own), parts=tuple(parts))
 

@@ -195,6 +195,17 @@ def zero_judged(m: Reading, max_noise: float) -> bool:
     return any(_zero(view, max_noise) for view in m.views)
 
 
+def within_reach(m: Reading, rtol: float, reach: float) -> bool:
+    """Whether more uncertainty, up to `reach` relative (the most at which a claim is
+    still judged), could let `m` pass: no view fails by more. A view below its noise is
+    always within reach (its error is not relative)."""
+    for view in m.views:
+        c = compare(view.claimed, view.numeric, view.uncertainty, rtol)
+        if not c.passed and c.noise < 1.0 and c.error > c.tolerance + reach:
+            return False
+    return True
+
+
 def passes(m: Reading, rtol: float) -> bool:
     """Whether the claim passes at `m` (as a whole and in every input's share)."""
     return all(assess(v, rtol).passed for v in m.views)
