@@ -16,7 +16,7 @@ import numpy as np
 
 from gradcheck.norms import norm
 from gradcheck.numdiff import Estimate, first_derivative, second_derivative, value_rounding
-from gradcheck.options import COMPLEX_NOISE_STEP, COMPLEX_SHARPEN, EPS, ROUNDING, Numerics
+from gradcheck.options import COMPLEX_NOISE_STEP, COMPLEX_SHARPEN, COMPLEX_SPREAD, EPS, ROUNDING, Numerics
 from gradcheck.point import Point
 from gradcheck.probes import Direction, Probe
 from gradcheck.sampling import identity_rng
@@ -72,8 +72,9 @@ class Differences:
     @functools.cached_property
     def complex_spread(self) -> float:
         """How far the complex step's numbers move between points within rounding of the
-        sample, relative to their size (four times the largest move, as the noise of f is
-        taken), over the probes measured so far; 0 under the difference methods.
+        sample, relative to their size (COMPLEX_SPREAD times the moves: two draws of the
+        rounding only, so a wide margin), over the probes measured so far; 0 under the
+        difference methods.
 
         The complex step takes no real step, but its imaginary part is computed like f:
         where f cancels large terms (A - A (I + A)^-1 A is about I while A is about 1e3)
@@ -93,7 +94,7 @@ class Differences:
                 jiggled = first_derivative(self._line_from(self.point.jiggle(i), probe), self.step(probe), "complex")
                 moves.append(norm(np.asarray(jiggled.value) - value))
         size = norm(np.array(sizes))
-        return 4 * norm(np.array(moves)) / size if size > 0 else 0.0
+        return COMPLEX_SPREAD * norm(np.array(moves)) / size if size > 0 else 0.0
 
     def whole(self, probe: Probe) -> Estimate:
         """d/dt f(x + t d) at t = 0 entry by entry (not cached)."""

@@ -141,6 +141,7 @@ SAMPLE_COND = 10.0
 # A claim's own sensitivity to the rounding of the inputs, taken this many times into
 # the tolerance before a claim fails narrowly (forms).
 CLAIM_NOISE_FACTOR = 4.0
+COMPLEX_SPREAD = 16.0  # the complex step's rounding: times its moves at two points near the sample
 # A derivative no larger than its noise passes a claim within this many times the noise
 # (verdict: a claim of 0 passes an exactly zero derivative).
 ZERO_SLACK = 2.0
@@ -167,6 +168,7 @@ TOLERANCES: dict[str, str] = {
     "MAX_DET_COND": "condition number above which the argument of det is redrawn",
     "SAMPLE_COND": "largest condition number of spd and invertible samples",
     "CLAIM_NOISE_FACTOR": "weight of the claim's own input-rounding sensitivity",
+    "COMPLEX_SPREAD": "weight of the complex step's moves at points within rounding",
     "ZERO_SLACK": "a zero derivative passes claims within this many noises",
     "NOT_SMOOTH": "noise over rounding above which f is not smooth at the point",
     "SEEN": "numbers over noise above which a method sees a derivative",
