@@ -29,8 +29,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/gradcheck run identities/
 
+# on every core (pytest-xdist, a test extra): the suite runs real subprocesses and waits
+# on them, and CI runs it twice (newest and oldest releases)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # PyTorch and JAX for the adapters' tests (gradcheck[torch], gradcheck[jax]). PyTorch is
 # pinned to a CPU build: an unpinned `torch` pulls a CUDA build of several GB.
@@ -69,7 +71,7 @@ coverage: $(STAMP)
 
 test-oldest: $(OLD_STAMP)
 	$(OLD)/bin/python -m pip list --format freeze | grep -iE '^(numpy|scipy|click|rich|pyyaml|threadpoolctl|lark|pytest)=='
-	$(OLD)/bin/python -m pytest -p no:cacheprovider
+	$(OLD)/bin/python -m pytest -p no:cacheprovider -n auto
 
 clean:
 	rm -rf $(VENV) $(OLD) build src/*.egg-info .pytest_cache .coverage
