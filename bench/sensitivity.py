@@ -46,8 +46,9 @@ def check(identity: Identity, method: str, plant: float = 0.0, seed: int = 0,
 
 
 def applicable(identity: Identity, method: str) -> bool:
-    """Complex step counts only where it is valid (else the checker falls back)."""
-    return choose_method(identity, method)[0] == method
+    """Complex step counts only where it is valid (else the checker falls back); auto,
+    the default, everywhere (it is the complex step or central differences)."""
+    return method == "auto" or choose_method(identity, method)[0] == method
 
 
 def baseline(identities: Sequence[Identity], method: str) -> dict[tuple[str, int], bool]:
