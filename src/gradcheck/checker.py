@@ -103,8 +103,8 @@ def check_identity(identity: Identity, options: Options = Options(), sampler: Sa
     """Check every claim of `identity` at `options.trials` random points (or at the points
     `sampler(sizes, trial)` gives), under `options.limits`. `point` builds the point at a
     sample (a benchmark plants errors in the claims through it)."""
-    order = max((max(v.sized(identity.sizes(options.dims, options.size)), default=1)
-                 for v in (*identity.inputs, *identity.constants)), default=1)
+    sizes = identity.sizes(options.dims, options.size)
+    order = max((max(v.sized(sizes), default=1) for v in (*identity.inputs, *identity.constants)), default=1)
     with applied(options.limits), quiet(), threads.chosen(order):
         return _check(identity, options, sampler, point)
 

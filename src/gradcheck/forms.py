@@ -79,10 +79,15 @@ def refined(reading: Reading, claim: Claim, at: Probing, thorough: bool = True) 
     own = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, directions)
     parts = []
     for part in reading.parts:
-        along = {d: (v if part.part == f"the part along {d}" else np.zeros_like(v)) for d, v in (directions or {}).items()}
+        along = {d: (v if part.part == _part_label(d) else np.zeros_like(v)) for d, v in (directions or {}).items()}
         mine = CLAIM_NOISE_FACTOR * _relative_claim_noise(claim, at.point, along) if directions and thorough else own
         parts.append(_widened(part, numbers, mine))
     return replace(_widened(reading, numbers, own), parts=tuple(parts))
+
+
+def _part_label(direction: str) -> str:
+    """The name of an input's part of a differential's reading ("the part along dX")."""
+    return f"the part along {direction}"
 
 
 def _widened(view: Reading, numbers: float, own: float) -> Reading:
@@ -458,7 +463,7 @@ def _input_parts(reading: Reading, point: Point, probes: Sequence[Probe],
         parts.append(Reading(reading.trial, reading.mode, reading.claimed[lo:hi], reading.numeric[lo:hi],
                              reading.uncertainty[first:last], 0, rounding=reading.rounding[first:last],
                              sketch=reading.sketch, reference=_reference(point, probes[first:last]),
-                             part=f"the part along d{name}"))
+                             part=_part_label(f"d{name}")))
     return tuple(parts)
 
 
