@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLD_STAMP := $(OLD)/.installed
 
-.PHONY: run test test-frameworks frameworks check-catalogue test-oldest typecheck coverage install clean
+.PHONY: run test test-frameworks frameworks check-catalogue test-oldest typecheck coverage coverage-report install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,20 @@ run: $(STAMP)
 	$(BIN)/gradcheck run identities/
 
 # on every core (pytest-xdist, a test extra): the suite runs real subprocesses and waits
-# on them, and CI runs it twice (newest and oldest releases)
-test: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+# on them, and CI runs it twice (newest and oldest releases).
+# `make test COVERAGE=yes` measures the same run's branch coverage (subprocesses and
+# xdist's workers included; `make coverage-report` then reads it), so that CI runs the
+# suite once for both.
+MEASURE = $(if $(COVERAGE),-m coverage run --parallel-mode)
+COVERAGE_STAMP := $(VENV)/.coverage-installed
+
+$(COVERAGE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[test,coverage]'
+	touch $(COVERAGE_STAMP)
+
+test: $(STAMP) $(if $(COVERAGE),$(COVERAGE_STAMP))
+	$(if $(COVERAGE),rm -rf .coverage && mkdir -p .coverage)
+	$(BIN)/python $(MEASURE) -m pytest -n auto
 
 # PyTorch and JAX for the adapters' tests (gradcheck[torch], gradcheck[jax]). PyTorch is
 # pinned to a CPU build: an unpinned `torch` pulls a CUDA build of several GB.
@@ -48,8 +59,9 @@ frameworks: $(FRAMEWORKS_STAMP)
 
 # The adapters' tests with real PyTorch and JAX, which must then be there (not skipped),
 # in a process of their own (see tests/conftest.py).
-test-frameworks: $(FRAMEWORKS_STAMP)
-	GRADCHECK_FRAMEWORKS=required $(BIN)/python -m pytest -q -p no:cacheprovider tests/torch_test.py tests/jax_test.py tests/frameworks_bench_test.py
+test-frameworks: $(FRAMEWORKS_STAMP) $(if $(COVERAGE),$(COVERAGE_STAMP))
+	GRADCHECK_FRAMEWORKS=required $(BIN)/python $(MEASURE) -m pytest -q -p no:cacheprovider \
+		tests/torch_test.py tests/jax_test.py tests/frameworks_bench_test.py
 
 # The sweeps over the whole bundled catalogue (every claim at several seeds and sizes).
 check-catalogue: $(STAMP)
@@ -59,13 +71,13 @@ typecheck: $(STAMP)
 	$(BIN)/python -m pip install --quiet --upgrade -e '.[test,typecheck]'
 	$(BIN)/python -m mypy
 
-coverage: $(STAMP)
-	$(BIN)/python -m pip install --quiet --upgrade -e '.[test,coverage]'
-	rm -rf .coverage && mkdir -p .coverage
-	$(BIN)/python -m coverage run --parallel-mode -m pytest -q -p no:cacheprovider
-	$(MAKE) frameworks
-	GRADCHECK_FRAMEWORKS=required $(BIN)/python -m coverage run --parallel-mode -m pytest -q -p no:cacheprovider \
-		tests/torch_test.py tests/jax_test.py tests/frameworks_bench_test.py
+# branch coverage of the unit suite and the adapters' tests (at least 95 %)
+coverage:
+	$(MAKE) test COVERAGE=yes
+	$(MAKE) test-frameworks COVERAGE=yes
+	$(MAKE) coverage-report
+
+coverage-report: $(COVERAGE_STAMP)
 	$(BIN)/python -m coverage combine -q
 	$(BIN)/python -m coverage report
 
