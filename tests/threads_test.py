@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -50,3 +51,24 @@ print(blas())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={"OPENBLAS_NUM_THREADS": "4", "PATH": ""}, check=True).stdout.split("\n")
     assert out[:4] == ["[1]", "[2]", "[1]", "[1]"]
+
+
+def test_scipys_blas_loaded_after_pinning_runs_on_one_thread_too() -> None:
+    # SciPy's wheels bring an OpenBLAS of their own, loaded when a check first imports
+    # scipy.linalg; at its default it spun against the other worker's threads
+    code = """
+import json
+from threadpoolctl import threadpool_info
+from gradcheck import threads
+def blas():
+    return sorted((l["filepath"].rsplit("/", 1)[-1], l["num_threads"])
+                  for l in threadpool_info() if l["user_api"] == "blas")
+threads.pin(1)
+import scipy.linalg
+with threads.chosen(3):
+    print(json.dumps(blas()))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={"OPENBLAS_NUM_THREADS": "4", "PATH": ""}, check=True).stdout
+    libraries = json.loads(out)  # [file, threads] of each BLAS library
+    assert len(libraries) >= 1 and {n for _, n in libraries} == {1}, libraries
