@@ -830,3 +830,42 @@ claims:
 """
     for seed in range(8):
         assert statuses(text, seed=seed) == [Status.PASS, Status.FAIL], seed
+
+
+def _row(r: ClaimResult) -> tuple[object, ...]:
+    return (r.identity, r.path, r.claim and r.claim.index, r.status, r.error, r.noise, r.hint, r.message, r.nfev)
+
+
+def _folder_of_every_kind(write: Callable[..., Path], tmp_path: Path) -> Path:
+    """A good identity, one failing as expected, a name used twice, a step that uses an
+    identity no file holds, a file that is not YAML and a link out of the folder."""
+    right = "  - {wrt: X, layout: denominator, derivative: inv(X).T}\n"
+    write(SQUARE + right, "a/sq.yaml")
+    write(SQUARE.replace("name: sq", "name: slip") +
+          "  - {wrt: X, layout: denominator, derivative: inv(X), expect: fail, reason: layout}\n", "a/slip.yaml")
+    write(SQUARE + right, "b/sq_again.yaml")
+    write(SQUARE.replace("name: sq", "name: uses").replace("format: 1", "format: 3") +
+          "  - derivation:\n      - {step: trace(inv(X) @ dX), uses: no_such}\n", "b/uses.yaml")
+    write("name: [", "c/broken.yaml")
+    outside = write(SQUARE + right, "../outside.yaml")
+    (tmp_path / "c" / "link.yaml").symlink_to(outside)
+    return tmp_path
+
+
+@pytest.mark.parametrize("only", [None, "sq", "broken", "uses", "claim 1"])
+def test_files_loaded_in_the_workers_give_what_loading_first_gives(write: Callable[..., Path], tmp_path: Path,
+                                                                    only: str | None) -> None:
+    from gradcheck.catalogue import discover
+    from gradcheck.checker import check_files, collected
+
+    folder = _folder_of_every_kind(write, tmp_path)
+    first = load_catalogue([folder])
+    expected = [r for rs in check_catalogue(first, only=only, jobs=2) for r in rs]
+    found = discover([folder])
+    catalogue, results = collected(found, check_files(found, only=only, jobs=2), only)
+    assert [_row(r) for r in results] == [_row(r) for r in expected]
+    assert [i.path for i in catalogue.identities] == [i.path for i in first.identities]
+    assert [(b.path, str(b.error)) for b in catalogue.bad_files] == [(b.path, str(b.error)) for b in first.bad_files]
+    if only is None:
+        assert [(r.identity, r.status) for r in results if r.status is Status.ERROR] == \
+            [("sq", Status.ERROR), ("uses", Status.ERROR), ("broken", Status.ERROR), ("link", Status.ERROR)]

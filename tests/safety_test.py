@@ -268,7 +268,7 @@ def test_values_of_any_number_type_are_judged(tmp_path: Path, cli_invoke: Callab
 def test_a_bug_or_a_dead_worker_is_one_identitys_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        jobs: int) -> None:
     from gradcheck import checker
-    from gradcheck.catalogue import load_catalogue
+    from gradcheck.catalogue import discover, load_catalogue
 
     for name in ("a_bug", "b_killed", "c_fine"):
         (tmp_path / f"{name}.yaml").write_text(TEMPLATE.format(name=name, function="trace(X)", claim="trace(dX)"))
@@ -283,12 +283,15 @@ def test_a_bug_or_a_dead_worker_is_one_identitys_error(tmp_path: Path, monkeypat
         return real(identity, options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(checker, "check_identity", broken)  # the workers are forked: they see it
-    rows = [r for batch in checker.check_catalogue(load_catalogue([str(tmp_path)]), Options(), jobs=jobs,
-                                                   supervise=True) for r in batch]
-    assert [(r.identity, r.status) for r in rows] == [("a_bug", Status.ERROR), ("b_killed", Status.ERROR),
-                                                      ("c_fine", Status.PASS)]
-    assert rows[0].message.startswith("internal error (a bug) while checking it: TypeError: a bug")
-    assert rows[1].message == "the process checking it died: killed by signal 9 (SIGKILL; out of memory?)"
+    loaded_first = [r for batch in checker.check_catalogue(load_catalogue([str(tmp_path)]), Options(), jobs=jobs,
+                                                           supervise=True) for r in batch]
+    found = discover([str(tmp_path)])  # as `gradcheck run` does it: the files loaded in the workers too
+    _, loaded_there = checker.collected(found, checker.check_files(found, Options(), jobs=jobs))
+    for rows in (loaded_first, loaded_there):
+        assert [(r.identity, r.status) for r in rows] == [("a_bug", Status.ERROR), ("b_killed", Status.ERROR),
+                                                          ("c_fine", Status.PASS)]
+        assert rows[0].message.startswith("internal error (a bug) while checking it: TypeError: a bug")
+        assert rows[1].message == "the process checking it died: killed by signal 9 (SIGKILL; out of memory?)"
 
 
 def test_control_characters_from_files_are_shown_never_acted_on(tmp_path: Path) -> None:

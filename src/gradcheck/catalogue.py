@@ -392,27 +392,38 @@ def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits(), follo
     """Load every file under `paths`; bad files (and paths skipped, with why) are collected,
     never raised. With `identity_files_only`, a file that `is_identity_file` says is not one
     is left out (pre-commit hands over every YAML file of a repository)."""
-    identities: list[Identity] = []
-    bad: list[BadFile] = []
-    seen: dict[str, str] = {}
     found = discover(paths, follow_links)
     if identity_files_only:
         found = Found(tuple(f for f in found.files if is_identity_file(f, limits)), found.skipped)
-    bad += [BadFile(str(path), CatalogueError(why, Location(str(path))), _guess_name(path))
-            for path, why in found.skipped]
-    for path in found.files:
-        try:
-            identity = load_file(path, limits)
-        except CatalogueError as exc:
-            bad.append(BadFile(str(path), exc, _guess_name(path)))
-            continue
-        if identity.name in seen:
-            err = CatalogueError(f"duplicate identity name '{identity.name}' (also in {seen[identity.name]})",
-                                 Location(str(path), "name"))
-            bad.append(BadFile(str(path), err, identity.name))
-            continue
-        seen[identity.name] = str(path)
-        identities.append(identity)
+    return assembled(found, [load_item(path, limits) for path in found.files])
+
+
+def load_item(path: str | Path, limits: Limits = Limits()) -> Identity | BadFile:
+    """One file of a catalogue: its identity, or the bad file it is."""
+    try:
+        return load_file(path, limits)
+    except CatalogueError as exc:
+        return BadFile(str(path), exc, _guess_name(path))
+
+
+def assembled(found: Found, loaded: Iterable[Identity | BadFile]) -> Catalogue:
+    """The catalogue that the files `loaded` (those of `found`, in its order) make: an
+    identity whose name an earlier file has, or whose derivation `uses` an identity that no
+    file holds, is a bad file; so is each path that discovery skipped."""
+    identities: list[Identity] = []
+    bad = [BadFile(str(path), CatalogueError(why, Location(str(path))), _guess_name(path))
+           for path, why in found.skipped]
+    seen: dict[str, str] = {}
+    for item in loaded:
+        if isinstance(item, BadFile):
+            bad.append(item)
+        elif item.name in seen:
+            err = CatalogueError(f"duplicate identity name '{item.name}' (also in {seen[item.name]})",
+                                 Location(item.path, "name"))
+            bad.append(BadFile(item.path, err, item.name))
+        else:
+            seen[item.name] = item.path
+            identities.append(item)
     return _with_known_uses(identities, bad, seen)
 
 
@@ -436,8 +447,8 @@ def _unknown_use(identity: Identity, claim: Claim, k: int, name: str, seen: Mapp
                           did_you_mean(name, list(seen)))
 
 
-def _guess_name(path: Path) -> str:
-    return path.stem
+def _guess_name(path: str | Path) -> str:
+    return Path(path).stem
 
 
 def load_file(path: str | Path, limits: Limits = Limits()) -> Identity:

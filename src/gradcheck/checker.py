@@ -22,7 +22,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from gradcheck import forms, threads
-from gradcheck.catalogue import BadFile, Catalogue, Claim, Identity
+from gradcheck.catalogue import (
+    BadFile,
+    Catalogue,
+    Claim,
+    Found,
+    Identity,
+    assembled,
+    is_identity_file,
+    load_item,
+)
 from gradcheck.diagnosis import diagnosed
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvalError, GradcheckError, LayoutSlip, Location, NonFiniteError
@@ -344,10 +353,76 @@ def check_catalogue(catalogue: Catalogue, options: Options = Options(), only: st
     work: list[tuple[str, Identity | BadFile]] = [(i.path, i) for i in select(catalogue.identities, only)]
     work += [(b.path, b) for b in catalogue.bad_files if chosen(only, b)]
     items = [item for _, item in sorted(work, key=lambda pair: pair[0])]
-    # batches come in the order of `items`; an identity chosen by one claim's label shows
-    # that claim only
+    # batches come in the order of `items`
     for item, batch in zip(items, _checked(items, options, jobs, supervise)):
-        yield [r for r in batch if r.claim is None or chosen(only, item, r.claim)]
+        yield _shown(item, batch, only)
+
+
+def _shown(item: Identity | BadFile, batch: list[ClaimResult], only: str | None) -> list[ClaimResult]:
+    """An identity chosen by one claim's label shows that claim only."""
+    return [r for r in batch if r.claim is None or chosen(only, item, r.claim)]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One file of a run, loaded and checked in a worker: what it holds (None: not an
+    identity file, with `identity_files_only`) and the results of what `only` chose."""
+
+    path: str
+    item: Identity | BadFile | None
+    results: list[ClaimResult]
+
+
+def check_files(found: Found, options: Options = Options(), only: str | None = None, jobs: int = 1,
+                identity_files_only: bool = False) -> Generator[Checked, None, None]:
+    """Every file of `found` loaded and checked in `jobs` worker processes that this one
+    supervises, in the order of `found.files`. The parent neither reads nor parses: the
+    workers load the files as they check them, so loading is shared among them as the
+    checks are. Which files clash (a name twice, an unknown `uses`) only the whole set can
+    tell: `collected` settles it afterwards."""
+    from gradcheck.supervisor import supervised
+
+    files = [str(f) for f in found.files]
+    if files:
+        yield from supervised(files, partial(_load_and_check, options=options, only=only,
+                                             identity_files_only=identity_files_only),
+                              partial(_lost_file, options=options, only=only,
+                                      identity_files_only=identity_files_only),
+                              jobs=jobs, limit=options.timeout, initializer=partial(_worker_init, options.limits, jobs))
+
+
+def _load_and_check(path: str, options: Options, only: str | None, identity_files_only: bool) -> Checked:
+    if identity_files_only and not is_identity_file(path, options.limits):
+        return Checked(path, None, [])
+    item = load_item(path, options.limits)
+    chose = chosen(only, item)
+    return Checked(path, item, _shown(item, _check_item(item, options), only) if chose else [])
+
+
+def _lost_file(path: str, why: Lost, options: Options, only: str | None, identity_files_only: bool) -> Checked:
+    """The rows of a file whose worker died or was killed: loaded again here (loading is
+    bounded by the limits; checking is what runs in workers) to name its claims."""
+    if identity_files_only and not is_identity_file(path, options.limits):
+        return Checked(path, None, [])
+    item = load_item(path, options.limits)
+    if not chosen(only, item):
+        return Checked(path, item, [])
+    rows = [bad_file_result(item)] if isinstance(item, BadFile) else _lost(item, why, options)
+    return Checked(path, item, _shown(item, rows, only))
+
+
+def collected(found: Found, checked: Iterable[Checked], only: str | None = None) -> tuple[Catalogue, list[ClaimResult]]:
+    """The catalogue that the files of a `check_files` run make (as `load_catalogue` would
+    make it), and every result in path order (as `check_catalogue` gives them): a file
+    whose identity clashes with another file's is its bad file's row, not its results."""
+    done = [c for c in checked if c.item is not None]
+    catalogue = assembled(found, [c.item for c in done if c.item is not None])
+    bad = {b.path: b for b in catalogue.bad_files}
+    rows = [(c.path, [bad_file_result(bad[c.path])] if chosen(only, bad[c.path]) else [])
+            if isinstance(c.item, Identity) and c.path in bad else (c.path, c.results) for c in done]
+    loaded = {c.path for c in done}
+    rows += [(b.path, [bad_file_result(b)]) for b in catalogue.bad_files if b.path not in loaded and chosen(only, b)]
+    return catalogue, [r for _, batch in sorted(rows, key=lambda pair: pair[0]) for r in batch]
 
 
 def _checked(items: list[Identity | BadFile], options: Options, jobs: int,

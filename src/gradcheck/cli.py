@@ -37,7 +37,8 @@ from gradcheck.supervisor import available_cores
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from gradcheck.catalogue import Catalogue, Identity
+    from gradcheck.catalogue import Catalogue, Found, Identity
+    from gradcheck.checker import Checked
     from gradcheck.verdict import ClaimResult, Status
 
 # NumPy, YAML and rich are imported inside the commands that use them, so that
@@ -236,21 +237,26 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
       gradcheck run identities/ -k det --size 5
       gradcheck run identities/ --junit report.xml --json report.json
     """
+    from gradcheck.catalogue import discover
+
     start = time.perf_counter()
     options = _options(**numeric)
-    catalogue = load_catalogue(paths, options.limits, follow_links, identity_files_only)
-    if identity_files_only and not catalogue.identities and not catalogue.bad_files:
-        click.echo("0 identity files among the files given")
-        raise SystemExit(ExitCode.OK)
-    _nothing_selected(catalogue, only, paths)
-    _known_dims(options, catalogue.identities)
-    console = _console()
     files = {path: kind for kind, path in (("junit", junit_path), ("json", json_path), ("markdown", markdown_path),
                                           ("html", html_path), (fmt, output)) if path}
     if "html" in (fmt, *files.values()) and importlib.util.find_spec("latex2mathml") is None:
         raise click.UsageError("an HTML report needs latex2mathml: pip install 'gradcheck[html]'")
+    if options.dims:  # a usage error before any check: the names come from the files
+        _known_dims(options, load_catalogue(paths, options.limits, follow_links, identity_files_only).identities)
+    console = _console()
     cores = available_cores()
-    results, interrupted = _collect(catalogue, options, only, min(jobs or cores, cores), console)
+    found = discover(paths, follow_links)
+    catalogue, results, interrupted = _collect(found, options, only, min(jobs or cores, cores), console,
+                                               identity_files_only)
+    if identity_files_only and not catalogue.identities and not catalogue.bad_files and not interrupted:
+        click.echo("0 identity files among the files given")
+        raise SystemExit(ExitCode.OK)
+    if not interrupted:
+        _nothing_selected(catalogue, only, paths)
     pictures = _pictures(catalogue, results, options) if "html" in (fmt, *files.values()) else {}
     view = "quiet" if quiet else "problems" if only_problems else "all"
     seconds = time.perf_counter() - start
@@ -297,36 +303,37 @@ def _nothing_selected(catalogue: Catalogue, only: str | None, paths: Sequence[st
                            f"{where}; 'gradcheck list' shows their names)")
 
 
-def _collect(catalogue: Catalogue, options: Options, only: str | None, jobs: int,
-             console: Console) -> tuple[list[ClaimResult], bool]:
-    """Check the catalogue, with a progress bar on a terminal; on Ctrl-C keep what finished."""
+def _collect(found: Found, options: Options, only: str | None, jobs: int, console: Console,
+             identity_files_only: bool) -> tuple[Catalogue, list[ClaimResult], bool]:
+    """Load and check the files in the workers, with a progress bar on a terminal; on
+    Ctrl-C keep what finished (as checked: which of them clash is not settled)."""
     from rich.progress import Progress
 
-    from gradcheck.checker import check_catalogue, select
+    from gradcheck.catalogue import Catalogue, Identity
+    from gradcheck.checker import check_files, collected
 
-    results: list[ClaimResult] = []
-    total = len(select(catalogue.identities, only)) + len(catalogue.bad_files)
+    done: list[Checked] = []
     show = console.is_terminal and not os.environ.get("CI")
-    batches = check_catalogue(catalogue, options, only, jobs, supervise=True)
+    batches = check_files(found, options, only, jobs, identity_files_only)
     # SIGTERM (a CI job cancelled, `kill`) stops the run as Ctrl-C does: the workers are
     # stopped and what finished is reported
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if not show:  # not even a disabled bar: rich 13.0's prints an empty line when it stops
-            for batch in batches:
-                results.extend(batch)
-            return results, False
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("checking", total=total)
-            for batch in batches:
-                results.extend(batch)
-                progress.advance(task)
+            done.extend(batches)
+        else:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("checking", total=len(found.files))
+                for checked in batches:
+                    done.append(checked)
+                    progress.advance(task)
     except KeyboardInterrupt:
-        return results, True
+        identities = tuple(c.item for c in done if isinstance(c.item, Identity))
+        return Catalogue(identities), [r for c in done for r in c.results], True
     finally:
         batches.close()  # stops the workers now, not when the generator is collected
         signal.signal(signal.SIGTERM, previous)
-    return results, False
+    return (*collected(found, done, only), False)
 
 
 def _report(results: list[ClaimResult], fmt: str, options: Options, seconds: float, console: Console,
