@@ -246,6 +246,36 @@ def test_d_of_a_let_that_cannot_take_a_complex_step_is_an_error() -> None:
 def test_d_survives_the_trip_to_a_worker_process() -> None:
     import pickle
 
+    from gradcheck.expr import FRAME
+
     expr = parse("d(x.T @ x) + x.T @ dx", {"x"}, extra_names=("dx",))
     again = pickle.loads(pickle.dumps(expr))
     assert again.source == expr.source and "differential" in again.syntax
+    x, dx = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0.5, -1.0], [2.0, 0.25]])
+    env = {"x": x, "dx": dx, FRAME: (("x",), ())}
+    np.testing.assert_allclose(again(env), expr(env))
+
+
+def test_a_copy_from_another_process_is_parsed_when_first_used() -> None:
+    import pickle
+
+    expr = parse("trace(inv(X) @ A) + sum(X)", {"X", "A"})
+    again = pickle.loads(pickle.dumps(expr))
+    assert "fn" not in again.__dict__ and "tree" not in again.__dict__  # reporting on it parses nothing
+    assert again == expr and hash(again) == hash(expr) and again.analytic and again.calls == {"trace", "inv", "sum"}
+    assert pickle.loads(pickle.dumps(again)) == expr and "fn" not in again.__dict__  # passed on, still unparsed
+    env = {"X": np.array([[2.0, 1.0], [0.0, 3.0]]), "A": np.eye(2)}
+    assert again(env) == pytest.approx(expr(env))
+    assert [t.source for _, t in again.terms()] == ["trace(inv(X) @ A)", "sum(X)"]
+    with pytest.raises(AttributeError):
+        again.no_such_attribute  # noqa: B018
+
+
+def test_an_expression_of_a_python_function_pickles_as_its_source() -> None:
+    import pickle
+
+    from gradcheck.expr import Expr
+
+    expr = Expr.from_callable(lambda x: x * 2, "x * 2", ["x"])
+    again = pickle.loads(pickle.dumps(expr))
+    assert again.tree is not None and again({"x": np.array(3.0)}) == 6.0

@@ -18,7 +18,7 @@ import operator
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -97,8 +97,22 @@ class Expr:
         return bool(self.names & set(directions)) or "differential" in self.syntax
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Closures do not pickle: a copy (for a worker process) is compiled again.
-        return (_reparsed, (self.source, self.names, self.tex, "differential" in self.syntax))
+        # Closures do not pickle: a copy in another process is parsed and compiled again,
+        # when first evaluated (the parent of a run's workers only reports on what they
+        # loaded: parsing the catalogue again there took 1.2 s).
+        if "tree" in self.__dict__ and self.tree is None:  # a Python function's (the API): its source
+            return (_reparsed, (self.source, self.names, self.tex, "differential" in self.syntax))
+        return (_unpickled, (self.source, self.names, self.nonanalytic, self.calls, self.syntax, self.tex))
+
+    if not TYPE_CHECKING:  # a typo in an attribute stays a type error
+        def __getattr__(self, name: str) -> Any:
+            """`tree` and `fn` of a copy from `_unpickled`, made on first use."""
+            if name not in ("tree", "fn") or "source" not in self.__dict__:
+                raise AttributeError(name)
+            parsed = _reparsed(self.source, self.names, self.tex, "differential" in self.syntax)
+            object.__setattr__(self, "tree", parsed.tree)
+            object.__setattr__(self, "fn", parsed.fn)
+            return self.__dict__[name]
 
     @classmethod
     def from_callable(cls, fn: Callable[..., Any], source: str, names: Sequence[str],
@@ -190,6 +204,17 @@ def quiet() -> Iterator[None]:
 def _raise_nonfinite(value: Value, where: str) -> None:
     if not np.all(np.isfinite(value)):
         raise NonFiniteError(f"'{where}' is {_nonfinite_word(value)}")
+
+
+def _unpickled(source: str, names: frozenset[str], nonanalytic: frozenset[str], calls: frozenset[str],
+               syntax: frozenset[str], tex: str) -> Expr:
+    """A copy of a parsed expression whose tree and compiled form are made when first
+    used (see `Expr.__getattr__`)."""
+    expr = object.__new__(Expr)
+    for name, value in (("source", source), ("names", names), ("nonanalytic", nonanalytic), ("calls", calls),
+                        ("syntax", syntax), ("tex", tex)):
+        object.__setattr__(expr, name, value)
+    return expr
 
 
 def _reparsed(source: str, names: Collection[str], tex: str, moves: bool = False) -> Expr:
