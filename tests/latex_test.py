@@ -126,14 +126,15 @@ def test_refusals_say_what_to_write(tex: str, message: str) -> None:
     ("-" * 1000 + "X", "LaTeX nested too deeply to read: split it with lets"),
 ])
 def test_limits_hold_against_hostile_latex(tex: str, message: str) -> None:
-    # each of these is refused at once: the Earley parser's work on bare bars grows
-    # steeply (|X| 80 times took seconds), and a deep tree would overflow the stack
+    # each of these is refused within a second, not minutes: the Earley parser's work on
+    # bare bars grows steeply (|X| 80 times took seconds), and a deep tree would overflow
+    # the stack. CPU time, bounded loosely: the suite runs under coverage on busy machines
     import time
 
-    start = time.monotonic()
+    start = time.process_time()
     with pytest.raises(TexError) as info:
         translate(tex, SHAPES)
-    assert message in str(info.value) and time.monotonic() - start < 5
+    assert message in str(info.value) and time.process_time() - start < 10
 
 
 def test_within_the_limits_a_long_expression_is_read() -> None:
