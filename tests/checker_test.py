@@ -869,3 +869,25 @@ def test_files_loaded_in_the_workers_give_what_loading_first_gives(write: Callab
     if only is None:
         assert [(r.identity, r.status) for r in results if r.status is Status.ERROR] == \
             [("sq", Status.ERROR), ("uses", Status.ERROR), ("broken", Status.ERROR), ("link", Status.ERROR)]
+
+
+def test_what_a_worker_does_with_a_file_and_what_a_lost_one_reads(write: Callable[..., Path],
+                                                                 tmp_path: Path) -> None:
+    from gradcheck.checker import Checked, _load_and_check, _lost_file
+    from gradcheck.supervisor import Lost
+
+    good = str(write(SQUARE + "  - {wrt: X, layout: denominator, derivative: inv(X).T}\n", "sq.yaml"))
+    broken = str(write("name: [", "broken.yaml"))
+    other = str(write("jobs: {build: {runs-on: ubuntu}}\n", "ci.yaml"))
+    checked = _load_and_check(good, Options(), None, False)
+    assert [r.status for r in checked.results] == [Status.PASS] and checked.item is not None
+    assert _load_and_check(good, Options(), "no such", False).results == []  # loaded, not chosen
+    assert _load_and_check(other, Options(), None, True) == Checked(other, None, [])
+    [row] = _load_and_check(broken, Options(), None, False).results
+    assert row.status is Status.ERROR and "malformed YAML" in row.message
+    died = Lost("died", "killed by signal 9 (SIGKILL; out of memory?)")
+    [lost] = _lost_file(good, died, Options(), None, False).results
+    assert lost.status is Status.ERROR and lost.message.startswith("the process checking it died: killed by signal 9")
+    assert _lost_file(good, died, Options(), "no such", False).results == []
+    assert [r.status for r in _lost_file(broken, died, Options(), None, False).results] == [Status.ERROR]
+    assert _lost_file(other, died, Options(), None, True) == Checked(other, None, [])
