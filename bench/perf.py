@@ -1,24 +1,30 @@
 """Speed and memory of gradcheck on the machine at hand.
 
 Prints: start-up time of `gradcheck --help` and `gradcheck list`; the whole bundled
-catalogue's wall time with --jobs 1 and --jobs 2; `verify logdet --size 1000`; and for
-log det X, the inverse's differential and a two-layer network at n = 10 ... 2000: wall
-time, function evaluations and peak memory of one check (in process, default settings,
-one trial), peak memory as a multiple of the inputs' size, and whether a planted
-relative error of 1e-6 is caught. Where PyTorch and JAX are installed, the same
-functions checked by `torch.autograd.gradcheck(fast_mode=True)` and
-`jax.test_util.check_grads` are timed in the same run and given as ratios.
+catalogue's wall time and peak memory with --jobs 1 and --jobs 2, and the same for a
+catalogue of ten copies of it (`--ten`); `verify logdet --size 1000`; and for log det X,
+the inverse's differential and a two-layer network at n = 10 ... 2000: wall time,
+function evaluations and peak memory of one check (in process, default settings, one
+trial), peak memory as a multiple of the inputs' size, and whether a planted relative
+error (1e-7 unless --plant) is caught. Where PyTorch and JAX are installed, the same
+functions checked by `torch.autograd.gradcheck` (fast mode; full mode where its n^2
+columns are few enough) and `jax.test_util.check_grads` are timed in the same run and
+given as ratios.
 
-    python bench/perf.py                 # everything
+    python bench/perf.py                 # everything but the ten copies
+    python bench/perf.py --ten           # with them (several minutes)
     python bench/perf.py --sizes 10,100,500 --skip-catalogue --skip-peers
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
@@ -72,6 +78,31 @@ claims:
 }
 
 
+# the peak resident memory of the largest process that a command waited for
+PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def timed_peak(command: Sequence[str]) -> tuple[float, float]:
+    """Wall seconds and peak MB (of its largest process) of one run of `command`."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", PEAK, *command], capture_output=True, text=True, check=True).stdout
+    return time.perf_counter() - start, int(out.split()[-1]) / 1024
+
+
+def ten_copies(folder: Path) -> Path:
+    """The bundled catalogue ten times over in `folder`, each copy's names (and the names
+    its derivations use) given a suffix of their own: 7,050 distinct identities."""
+    for k in range(10):
+        for path in (ROOT / "identities").rglob("*.yaml"):
+            text = re.sub(r"^name: (\S+)", rf"name: \g<1>_{k}", path.read_text(), count=1, flags=re.M)
+            text = re.sub(r"uses: (\w+)", rf"uses: \g<1>_{k}", text)
+            target = folder / f"copy{k}" / path.relative_to(ROOT / "identities")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    return folder
+
+
 def timed(command: Sequence[str], repeat: int = 5) -> float:
     times = []
     for _ in range(repeat):
@@ -115,7 +146,19 @@ def _sample(n: int, seed: int = 0) -> dict[str, np.ndarray]:
             "x": rng.standard_normal((n, 1)), "t": rng.standard_normal((n, 1))}  # --size sets k = n too
 
 
-def torch_fast_mode(label: str, n: int) -> tuple[float, float, bool] | None:
+# torch's full mode builds the whole Jacobian, a column per input entry: only where it
+# has at most this many entries (inputs x outputs)
+FULL_MODE_ENTRIES = 10**7
+
+
+def torch_full_mode(label: str, n: int) -> tuple[float, float, bool] | None:
+    """As `torch_fast_mode`, by `torch.autograd.gradcheck`'s full mode (None: not run)."""
+    outputs = n * n if label == "inverse differential" else 1
+    inputs = 2 * n * n if label == "two-layer network" else n * n
+    return torch_fast_mode(label, n, fast=False) if inputs * outputs <= FULL_MODE_ENTRIES else None
+
+
+def torch_fast_mode(label: str, n: int, fast: bool = True) -> tuple[float, float, bool] | None:
     """Seconds of the first call and of a second, warm call, and whether it passed."""
     try:
         import torch
@@ -133,7 +176,7 @@ def torch_fast_mode(label: str, n: int) -> tuple[float, float, bool] | None:
     times = []
     for _ in range(2):
         start = time.perf_counter()
-        passed = torch.autograd.gradcheck(fn, args, fast_mode=True, raise_exception=False)
+        passed = torch.autograd.gradcheck(fn, args, fast_mode=fast, raise_exception=False)
         times.append(time.perf_counter() - start)
     return times[0], times[1], passed
 
@@ -173,16 +216,16 @@ def row(cells: Sequence[object], widths: Sequence[int]) -> str:
     return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
 
 
-def sizes_table(sizes: Sequence[int]) -> dict[tuple[str, int], float]:
+def sizes_table(sizes: Sequence[int], plant: float) -> dict[tuple[str, int], float]:
     """Our figures; returns the wall times, for the peers' ratios."""
     widths = [20, 5, 7, 5, 8, 8, 7, 12]
-    print(row(["identity", "n", "wall s", "evals", "peak MB", "x inputs", "verdict", "1e-6 planted"], widths))
+    print(row(["identity", "n", "wall s", "evals", "peak MB", "x inputs", "verdict", f"{plant:g} planted"], widths))
     walls = {}
     for label, text in IDENTITIES.items():
         identity = load_text(text, f"<bench {label}>")
         for n in sizes:
             seconds, nfev, verdict = one_check(identity, n)
-            caught = one_check(identity, n, plant=1e-6)[2].replace("FAIL", "caught").replace("PASS", "MISSED")
+            caught = one_check(identity, n, plant=plant)[2].replace("FAIL", "caught").replace("PASS", "MISSED")
             peak = peak_memory(identity, n)
             walls[label, n] = seconds
             print(row([label, n, f"{seconds:.3f}", nfev, f"{peak:.1f}", f"{peak / input_megabytes(identity, n):.1f}",
@@ -191,24 +234,34 @@ def sizes_table(sizes: Sequence[int]) -> dict[tuple[str, int], float]:
 
 
 def peers_table(walls: dict[tuple[str, int], float]) -> None:
-    widths = [20, 5, 7, 14, 6, 14, 6]
-    print(row(["identity", "n", "ours s", "torch fast s", "ratio", "jax s", "ratio"], widths))
+    widths = [20, 5, 7, 14, 6, 14, 6, 14, 6]
+    print(row(["identity", "n", "ours s", "torch fast s", "ratio", "torch full s", "ratio", "jax s", "ratio"], widths))
+    installed = {name: importlib.util.find_spec(name) is not None for name in ("torch", "jax")}
     for (label, n), seconds in walls.items():
         cells: list[object] = [label, n, f"{seconds:.3f}"]
-        for peer in (torch_fast_mode(label, n), jax_check_grads(label, n)):
+        for name, peer in (("torch", torch_fast_mode(label, n)), ("torch", torch_full_mode(label, n)),
+                           ("jax", jax_check_grads(label, n))):
             alarm = "" if peer is None or peer[2] else "!"
-            cells += (["not installed", "-"] if peer is None
+            cells += ([("too large" if installed[name] else "not installed"), "-"] if peer is None
                       else [f"{alarm}{peer[1]:.3f} ({peer[0]:.2f})", f"{seconds / peer[1]:.1f}x"])
         print(row(cells, widths), flush=True)
 
 
-def commands(catalogue: bool) -> None:
+def commands(catalogue: bool, ten: bool) -> None:
     print(f"start-up: gradcheck --help {timed([GRADCHECK, '--help']):.3f}s, "
           f"gradcheck list {timed([GRADCHECK, 'list', str(ROOT / 'identities')], 3):.3f}s (medians)")
     if catalogue:
         for jobs in (1, 2):
-            seconds = timed([GRADCHECK, "run", str(ROOT / "identities"), "--jobs", str(jobs)], 3)
-            print(f"whole catalogue, --jobs {jobs}: {seconds:.2f}s (median of 3)")
+            runs = [timed_peak([GRADCHECK, "run", str(ROOT / "identities"), "--jobs", str(jobs)]) for _ in range(3)]
+            print(f"whole catalogue, --jobs {jobs}: {statistics.median(w for w, _ in runs):.2f}s (median of 3), "
+                  f"peak {max(p for _, p in runs):.0f} MB (its largest process)")
+    if ten:
+        with tempfile.TemporaryDirectory() as folder:
+            copies = ten_copies(Path(folder))
+            for jobs in (1, 2):
+                seconds, peak = timed_peak([GRADCHECK, "run", str(copies), "--jobs", str(jobs)])
+                print(f"ten copies of the catalogue (7,050 identities), --jobs {jobs}: {seconds:.1f}s, "
+                      f"peak {peak:.0f} MB (one run)", flush=True)
     verify = [GRADCHECK, "verify", "logdet", "--size", "1000", "--catalogue", str(ROOT / "identities" / "seed")]
     print(f"verify logdet --size 1000 (3 trials, start-up included): {timed(verify, 3):.2f}s (median of 3)")
 
@@ -219,13 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-catalogue", action="store_true")
     parser.add_argument("--skip-peers", action="store_true", help="do not run PyTorch or JAX")
     parser.add_argument("--skip-commands", action="store_true", help="no command-line timings at all")
+    parser.add_argument("--ten", action="store_true", help="also run ten copies of the catalogue (minutes)")
+    parser.add_argument("--plant", type=float, default=1e-7, help="the relative error planted in every claim")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if not args.skip_commands:
-        commands(catalogue=not args.skip_catalogue)
+        commands(catalogue=not args.skip_catalogue, ten=args.ten)
     print("\none check, one trial, default settings, in process; peak MB: arrays traced in a separate run;"
-          "\n1e-6 planted: the same check with every claim off by 1e-6 relative")
-    walls = sizes_table(sizes)
+          f"\n{args.plant:g} planted: the same check with every claim off by {args.plant:g} relative")
+    walls = sizes_table(sizes, args.plant)
     if not args.skip_peers:
         print("\nthe same functions by the peers' fast modes, in process: a second, warm call (the first,"
               "\nwith set-up or compilation, in brackets); ratio: our wall time over the peer's warm call;"
