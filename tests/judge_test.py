@@ -169,6 +169,30 @@ claims:
         assert [r.status for r in results] == [Status.PASS, Status.PASS, Status.FAIL], seed
 
 
+def test_a_zero_differential_met_by_rounding_is_refined_before_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # d(X^-1 X) = 0 at invertible X up to cond 1e3: the complex step reads 1.7e-12 of
+    # rounding where its first estimate says 7.6e-13 (seed 2). Against a claim of zero the
+    # relative error is 1 at any size; the numbers are far below f's size, so more
+    # uncertainty could make them a judged zero: the refinements must be taken. A claim
+    # off by 1e-6 of f's slope still fails.
+    from gradcheck import sampling
+
+    monkeypatch.setattr(sampling, "SAMPLE_COND", 1000.0)
+    text = """\
+name: inverse_times_matrix
+dims: {n: 3}
+inputs: {X: {shape: [n, n], kind: invertible}}
+let: {Xi: inv(X)}
+function: Xi @ X
+claims:
+  - {differential: 'zeros(n, n)'}
+  - {differential: 1e-6 * Xi @ dX}
+"""
+    for seed in (2, 3, 7, 8, 11, 16, 19):
+        results = check_identity(load_text(text, "t.yaml"), Options(seed=seed))
+        assert [r.status for r in results] == [Status.PASS, Status.FAIL], seed
+
+
 def test_each_input_part_of_a_differential_gets_the_rounding_of_its_own_claim(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # A = S R S^-1 B with S and B up to cond 1e3: the claim's part along dB is small and
