@@ -392,11 +392,16 @@ def check_files(found: Found, options: Options = Options(), only: str | None = N
                               jobs=jobs, limit=options.timeout, initializer=partial(_worker_init, options.limits, jobs))
 
 
-def _load_and_check(path: str, options: Options, only: str | None, identity_files_only: bool) -> Checked:
+def _loaded(path: str, options: Options, identity_files_only: bool) -> Identity | BadFile | None:
+    """The file at `path` (None: not an identity file, with `identity_files_only`)."""
     if identity_files_only and not is_identity_file(path, options.limits):
-        return Checked(path, None, [])
-    item = load_item(path, options.limits)
-    if not chosen(only, item):
+        return None
+    return load_item(path, options.limits)
+
+
+def _load_and_check(path: str, options: Options, only: str | None, identity_files_only: bool) -> Checked:
+    item = _loaded(path, options, identity_files_only)
+    if item is None or not chosen(only, item):
         return Checked(path, item, [])
     return Checked(path, item, [_for_reports(r) for r in _shown(item, _check_item(item, options), only)])
 
@@ -412,10 +417,8 @@ def _for_reports(result: ClaimResult) -> ClaimResult:
 def _lost_file(path: str, why: Lost, options: Options, only: str | None, identity_files_only: bool) -> Checked:
     """The rows of a file whose worker died or was killed: loaded again here (loading is
     bounded by the limits; checking is what runs in workers) to name its claims."""
-    if identity_files_only and not is_identity_file(path, options.limits):
-        return Checked(path, None, [])
-    item = load_item(path, options.limits)
-    if not chosen(only, item):
+    item = _loaded(path, options, identity_files_only)
+    if item is None or not chosen(only, item):
         return Checked(path, item, [])
     rows = [bad_file_result(item)] if isinstance(item, BadFile) else _lost(item, why, options)
     return Checked(path, item, _shown(item, rows, only))
