@@ -8,7 +8,7 @@ E a fixed random array per claim, trial and direction: pass `planted(delta)` as 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -27,7 +27,13 @@ class PlantedPoint(Point):
         self.planting = True
 
     def claim(self, expr: Expr, what: str, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        value = super().claim(expr, what, extra)
+        return self._planted(super().claim(expr, what, extra), what, extra)
+
+    def claims(self, expr: Expr, what: str, extras: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray] | None:
+        values = super().claims(expr, what, extras)
+        return None if values is None else [self._planted(v, what, e) for v, e in zip(values, extras)]
+
+    def _planted(self, value: np.ndarray, what: str, extra: Mapping[str, np.ndarray] | None) -> np.ndarray:
         if not (self.plant and self.planting and what.startswith("claim ")):
             return value
         key = [self.identity.name, what, str(self.sample.trial)]

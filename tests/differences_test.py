@@ -1,12 +1,20 @@
-"""Sketched differences: a large matrix-valued f compared through a count sketch."""
+"""Numbers along probes: taken ahead in stacked passes; a large matrix-valued f compared through a
+count sketch."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
 from gradcheck.catalogue import load_text
 from gradcheck.checker import Options, check_identity
+from gradcheck.differences import Differences
 from gradcheck.options import Numerics
+from gradcheck.point import Point
+from gradcheck.probes import ProbeSets
+from gradcheck.sampling import draw_sample
 from gradcheck.sketch import BUCKETS
 from gradcheck.verdict import ClaimResult, Status
 
@@ -77,3 +85,41 @@ def test_a_jacobian_claim_of_a_large_vector_function_is_sketched() -> None:
     assert right.mode == "directional"
     wrong = check(LINEAR, "A @ diag(1 - tanh(x) ** 2) + 1e-6 * A")
     assert wrong.status is Status.FAIL
+
+
+STACKED = """\
+name: stacked
+dims: {n: 3}
+inputs: {X: {shape: [n, n], kind: invertible}, y: {shape: [n, 1]}}
+let: {Xi: inv(X)}
+function: Xi @ tanh(y) + y.T @ X @ y
+claims:
+  - {differential: -Xi @ dX @ Xi @ tanh(y)}
+"""
+
+
+@pytest.mark.parametrize("method", ["central", "richardson", "complex"])
+def test_numbers_taken_ahead_in_stacked_passes_are_the_numbers_taken_one_by_one(
+        method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    identity = load_text(STACKED, "t.yaml")
+    sample = draw_sample(identity, identity.sizes(), np.random.default_rng(0))
+    numerics = Numerics()
+    ahead, alone = (Differences(Point(identity, sample), method, numerics) for _ in range(2))
+    probes = ProbeSets(ahead.point, numerics, np.random.default_rng(1))
+    probes_x, probes_y = probes.of_input(identity.input("X")), probes.of_input(identity.input("y"))
+    pairs = [(u, v) for u in probes_y for v in probes_y]
+    calls = {"one by one": 0}
+    one = Point.change
+
+    def counted(self: Point, *args: Any, **kwargs: Any) -> np.ndarray:
+        calls["one by one"] += 1
+        return one(self, *args, **kwargs)
+
+    monkeypatch.setattr(Point, "change", counted)
+    stacked = [*ahead.firsts(probes_x), *ahead.firsts(probes_y), *ahead.seconds(pairs)]
+    # ahead: only the changes of f beyond the first steps (rounding, refinements) one by one
+    assert calls["one by one"] < 0.2 * ahead.point.nfev
+    single = [*(alone.first(p) for p in (*probes_x, *probes_y)), *(alone.second(u, v) for u, v in pairs)]
+    for a, b in zip(stacked, single, strict=True):
+        np.testing.assert_allclose(a.value, b.value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a.error, b.error, rtol=1e-6, atol=1e-13)

@@ -75,3 +75,29 @@ def test_mixed_second_derivative(method: str) -> None:
 def test_entry_scales_have_an_rms_floor() -> None:
     np.testing.assert_allclose(entry_scales(np.array([0.0, 3.0, -4.0])), [np.sqrt(25 / 3), 3.0, 4.0])
     np.testing.assert_allclose(entry_scales(np.zeros(2)), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scale", [1.0, 0.37, 3e4])
+def test_the_steps_named_beforehand_are_the_first_ones_taken(method: str, scale: float) -> None:
+    """What `first_steps` and `second_steps` name is evaluated ahead in one stacked pass
+    (gradcheck.differences): it must be exactly what the derivatives then ask for."""
+    taken: list[complex] = []
+
+    def recorded(t: complex) -> np.ndarray:
+        taken.append(t)
+        return line(t)
+
+    first_derivative(recorded, scale, method)
+    named = numdiff.first_steps(method, scale)
+    assert taken[: len(named)] == list(named)
+
+    pairs: list[tuple[complex, complex]] = []
+
+    def plane(s: complex, t: complex) -> np.ndarray:
+        pairs.append((s, t))
+        return np.asarray(np.exp(np.sin(1.0 + s) * (2.0 + t)))
+
+    second_derivative(plane, scale, 2 * scale, method)
+    named_pairs = numdiff.second_steps(method, scale, 2 * scale)
+    assert pairs[: len(named_pairs)] == list(named_pairs)

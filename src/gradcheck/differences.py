@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from gradcheck.batch import STACK_LIMIT, fits
 from gradcheck.norms import norm
-from gradcheck.numdiff import Estimate, first_derivative, second_derivative, value_rounding
+from gradcheck.numdiff import (
+    Estimate,
+    first_derivative,
+    first_steps,
+    second_derivative,
+    second_steps,
+    value_rounding,
+)
 from gradcheck.options import COMPLEX_NOISE_STEP, COMPLEX_SHARPEN, COMPLEX_SPREAD, EPS, ROUNDING, Numerics
 from gradcheck.point import Point
 from gradcheck.probes import Direction, Probe
@@ -32,6 +40,7 @@ class Differences:
         self.step_factor = numerics.step_factor
         self.cache: dict[tuple[object, ...], Estimate] = {}
         self.probed: dict[tuple[object, ...], Probe] = {}  # the probes of first derivatives in `cache`
+        self.ahead: dict[tuple[object, ...], np.ndarray] = {}  # changes of f taken ahead (`firsts`)
         self.sketch = (CountSketch(point.value.shape, identity_rng(point.sample.trial, point.identity.name + "/sketch"))
                        if point.value.size > numerics.sketch_limit else None)
 
@@ -61,6 +70,49 @@ class Differences:
 
     def _moved(self, direction: Direction, t: complex) -> dict[str, np.ndarray]:
         return {name: _step(np.asarray(self.point.sample.values[name]), d, t) for name, d in direction.items()}
+
+    def firsts(self, probes: Sequence[Probe], whole_sketched: bool = False) -> Iterator[Estimate]:
+        """`first` along each of `probes` in turn (`whole` where sketched, with
+        `whole_sketched`). The changes of f that each will surely take are evaluated
+        beforehand in one stacked pass (`Point.changes`), as many probes at a time as fit
+        batch.STACK_LIMIT: the tree is walked once for them all. Where that pass cannot be
+        made, each is evaluated on its own, as `first` alone would."""
+        for chunk in self._chunks(probes):
+            self._take_ahead(chunk)
+            for p in chunk:
+                yield self.whole(p) if whole_sketched and self.sketched(p) else self.first(p)
+            self.ahead.clear()
+
+    def _chunks(self, probes: Sequence[Probe]) -> Iterator[Sequence[Probe]]:
+        size = max(1, STACK_LIMIT // (self._entries * len(first_steps(self.method))))
+        for start in range(0, len(probes), size):
+            yield probes[start:start + size]
+
+    @functools.cached_property
+    def _entries(self) -> int:
+        """The entries of f and of every input: at least what one point of a stacked pass
+        holds (counted without drawing a direction that is not kept)."""
+        inputs = sum(np.size(self.point.sample.values[v.name]) for v in self.point.identity.inputs)
+        return max(1, self.point.value.size + inputs)
+
+    def _take_ahead(self, probes: Sequence[Probe]) -> None:
+        """The changes of f along `probes` at the steps `first` takes, into `ahead`."""
+        wanted = [p for p in probes if p.key not in self.cache and not self.sketched(p)]
+        groups: dict[frozenset[str], list[tuple[Probe, complex]]] = {}
+        for p in wanted:
+            for t in first_steps(self.method, self.step(p)):
+                groups.setdefault(frozenset(p.direction), []).append((p, t))
+        for at in groups.values():
+            if len(at) < 2 or not fits(len(at), (self._entries,)):
+                continue
+            values = self.point.changes([self._moved(p.direction, t) for p, t in at])
+            if values is not None:
+                self.ahead.update({(p.key, t): v for (p, t), v in zip(at, values)})
+
+    def _change(self, probe: Probe, t: complex) -> np.ndarray:
+        """The change of f at step t along `probe`: taken ahead, or evaluated now."""
+        ahead = self.ahead.pop((probe.key, t), None)
+        return ahead if ahead is not None else self.point.change(self._moved(probe.direction, t))
 
     def first(self, probe: Probe) -> Estimate:
         """d/dt f(x + t d) at t = 0, cached by probe (sketched if f is large, see `sketched`)."""
@@ -101,7 +153,7 @@ class Differences:
         names = frozenset(probe.direction)
         if self.method == "complex":
             return self._complex(probe, None, self.point.change_noise(names, line=False), self.point.change_size(names))
-        line: Callable[[complex], np.ndarray] = lambda t: self.point.change(self._moved(probe.direction, t))
+        line: Callable[[complex], np.ndarray] = lambda t: self._change(probe, t)
         noise = self.point.change_noise(names)
         return _compact(first_derivative(line, self.step(probe), self.method, noise,
                                          self.point.change_size(names), at_zero=True))
@@ -125,7 +177,7 @@ class Differences:
         more leniently than either would alone.
         """
         def line(t: complex) -> np.ndarray:
-            change = self.point.change(self._moved(probe.direction, t))
+            change = self._change(probe, t)
             return sketch(change) if sketch is not None else change
 
         def from_(a: float) -> Callable[[complex], np.ndarray]:
@@ -168,22 +220,60 @@ class Differences:
         noise *= 4
         return self.sketch.quadrature(np.maximum(noise, ROUNDING * EPS * np.abs(self.point.value), out=noise))
 
+    def seconds(self, pairs: Sequence[tuple[Probe, Probe]]) -> Iterator[Estimate]:
+        """`second` along each of `pairs` in turn, the changes of f each will surely take
+        evaluated beforehand in stacked passes, as `firsts` does."""
+        size = max(1, STACK_LIMIT // (self._entries * len(second_steps(self.method))))
+        for start in range(0, len(pairs), size):
+            chunk = pairs[start:start + size]
+            self._take_ahead_second(chunk)
+            for u, v in chunk:
+                yield self.second(u, v)
+            self.ahead.clear()
+
+    def _take_ahead_second(self, pairs: Sequence[tuple[Probe, Probe]]) -> None:
+        """The changes of f at the points `second` takes along `pairs`, into `ahead`."""
+        groups: dict[frozenset[str], list[tuple[Probe, Probe, tuple[complex, complex]]]] = {}
+        keys = set()
+        for u, v in pairs:
+            key = _second_key(u, v)
+            if key in self.cache or key in keys:
+                continue
+            keys.add(key)
+            for st in second_steps(self.method, self.step(u), self.step(v)):
+                groups.setdefault(frozenset(u.direction) | frozenset(v.direction), []).append((u, v, st))
+        for at in groups.values():
+            if len(at) < 2 or not fits(len(at), (self._entries,)):
+                continue
+            values = self.point.changes([self._plane_point(u, v, *st) for u, v, st in at])
+            if values is not None:
+                self.ahead.update({(_second_key(u, v), *st): value for (u, v, st), value in zip(at, values)})
+
+    def _plane_point(self, u: Probe, v: Probe, s: complex, t: complex) -> dict[str, np.ndarray]:
+        """The inputs at x + s u + t v."""
+        moved = self._moved(u.direction, s)
+        for n, d in v.direction.items():
+            moved[n] = moved.get(n, np.asarray(self.point.sample.values[n])) + t * d
+        return moved
+
     def second(self, u: Probe, v: Probe) -> Estimate:
         """d^2/ds dt f(x + s u + t v) at 0 (steps relative to the probes' own scale)."""
-        key = ("second", *sorted((u.key, v.key), key=repr))
+        key = _second_key(u, v)
         if key not in self.cache:
 
             def plane(s: complex, t: complex) -> np.ndarray:
-                moved = self._moved(u.direction, s)
-                for n, d in v.direction.items():
-                    moved[n] = moved.get(n, np.asarray(self.point.sample.values[n])) + t * d
-                return self.point.change(moved)
+                ahead = self.ahead.pop((key, s, t), None)
+                return ahead if ahead is not None else self.point.change(self._plane_point(u, v, s, t))
 
             names = frozenset(u.direction) | frozenset(v.direction)
             self.cache[key] = _compact(second_derivative(plane, self.step(u), self.step(v), self.method,
                                                          self.point.change_noise(names),
                                                          self.point.change_size(names)))
         return self.cache[key]
+
+
+def _second_key(u: Probe, v: Probe) -> tuple[object, ...]:
+    return ("second", *sorted((u.key, v.key), key=repr))
 
 
 def _step(x: np.ndarray, d: np.ndarray, t: complex) -> np.ndarray:

@@ -53,11 +53,11 @@ Env = Mapping[str, Value]
 Node = Callable[[Env], Value]
 Observer = Callable[[Value, str], None]
 
-_BINOPS: dict[type[ast.operator], tuple[str, str]] = {
+BINOPS: dict[type[ast.operator], tuple[str, str]] = {
     ast.Add: ("+", "add"), ast.Sub: ("-", "subtract"), ast.Mult: ("*", "multiply"),
     ast.Div: ("/", "divide"), ast.Pow: ("**", "power"), ast.MatMult: ("@", "matmul"),
 }
-_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
     ast.Eq: operator.eq, ast.NotEq: operator.ne,
 }
@@ -389,7 +389,7 @@ class _Checker:
                                   f"'{self.segment(node)}'")
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
-        if type(node.op) not in _BINOPS:
+        if type(node.op) not in BINOPS:
             # the usual slips from other notations: X^2 (MATLAB, LaTeX)
             hint = ("use ** for an element-wise power (X ** 2), or X @ X or matrix_power(X, 2) for a "
                     "matrix power") if isinstance(node.op, ast.BitXor) else ""
@@ -400,7 +400,7 @@ class _Checker:
             raise ExpressionError(f"operator is not allowed: '{self.segment(node)}'")
 
     def visit_Compare(self, node: ast.Compare) -> None:
-        if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
+        if len(node.ops) != 1 or type(node.ops[0]) not in COMPARISONS:
             raise ExpressionError(f"only single comparisons are allowed: '{self.segment(node)}'")
         self.nonanalytic.add("comparison")
 
@@ -476,14 +476,14 @@ class _Checker:
                 allowed = ", ".join(sorted(keywords)) or "none"
                 raise ExpressionError(f"{name}() keyword '{kw.arg or '**'}' is not allowed "
                                       f"(allowed: {allowed}): '{self.segment(node)}'")
-            if _integer_literal(kw.value) is None:
+            if integer_literal(kw.value) is None:
                 raise ExpressionError(f"{name}() keyword '{kw.arg}' must be an integer: "
                                       f"'{self.segment(node)}'")
 
 
-def _integer_literal(node: ast.AST) -> int | None:
+def integer_literal(node: ast.AST) -> int | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _integer_literal(node.operand)
+        inner = integer_literal(node.operand)
         return None if inner is None else -inner
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return int(node.value)
@@ -497,7 +497,7 @@ def _int_power(a: int, b: int) -> Value:
     return np.float64(a) ** np.float64(b)
 
 
-def _binary(symbol: str, name: str, a: Value, b: Value) -> Value:
+def binary(symbol: str, name: str, a: Value, b: Value) -> Value:
     ta, tb = type(a), type(b)
     if ta is int and tb is int and symbol != "/":
         return _int_power(a, b) if symbol == "**" else _INT_OPS[symbol](a, b)
@@ -612,14 +612,14 @@ class _Compiler:
         value = self.node(node.value)
         index = node.slice
         parts = [self._index_part(p) for p in (index.elts if isinstance(index, ast.Tuple) else [index])]
-        return self._guard(lambda env: _take(value(env), [p(env) for p in parts]), node)
+        return self._guard(lambda env: take(value(env), [p(env) for p in parts]), node)
 
     def _index_part(self, node: ast.AST) -> Callable[[Env], int | np.ndarray | slice]:
         if not isinstance(node, ast.Slice):
             position = self.node(node)
-            return lambda env: _index(position(env))
+            return lambda env: index_position(position(env))
         ends = [self.node(e) if e is not None else None for e in (node.lower, node.upper, node.step)]
-        return lambda env: slice(*(None if e is None else _end(e(env)) for e in ends))
+        return lambda env: slice(*(None if e is None else slice_end(e(env)) for e in ends))
 
     def _Attribute(self, node: ast.Attribute) -> Node:
         inner = self.node(node.value)
@@ -630,18 +630,18 @@ class _Compiler:
     def _UnaryOp(self, node: ast.UnaryOp) -> Node:
         inner = self.node(node.operand)
         if isinstance(node.op, ast.USub):
-            return self._guard(lambda env: _negate(inner(env)), node)
+            return self._guard(lambda env: negate(inner(env)), node)
         return inner
 
     def _BinOp(self, node: ast.BinOp) -> Node:
-        symbol, name = _BINOPS[type(node.op)]
+        symbol, name = BINOPS[type(node.op)]
         left, right = self.node(node.left), self.node(node.right)
-        return self._guard(lambda env: _binary(symbol, name, left(env), right(env)), node)
+        return self._guard(lambda env: binary(symbol, name, left(env), right(env)), node)
 
     def _Compare(self, node: ast.Compare) -> Node:
-        op = _COMPARE[type(node.ops[0])]
+        op = COMPARISONS[type(node.ops[0])]
         left, right = self.node(node.left), self.node(node.comparators[0])
-        return self._guard(lambda env: _compare(op, left(env), right(env), COMPLEX_VALUES in env), node)
+        return self._guard(lambda env: compare(op, left(env), right(env), COMPLEX_VALUES in env), node)
 
     def _Call(self, node: ast.Call) -> Node:
         assert isinstance(node.func, ast.Name)
@@ -649,13 +649,13 @@ class _Compiler:
             return self._guard(self._differential(node.args[0]), node)
         name = node.func.id
         if name == SPECTRAL:  # funm(X, f): f is a function's name, passed as the function
-            matrix, scalar = self.node(node.args[0]), FUNCTIONS[_called_name_arg(node)].fn
+            matrix, scalar = self.node(node.args[0]), FUNCTIONS[called_name_arg(node)].fn
             return self._guard(lambda env: FUNCTIONS[SPECTRAL].fn(matrix(env), scalar), node)
         fn = COMPLEX_STEP.get(name, FUNCTIONS[name].fn) if self.complex_step else FUNCTIONS[name].fn
         # where values are complex numbers (format 6), a function's own complex meaning
         complex_form = None if self.complex_step else FUNCTIONS[name].complex_form
         args = [self.node(a) for a in node.args]
-        kwargs = {kw.arg: _integer_literal(kw.value) for kw in node.keywords if kw.arg}
+        kwargs = {kw.arg: integer_literal(kw.value) for kw in node.keywords if kw.arg}
 
         def call(env: Env, values: list[Value]) -> Value:
             chosen = complex_form if complex_form is not None and COMPLEX_VALUES in env else fn
@@ -708,7 +708,7 @@ def _called_name(node: ast.Call) -> str:
     return node.func.id if isinstance(node.func, ast.Name) else ""
 
 
-def _called_name_arg(node: ast.Call) -> str:
+def called_name_arg(node: ast.Call) -> str:
     f = node.args[1]
     assert isinstance(f, ast.Name)  # checked by the checker
     return f.id
@@ -746,7 +746,7 @@ def _complex_step_form(expr: Expr, name: str) -> Node:
 _COMPLEX_STEP_FORMS: dict[str, Node] = {}  # lets compiled for d(...), by text (bounded like _PARSED)
 
 
-def _compare(op: Callable[[Any, Any], Any], a: Value, b: Value, complex_values: bool = False) -> Value:
+def compare(op: Callable[[Any, Any], Any], a: Value, b: Value, complex_values: bool = False) -> Value:
     """A comparison of real parts (of a complex step), its broadcast shape checked against
     the limit first; where values are complex numbers themselves, refused."""
     if complex_values and (np.iscomplexobj(a) or np.iscomplexobj(b)):
@@ -757,7 +757,7 @@ def _compare(op: Callable[[Any, Any], Any], a: Value, b: Value, complex_values: 
     return op(x, y)
 
 
-def _index(value: Value) -> int | np.ndarray:
+def index_position(value: Value) -> int | np.ndarray:
     """An index position: an integer (a literal, a dimension, a constant of kind index,
     integer arithmetic on them), or a vector of them (one entry taken per integer)."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
@@ -771,9 +771,9 @@ def _index(value: Value) -> int | np.ndarray:
     return int(value)
 
 
-def _end(value: Value) -> int:
+def slice_end(value: Value) -> int:
     """A slice's end: a single integer."""
-    position = _index(value)
+    position = index_position(value)
     if isinstance(position, np.ndarray):
         if position.size != 1:
             raise EvalError(f"a slice's ends must be single integers, got {position.size} of them")
@@ -781,18 +781,26 @@ def _end(value: Value) -> int:
     return position
 
 
-def _take(value: Value, index: list[int | np.ndarray | slice]) -> Value:
+def take(value: Value, index: list[int | np.ndarray | slice]) -> Value:
     """`value[index]` with NumPy meaning (positions from 0, negative from the end), but an
     index out of range or a slice with no entries is an error, not a wrap or an empty array."""
-    if not isinstance(value, np.ndarray) or value.ndim == 0:
+    if not isinstance(value, np.ndarray):
         raise EvalError("a number cannot be indexed")
-    if len(index) > value.ndim:
-        raise EvalError(f"{len(index)} indices for a value of shape {shape_str(value.shape)}")
+    check_index(value.shape, index)
+    return value[tuple(index)]
+
+
+def check_index(shape: tuple[int, ...], index: list[int | np.ndarray | slice]) -> None:
+    """Refuse `index` for a value of `shape` where `take` would (see there)."""
+    if not shape:
+        raise EvalError("a number cannot be indexed")
+    if len(index) > len(shape):
+        raise EvalError(f"{len(index)} indices for a value of shape {shape_str(shape)}")
     vectors = [p for p in index if isinstance(p, np.ndarray)]
     if len({v.size for v in vectors}) > 1:
         sizes = " and ".join(str(v.size) for v in vectors)
         raise EvalError(f"vectors of indices are paired entry by entry and must have one length, got {sizes}")
-    for axis, (position, size) in enumerate(zip(index, value.shape)):
+    for axis, (position, size) in enumerate(zip(index, shape)):
         if isinstance(position, int) and not -size <= position < size:
             raise EvalError(f"index {position} is out of range for axis {axis} of size {size}")
         if isinstance(position, np.ndarray) and position.size and not (
@@ -804,7 +812,6 @@ def _take(value: Value, index: list[int | np.ndarray | slice]) -> Value:
                 raise EvalError("a slice step cannot be zero")
             if not range(size)[position]:
                 raise EvalError(f"slice {_slice_text(position)} has no entries on axis {axis} of size {size}")
-    return value[tuple(index)]
 
 
 def _slice_text(s: slice) -> str:
@@ -816,7 +823,7 @@ def _is_index(value: Value) -> bool:
     return is_labels(value)
 
 
-def _negate(value: Value) -> Value:
+def negate(value: Value) -> Value:
     if isinstance(value, np.ndarray) and value.dtype == bool:
         raise EvalError("cannot negate a comparison (true/false values): use where")
     return -value

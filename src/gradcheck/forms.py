@@ -9,12 +9,13 @@ built by the reading's `explain`, from the slips listed in gradcheck.diagnosis.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from gradcheck import diagnosis
+from gradcheck.batch import STACK_LIMIT, fits
 from gradcheck.catalogue import Claim, Identity, Variable
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvaluationError, LayoutSlip
@@ -306,8 +307,8 @@ def _derivative(claim: Claim, identity: Identity, at: Probing) -> Reading:
 
     # Numbers and claim along each probe in turn: a large random direction is drawn once.
     estimates, claimed = [], []
-    for p in probes:
-        estimates.append(at.numbers.first(p))
+    for p, e in zip(probes, at.numbers.firsts(probes)):
+        estimates.append(e)
         claimed.append(action(c, p))
     reading = _along(estimates, claimed, at, probes, "full" if at.probes.full(var) else "directional")
     shown = None
@@ -362,12 +363,16 @@ def _differential(claim: Claim, identity: Identity, at: Probing) -> Reading:
     # part of another input cannot hide a slip in a small one); the probes are the ones
     # derivative claims use, and their numbers are shared.
     probes: list[Probe] = []
-    claimed, estimates = [], []
+    claimed: list[np.ndarray] = []
+    estimates: list[Estimate] = []
     for var in identity.inputs:
         own = at.probes.of_input(var)
-        for p in own:
-            claimed.append(at.numbers.reduced(p, value(p)))  # a sketch, for a large f: see `Differences.sketched`
-            estimates.append(at.numbers.first(p))
+        for chunk in _chunks(own, sum(at.value(v.name).size for v in identity.inputs)):
+            values = _claimed_changes(claim, at, [{f"d{n}": d for n, d in _bound(p).items()} for p in chunk],
+                                      "differential")
+            # a sketch, for a large f: see `Differences.sketched`
+            claimed += [at.numbers.reduced(p, v) for p, v in zip(chunk, values)]
+            estimates += at.numbers.firsts(chunk)
         probes += own
         combined = _combination(var, own, estimates[-len(own):], at) if at.probes.full(var) else None
         if combined is not None:
@@ -414,14 +419,39 @@ def _linear_slip(reading: Reading, probes: Sequence[Probe],
     return {"not linear": (np.where(mask, reading.numeric, reading.claimed), reading.numeric)}
 
 
+def _claimed_changes(claim: Claim, at: Probing, extras: Sequence[dict[str, np.ndarray]],
+                     what: str) -> list[np.ndarray]:
+    """`_claimed_change` with each of `extras`, in one stacked pass where they fit in one
+    (see `Point.claims`); else, or where the pass cannot be made, one at a time."""
+    stacked = None
+    if len(extras) > 1 and fits(len(extras), (sum(np.size(d) for d in extras[0].values()),)):
+        stacked = at.point.claims(claim.expr, f"claim {claim.index}", extras)
+    if stacked is None:
+        return [_claimed_change(claim, at, extra, what) for extra in extras]
+    return [_shaped_change(claim, at, value, what) for value in stacked]
+
+
 def _claimed_change(claim: Claim, at: Probing, extra: dict[str, np.ndarray], what: str) -> np.ndarray:
     """A claimed change of f (a differential, a jvp) with its directions bound, in f's shape."""
+    return _shaped_change(claim, at, at.point.claim(claim.expr, f"claim {claim.index}", extra), what)
+
+
+def _shaped_change(claim: Claim, at: Probing, value: np.ndarray, what: str) -> np.ndarray:
     f_shape = at.point.value.shape
-    c = _constant_filled(claim, at.point.claim(claim.expr, f"claim {claim.index}", extra), f_shape)
+    c = _constant_filled(claim, value, f_shape)
     if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
         raise ClaimError(f"claimed {what} has shape {shape_str(c.shape)} but f has "
                          f"shape {shape_str(f_shape)} in claim {claim.index}")
     return c.reshape(f_shape) if c.size == int(np.prod(f_shape)) else c
+
+
+def _chunks(probes: Sequence[Probe], entries: int) -> Iterator[Sequence[Probe]]:
+    """`probes` in runs whose directions, of `entries` entries each, fit one stacked value:
+    one at a time where they are large (a random direction beyond the kept ones is drawn
+    when needed, and only the last one is kept)."""
+    size = max(1, STACK_LIMIT // max(entries, 1))
+    for start in range(0, len(probes), size):
+        yield probes[start:start + size]
 
 
 def _combination(var: Variable, probes: Sequence[Probe], estimates: Sequence[Estimate],
@@ -482,7 +512,7 @@ def _hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
                          f"entries, so ({n},{n}) is expected in claim {claim.index}")
     h = h.reshape(n, n)
     mode, pairs = at.probes.hessian_pairs(var)
-    estimates = [at.numbers.second(u, v) for u, v in pairs]
+    estimates = list(at.numbers.seconds(pairs))
 
     def actions(m: np.ndarray) -> np.ndarray:
         return np.array([vec(u.direction[var.name]) @ m @ vec(v.direction[var.name]) for u, v in pairs])
@@ -525,7 +555,7 @@ def _block_hessian(claim: Claim, identity: Identity, at: Probing) -> Reading:
     def actions(m: np.ndarray) -> np.ndarray:
         return np.array([stacked(u) @ m @ stacked(v) for u, v in pairs])
 
-    estimates = [at.numbers.second(u, v) for u, v in pairs]
+    estimates = list(at.numbers.seconds(pairs))
     reading = _second_reading(actions(h), estimates, mode, at, pairs, frozenset(claim.blocks))
     restricted = any(v.restricted for v in inputs)
     display = (h, reading.numeric.reshape(n, n)) if mode == "full" and not restricted else None
@@ -618,8 +648,7 @@ def _vjp(claim: Claim, identity: Identity, at: Probing) -> Reading:
     size = norm(g)
     pair = _pairing(claim.convention, np.iscomplexobj(g) or np.iscomplexobj(x))
     claimed, numeric, error, rounding = [], [], [], []
-    for p in probes:
-        e = at.numbers.whole(p) if at.numbers.sketched(p) else at.numbers.first(p)
+    for p, e in zip(probes, at.numbers.firsts(probes, whole_sketched=True)):
         claimed.append(pair(c, p.direction[claim.wrt]))
         numeric.append(pair(g, np.reshape(e.value, g.shape)))
         # |<G, err>| <= |G| |err|; at a kink, any value between the one-sided ones
@@ -670,8 +699,12 @@ def _jvp(claim: Claim, identity: Identity, at: Probing) -> Reading:
         return _claimed_change(claim, at, {name: p.direction[var.name]}, "jvp")
 
     probes = list(at.probes.of_input(var))
-    claimed = [at.numbers.reduced(p, value(p)) for p in probes]
-    estimates = [at.numbers.first(p) for p in probes]
+    claimed: list[np.ndarray] = []
+    estimates: list[Estimate] = []
+    for chunk in _chunks(probes, at.value(var.name).size):
+        values = _claimed_changes(claim, at, [{name: p.direction[var.name]} for p in chunk], "jvp")
+        claimed += [at.numbers.reduced(p, v) for p, v in zip(chunk, values)]
+        estimates += at.numbers.firsts(chunk)
     combined = _combination(var, probes, estimates, at) if at.probes.full(var) else None
     if combined is not None:
         probes.append(combined[0])
@@ -742,7 +775,7 @@ def _second_differential(claim: Claim, identity: Identity, at: Probing) -> Readi
         return (q(plus) - q(minus)) / 4
 
     claimed = np.array([bilinear(u, v) for u, v in pairs])
-    estimates = [at.numbers.second(u, v) for u, v in pairs]
+    estimates = list(at.numbers.seconds(pairs))
     reading = _second_reading(claimed, estimates, mode, at, pairs, frozenset(v.name for v in identity.inputs))
     return replace(reading, explain=lambda: ({"negated": (-reading.claimed, reading.numeric)}, None))
 
@@ -772,7 +805,7 @@ def _hvp(claim: Claim, identity: Identity, at: Probing) -> Reading:
     # both orders of each pair: H V must hold for V along either direction
     ordered = [*pairs, *((v, u) for u, v in pairs if u.key != v.key)]
     claimed = np.array([np.sum(u.direction[var.name] * product(v)) for u, v in ordered])
-    estimates = [at.numbers.second(u, v) for u, v in ordered]
+    estimates = list(at.numbers.seconds(ordered))
     reading = _second_reading(claimed, estimates, mode, at, ordered, frozenset({var.name}))
 
     def explain() -> Explanation:

@@ -62,7 +62,7 @@ from gradcheck.options import (
     TRUNCATION_DOMINATES,
 )
 
-__all__ = ["Estimate", "METHODS", "entry_scales", "first_derivative", "second_derivative"]
+__all__ = ["Estimate", "METHODS", "entry_scales", "first_derivative", "first_steps", "second_derivative", "second_steps"]
 
 METHODS = ("central", "richardson", "complex")
 TINY = 1e-300
@@ -187,6 +187,27 @@ def first_derivative(g: Line, scale: float = 1.0, method: str = "central",
     error = error + _even_drift((pa, ma, h), (pb, mb, h / 2))
     error, lower, upper = _kink((pa, ma, h), (pb, mb, h / 2), fine, error, rounding)
     return Estimate(fine, error, rounding, 4, lower, upper)
+
+
+def first_steps(method: str, scale: float = 1.0) -> tuple[float | complex, ...]:
+    """The points t at which `first_derivative` evaluates g whatever g is (it may take
+    more), in its order: a caller can evaluate them all at once beforehand."""
+    h = FIRST_STEP[method] * scale
+    if method == "complex":
+        return (1j * h,)
+    halvings = 3 if method == "richardson" else 2
+    return tuple(t for k in range(halvings) for t in (h / 2**k, -(h / 2**k)))
+
+
+def second_steps(method: str, scale_u: float = 1.0, scale_v: float = 1.0) -> tuple[tuple[complex, complex], ...]:
+    """The points (s, t) at which `second_derivative` evaluates g whatever g is (it may
+    take more), in its order."""
+    if method == "complex":
+        tiny = FIRST_STEP["complex"] * scale_u
+        return tuple((1j * tiny, t) for t in first_steps("richardson", scale_v))
+    hu, hv = SECOND_STEP[method] * scale_u, SECOND_STEP[method] * scale_v
+    return tuple(point for f in (1.0, 0.5, 0.25) for a, b in [(hu * f, hv * f)]
+                 for point in ((a, b), (a, -b), (-a, b), (-a, -b)))
 
 
 SMALL_F = 1e-200  # below this |f|, h * f' may fall among the subnormal numbers

@@ -8,15 +8,16 @@ a `NonFiniteError` that names the innermost sub-expression that produced them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from gradcheck import batch
 from gradcheck.catalogue import Identity, Variable
 from gradcheck.errors import ClaimError, EvalError, EvaluationError, NonFiniteError
-from gradcheck.expr import COMPLEX_VALUES, FRAME, Expr
+from gradcheck.expr import COMPLEX_VALUES, FRAME, Expr, quiet
 from gradcheck.functions import inv
 from gradcheck.kinds import KINDS
 from gradcheck.norms import norm
@@ -231,6 +232,30 @@ class Point:
             total = total + term.sign * (value - term.value)
         return np.broadcast_to(total, self.value.shape).astype(np.result_type(total, float), copy=True)
 
+    def changes(self, points: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray | None:
+        """`change` at each of `points` (each moving the same inputs) in one pass over the
+        expressions, the moved values stacked (see gradcheck.batch): row i is the change at
+        points[i]. None where the pass cannot be made or a value is not a finite number:
+        `change`, point by point, then says what went wrong, as it always has."""
+        names, count = frozenset(points[0]), len(points)
+        env: Env = {**self.env, **{n: batch.stacked([np.asarray(p[n]) for p in points]) for n in names}}
+        rank = self.value.ndim
+        total: Any = np.zeros(())
+        try:
+            with quiet():
+                for name, expr in self.identity.function_lets:
+                    if self._inputs_of(frozenset({name})) & names:
+                        env[name] = _stacked_number(batch.evaluate(expr, env), expr)
+                for term in (t for t in self.terms if t.inputs & names):
+                    shape = term.value.shape
+                    value = batch.rows(_stacked_number(batch.evaluate(term.expr, env), term.expr), count, shape)
+                    total = total + term.sign * (value - term.value).reshape((count, *(1,) * (rank - len(shape)), *shape))
+                out = np.broadcast_to(total, (count, *self.value.shape))
+        except (batch.Unstackable, EvaluationError, *STACK_FAULTS):
+            return None
+        self.nfev += count
+        return out.astype(np.result_type(out, float), copy=True)
+
     def change_size_norm(self, names: frozenset[str]) -> float:
         """The norm of `change_size(names)`, computed once per set of names."""
         if names not in self._size_norms:
@@ -332,6 +357,21 @@ class Point:
             raise ClaimError(exc.message) from None
 
 
+    def claims(self, expr: Expr, what: str, extras: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray] | None:
+        """`claim` with each of `extras` (the same names in each), in one pass over the
+        expression, the directions stacked (see gradcheck.batch). None where the pass cannot
+        be made or a value is not a finite number: `claim`, one at a time, then says what
+        went wrong, as it always has."""
+        names, count = frozenset(extras[0]), len(extras)
+        env: Env = {**self.env, **{n: batch.stacked([np.asarray(e[n]) for e in extras]) for n in names}}
+        try:
+            with quiet():
+                value = _stacked_number(batch.evaluate(expr, env), expr)
+            return [np.asarray(row) for row in batch.rows(value, count, batch.shape_of(value)).copy()]
+        except (batch.Unstackable, EvaluationError, *STACK_FAULTS):
+            return None
+
+
 def _inverted(fn: str, args: list[Any]) -> bool:
     """Whether a call of an INVERTING function inverts its argument: X^k does for k < 0."""
     return fn != "matrix_power" or len(args) < 2 or not np.all(np.asarray(args[1]) >= 0)
@@ -405,6 +445,25 @@ def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:
         found = expr.locate_nonfinite(env)
         detail = found.message if found else f"'{expr.source}' is not finite"
         raise NonFiniteError(f"{detail} in {what} at {where}")
+    return value
+
+
+# What a stacked pass may meet that a pass point by point reports (see `Point.changes`).
+STACK_FAULTS = (EvalError, ValueError, TypeError, ZeroDivisionError, OverflowError, MemoryError,
+                np.linalg.LinAlgError)
+
+
+def _stacked_number(value: Any, expr: Expr) -> Any:
+    """A stacked value as `finite` would accept it point by point; refused (the caller goes
+    point by point) where it is not finite, or not numbers."""
+    if not isinstance(value, batch.Batch):
+        value = _numeric(value, expr, "", "")
+    elif value.array.dtype == bool:
+        value = batch.Batch(value.array.astype(float))
+    elif value.array.dtype == object:
+        raise batch.Unstackable("not numbers")
+    if not _all_finite(value.array if isinstance(value, batch.Batch) else value):
+        raise batch.Unstackable("not finite")
     return value
 
 
