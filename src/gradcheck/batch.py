@@ -16,6 +16,7 @@ point, as it does after any error, which names what went wrong as before.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,7 @@ _COMPILED: dict[str, Node] = {}
 
 def fits(count: int, shape: tuple[int, ...]) -> bool:
     """Whether `count` values of `shape` fit in one stacked value (STACK_LIMIT)."""
-    return count * int(np.prod(shape, dtype=np.int64)) <= STACK_LIMIT
+    return count * math.prod(shape) <= STACK_LIMIT
 
 
 def _room(count: int, shape: tuple[int, ...]) -> None:

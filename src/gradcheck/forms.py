@@ -9,6 +9,7 @@ built by the reading's `explain`, from the slips listed in gradcheck.diagnosis.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -155,7 +156,7 @@ def _relative_claim_noise(claim: Claim, point: Point, extra: dict[str, np.ndarra
 
 def is_scalar(shape: tuple[int, ...]) -> bool:
     """Shapes (), (1,) and (1, 1) all mean a scalar."""
-    return len(shape) <= 2 and int(np.prod(shape)) == 1
+    return len(shape) <= 2 and math.prod(shape) == 1
 
 
 def expected_derivative_shape(f_shape: tuple[int, ...], x_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
@@ -442,7 +443,7 @@ def _shaped_change(claim: Claim, at: Probing, value: np.ndarray, what: str) -> n
     if c.shape != f_shape and not (is_scalar(c.shape) and is_scalar(f_shape)):
         raise ClaimError(f"claimed {what} has shape {shape_str(c.shape)} but f has "
                          f"shape {shape_str(f_shape)} in claim {claim.index}")
-    return c.reshape(f_shape) if c.size == int(np.prod(f_shape)) else c
+    return c.reshape(f_shape) if c.size == math.prod(f_shape) else c
 
 
 def _chunks(probes: Sequence[Probe], entries: int) -> Iterator[Sequence[Probe]]:
