@@ -279,3 +279,37 @@ def test_an_expression_of_a_python_function_pickles_as_its_source() -> None:
     expr = Expr.from_callable(lambda x: x * 2, "x * 2", ["x"])
     again = pickle.loads(pickle.dumps(expr))
     assert again.tree is not None and again({"x": np.array(3.0)}) == 6.0
+
+
+HOIST_SCOPE = {"X", "dX", "n", "G"}
+
+
+@pytest.mark.parametrize(("source", "parts"), [
+    ("trace(inv(X) @ dX)", ["inv(X)"]),
+    ("-inv(X) @ dX @ inv(X)", ["-inv(X)", "inv(X)"]),
+    ("softmax(X, axis=0) @ dX + sum(dX * X.T, axis=-1)", ["softmax(X, axis=0)", "X.T"]),
+    ("trace(dX)", []),
+    ("d(inv(X)) + dX", []),  # inside d(...) the inputs move too
+    ("where(X > 0, dX, 2 * dX) @ X[0:n - 1, :].T", ["X > 0", "X[0:n - 1, :].T"]),
+    ("(inv(X)\n @ dX)", ["inv(X)"]),
+])
+def test_the_still_parts_of_a_claim_are_named_and_the_rest_reads_them(source: str, parts: list[str]) -> None:
+    expr = parse(source, HOIST_SCOPE)
+    hoisted, rest = expr.hoisted({"dX"})
+    assert [part.source for _, part in hoisted] == parts
+    if "d(" in source:
+        return  # evaluated at a point only (it moves the point's inputs)
+    rng = np.random.default_rng(0)
+    env: dict[str, object] = {"X": rng.standard_normal((4, 4)), "dX": rng.standard_normal((4, 4)), "n": 4}
+    env.update({name: part(env) for name, part in hoisted})
+    np.testing.assert_array_equal(rest(env), expr(env))
+
+
+def test_a_still_part_that_fails_names_its_own_text() -> None:
+    expr = parse("trace(inv(X) @ dX)", HOIST_SCOPE)
+    [(_, part)], rest = expr.hoisted({"dX"})
+    env = {"X": np.zeros((3, 3)), "dX": np.eye(3)}
+    with pytest.raises(EvaluationError, match="singular matrix in 'inv\\(X\\)'"):
+        part(env)
+    with pytest.raises(EvaluationError, match="singular matrix in 'inv\\(X\\)'"):
+        expr(env)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gradcheck.catalogue import load_text
+from gradcheck.expr import parse
 from gradcheck.point import COND_SIZE_LIMIT, Point
 from gradcheck.sampling import draw_sample
 
@@ -67,3 +68,29 @@ claims:
     # a positive power inverts nothing: its argument is not measured for it
     powered = Point(load_text(text.format(function="trace(matrix_power(inv(X), 2))"), "t.yaml"), sample)
     assert set(powered.conditions) == {"X"}
+
+
+def test_a_claims_still_parts_are_evaluated_once_for_all_its_directions(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = point(5)
+    expr = parse("trace(inv(X) @ dX) + trace(inv(X @ X) @ dX @ dX)", {"X", "dX"})
+    directions = [{"dX": d} for d in np.random.default_rng(4).standard_normal((6, 5, 5))]
+    expected = [np.trace(np.linalg.inv(p.sample.values["X"]) @ d["dX"]) for d in directions]
+    inverses = []
+    inverse = np.linalg.inv
+    monkeypatch.setattr(np.linalg, "inv", lambda a: inverses.append(1) or inverse(a))
+    one_by_one = [p.claim(expr, "claim 1", d) for d in directions]
+    stacked = p.claims(expr, "claim 1", directions)
+    assert len(inverses) == 2  # inv(X) and inv(X @ X), once each
+    assert stacked is not None
+    for a, b, e in zip(one_by_one, stacked, expected):
+        assert float(a) == pytest.approx(float(b), rel=1e-12)
+        assert abs(float(a) - e) > 0  # the second term is there
+
+
+def test_still_parts_of_different_claims_at_one_point_keep_their_own_values() -> None:
+    p = point(4)
+    x, d = p.sample.values["X"], np.random.default_rng(5).standard_normal((4, 4))
+    first, second = parse("trace(inv(X) @ dX)", {"X", "dX"}), parse("trace(X @ X @ dX)", {"X", "dX"})
+    for _ in range(2):
+        assert float(p.claim(first, "claim 1", {"dX": d})) == pytest.approx(np.trace(np.linalg.inv(x) @ d))
+        assert float(p.claim(second, "claim 2", {"dX": d})) == pytest.approx(np.trace(x @ x @ d))

@@ -52,7 +52,6 @@ ELEMENTWISE = frozenset({"exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "sig
 SQUARE = frozenset({"inv", "det", "logdet", "trace", "tr", "transpose"})
 # Reductions over all entries: summed within each point.
 REDUCTIONS: dict[str, Callable[..., Any]] = {"sum": np.sum, "mean": np.mean}
-COMPILED_LIMIT = 20_000  # stacked forms kept, by text (as expr keeps parsed ones)
 # The most entries a stacked value may have (8 MB of floats): a larger one is refused before
 # it is made, and the points are taken one at a time, each as large as one point needs.
 STACK_LIMIT = 1_048_576
@@ -88,15 +87,14 @@ def evaluate(expr: Expr, env: Env) -> Any:
     with floating-point warnings off (`expr.quiet`)."""
     if expr.tree is None:
         raise Unstackable("a Python function")
-    node = _COMPILED.get(expr.source)
-    if node is None:
+    node: Node | None = expr.__dict__.get(_STACKED)
+    if node is None:  # compiled once for each expression (its text alone may be hoisted: see Expr.hoisted)
         node = _Stacker().node(expr.tree.body)
-        if len(_COMPILED) < COMPILED_LIMIT:
-            _COMPILED[expr.source] = node
+        object.__setattr__(expr, _STACKED, node)
     return node(env)
 
 
-_COMPILED: dict[str, Node] = {}
+_STACKED = "_stacked"  # where an expression keeps its stacked form
 
 
 def fits(count: int, shape: tuple[int, ...]) -> bool:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import dataclasses
 import operator
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -151,6 +152,22 @@ class Expr:
             return ((1.0, self),)
         return tuple((sign, parse(ast.get_source_segment(self.source, node) or "", self.names))
                      for sign, node in found)
+
+    def hoisted(self, moving: Collection[str]) -> tuple[tuple[tuple[str, Expr], ...], Expr]:
+        """The parts of the expression whose values do not depend on the names in `moving`
+        (each largest such part that computes something, outside d(...)), each under a name
+        of its own, and the expression reading them by those names: at one point the parts
+        are evaluated once for all the directions a claim is evaluated along (inv(X) in
+        tr(inv(X) dX): one inverse, not one per direction)."""
+        if self.tree is None:
+            return (), self
+        tree = copy.deepcopy(self.tree)
+        parts = _Hoister(self.source, self.names, frozenset(moving)).hoist(tree)
+        if not parts:
+            return (), self
+        names = self.names | {name for name, _ in parts}
+        rest = dataclasses.replace(self, tree=tree, names=names, fn=_Compiler(self.source).node(tree.body))
+        return parts, rest
 
     def __call__(self, env: Env) -> Value:
         if _QUIET.get():  # inside `quiet()`: floating-point warnings are off already
@@ -702,6 +719,49 @@ class _Compiler:
 
 SPECTRAL = "funm"  # funm(X, f): f applied to the eigenvalues of a symmetric X (format 6)
 SPECTRAL_FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "abs")
+
+
+class _Hoister(ast.NodeTransformer):
+    """Replaces each largest part of a tree that does not read `moving` with a name of its
+    own, its text in <>, which no file can write (see `Expr.hoisted`); the parts become
+    expressions of their own text."""
+
+    def __init__(self, text: str, variables: frozenset[str], moving: frozenset[str]) -> None:
+        self.text = text
+        self.variables = variables
+        self.moving = moving
+        self.parts: list[tuple[str, Expr]] = []
+
+    def hoist(self, tree: ast.Expression) -> tuple[tuple[str, Expr], ...]:
+        tree.body = cast(ast.expr, self.visit(tree.body))
+        return tuple(self.parts)
+
+    def read(self, node: ast.AST) -> set[str]:
+        """The variables `node` reads."""
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & self.variables
+
+    def still(self, node: ast.AST) -> bool:
+        """Whether `node` computes something that does not change with `moving`."""
+        if not isinstance(node, (ast.Call, ast.BinOp, ast.UnaryOp, ast.Attribute, ast.Subscript, ast.Compare)):
+            return False
+        names = self.read(node)
+        calls = {_called_name(n) for n in ast.walk(node) if isinstance(n, ast.Call)}
+        return bool(names) and not names & self.moving and DIFFERENTIAL not in calls
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if self.still(node):
+            segment = ast.get_source_segment(self.text, node) or ast.unparse(node)
+            part = parse(segment if "\n" not in segment else f"({segment})", self.read(node))
+            # named by its text: at one point a text has one value, whichever claim holds it
+            name = f"<{part.source}>"
+            self.parts.append((name, part))
+            return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        if isinstance(node, ast.Call):
+            if _called_name(node) == DIFFERENTIAL:  # inside d(...) every input moves
+                return node
+            node.args = [cast(ast.expr, self.visit(a)) for a in node.args]  # keywords: literals, read as they are
+            return node
+        return self.generic_visit(node)
 
 
 def _called_name(node: ast.Call) -> str:

@@ -71,6 +71,8 @@ class Point:
         self._size_norms: dict[frozenset[str], float] = {}
         self._scale_rms: dict[str, float] = {}
         self._jiggles: dict[int, dict[str, np.ndarray]] = {}
+        self._hoisted: dict[tuple[str, frozenset[str]], Expr] = {}  # claims' forms with their still parts named
+        self._parts: Env = {}  # those parts' values here
 
     def _conditions(self) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
@@ -347,15 +349,28 @@ class Point:
 
     def claim(self, expr: Expr, what: str, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """A claim's expression at the sampled point (with directions in `extra`)."""
-        env = {**self.env, **extra} if extra else self.env
         try:
-            return np.asarray(finite(expr, env, what, self.where))
+            if not extra:
+                return np.asarray(finite(expr, self.env, what, self.where))
+            expr = self._still_parts(expr, frozenset(extra), what)
+            return np.asarray(finite(expr, {**self.env, **self._parts, **extra}, what, self.where))
         except NonFiniteError as exc:
             # a value, but not a finite one: the claim is refuted (under `expect: fail`,
             # its expected failure); one that cannot be evaluated at all (two shapes that
             # do not fit) stays an error even there, so that a typo is never the erratum
             raise ClaimError(exc.message) from None
 
+
+    def _still_parts(self, expr: Expr, moving: frozenset[str], what: str) -> Expr:
+        """`expr` with the parts that do not read `moving` named (see `Expr.hoisted`), their
+        values evaluated here once (raising as `claim` does where they cannot be)."""
+        key = (expr.source, moving)
+        if key not in self._hoisted:
+            parts, hoisted = expr.hoisted(moving)
+            for name, part in parts:
+                self._parts[name] = finite(part, self.env, what, self.where)
+            self._hoisted[key] = hoisted
+        return self._hoisted[key]
 
     def claims(self, expr: Expr, what: str, extras: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray] | None:
         """`claim` with each of `extras` (the same names in each), in one pass over the
@@ -365,6 +380,8 @@ class Point:
         names, count = frozenset(extras[0]), len(extras)
         env: Env = {**self.env, **{n: batch.stacked([np.asarray(e[n]) for e in extras]) for n in names}}
         try:
+            expr = self._still_parts(expr, names, what)
+            env.update(self._parts)
             with quiet():
                 value = _stacked_number(batch.evaluate(expr, env), expr)
             return [np.asarray(row) for row in batch.rows(value, count, batch.shape_of(value)).copy()]
