@@ -407,11 +407,10 @@ def _load_and_check(path: str, options: Options, only: str | None, identity_file
 
 
 def _for_reports(result: ClaimResult) -> ClaimResult:
-    """A result without its readings, which a run's reports do not read but for the steps
-    of a chain or a derivation (JUnit shows each step's error): their arrays were 96 % of
-    what the workers sent back, and the parent held all of them to the end."""
-    steps = result.claim is not None and (bool(result.claim.rest) or result.claim.form == "derivation")
-    return result if steps or not result.readings else replace(result, readings=())
+    """A result without its readings, which a run's reports do not read (a chain's or a
+    derivation's steps are figured in the result): their arrays were 96 % of what the
+    workers sent back, and the parent held all of them to the end."""
+    return replace(result, readings=()) if result.readings else result
 
 
 def _lost_file(path: str, why: Lost, options: Options, only: str | None, identity_files_only: bool) -> Checked:

@@ -80,6 +80,27 @@ def compare(claimed: np.ndarray, numeric: np.ndarray, uncertainty: np.ndarray, r
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of a chain or a derivation (its label's first part: "link 2", "step 3",
+    "read off"), over the trials: its largest error and noise, each relative to its size."""
+
+    part: str
+    error: float
+    noise: float
+
+
+def step_figures(readings: Sequence[Reading]) -> tuple[Step, ...]:
+    """The steps the readings reached, in order (see `Step`)."""
+    views: dict[str, list[Reading]] = {}
+    for m in readings:
+        for p in m.parts:
+            views.setdefault(p.part.split(":", 1)[0], []).append(p)
+    return tuple(Step(part, max(distance(v.claimed, v.numeric) / max(v.scale, TINY) for v in seen),
+                      max(v.noise_norm / max(v.scale, TINY) for v in seen))
+                 for part, seen in ((k, v[:len(readings)]) for k, v in views.items()))
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     """The verdict on one claim of one identity, with everything needed to explain it; or
     the ERROR of a file that could not be loaded (`claim` None: it has no claims)."""
@@ -104,6 +125,9 @@ class ClaimResult:
     # what a passing claim may still hide (a layout the samples cannot tell apart)
     warnings: tuple[str, ...] = field(default=())
     file_line: int | None = None  # for a bad file: the line of its error
+    # a chain's or a derivation's steps, figured from the readings when the result is made,
+    # so that a report of a run needs no readings (which a run does not keep); None: no readings
+    steps: tuple[Step, ...] | None = None
 
     @property
     def line(self) -> int | None:
@@ -117,6 +141,9 @@ class ClaimResult:
             object.__setattr__(self, name, printable(getattr(self, name)))
         for name in ("details", "notes", "warnings"):
             object.__setattr__(self, name, tuple(printable(t) for t in getattr(self, name)))
+        chain = self.claim is not None and (bool(self.claim.rest) or self.claim.form == "derivation")
+        if chain and self.readings and self.steps is None:
+            object.__setattr__(self, "steps", step_figures(self.readings))
 
     @property
     def description(self) -> str:

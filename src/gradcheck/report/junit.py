@@ -23,7 +23,7 @@ def junit_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], s
         detail = f"{note(r)}\nerror {r.error if r.error is not None else '-'}; sizes {sizes_text(r.sizes)}"
         if r.details:
             detail += "\n" + "\n".join(r.details)
-        if r.claim is not None and (r.claim.rest or r.claim.form == "derivation") and r.readings:
+        if r.claim is not None and (r.claim.rest or r.claim.form == "derivation") and r.steps is not None:
             detail += "\n" + "\n".join(step_lines(r))  # a chain or a derivation, step by step
         if r.status in (Status.FAIL, Status.XPASS):
             ET.SubElement(case, "failure", message=note(r) or r.status.value, type=r.status.value).text = detail

@@ -11,7 +11,6 @@ from rich.text import Text
 
 from gradcheck.catalogue import Identity, Variable
 from gradcheck.errors import printable
-from gradcheck.norms import distance
 from gradcheck.options import Options
 from gradcheck.render import scalar_names, to_latex
 from gradcheck.report.table import STYLES, note, sizes_text
@@ -91,13 +90,12 @@ def _links(result: ClaimResult) -> Iterator[Text]:
         if claim.read_off is not None:
             labels.append(f"read off: {claim.read_off.source} ({claim.layout}, wrt {claim.wrt})")
     first = result.hint.split(":", 1)[0] if " does not hold: " in result.hint else ""
+    steps = {step.part: step for step in result.steps or ()}
     for label in labels:
         prefix = label.split(":", 1)[0]
-        views = [p for m in result.readings for p in m.parts if p.part.split(":", 1)[0] == prefix][:len(result.readings)]
-        errors = [distance(v.claimed, v.numeric) / max(v.scale, TINY) for v in views]
-        noises = [v.noise_norm / max(v.scale, TINY) for v in views]
+        step = steps.get(prefix)
         yield Text(f"  {label}")
-        figures = f"error {max(errors):.1e}  noise {max(noises):.1e}" if views else "not reached"
+        figures = f"error {step.error:.1e}  noise {step.noise:.1e}" if step else "not reached"
         yield Text.assemble(f"      {figures}", ("  <- first wrong", "bold red") if prefix == first else "")
 
 
