@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gradcheck import point as point_module
 from gradcheck.catalogue import load_text
 from gradcheck.expr import parse
 from gradcheck.point import COND_SIZE_LIMIT, Point
@@ -70,7 +71,10 @@ claims:
     assert set(powered.conditions) == {"X"}
 
 
-def test_a_claims_still_parts_are_evaluated_once_for_all_its_directions(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("hoisted_from", [0, 10**9])  # small inputs: the stacked pass alone
+def test_a_claims_still_parts_are_evaluated_once_for_all_its_directions(
+        hoisted_from: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(point_module, "HOISTED_FROM", hoisted_from)
     p = point(5)
     expr = parse("trace(inv(X) @ dX) + trace(inv(X @ X) @ dX @ dX)", {"X", "dX"})
     directions = [{"dX": d} for d in np.random.default_rng(4).standard_normal((6, 5, 5))]
@@ -80,17 +84,34 @@ def test_a_claims_still_parts_are_evaluated_once_for_all_its_directions(monkeypa
     monkeypatch.setattr(np.linalg, "inv", lambda a: inverses.append(1) or inverse(a))
     one_by_one = [p.claim(expr, "claim 1", d) for d in directions]
     stacked = p.claims(expr, "claim 1", directions)
-    assert len(inverses) == 2  # inv(X) and inv(X @ X), once each
+    # inv(X) and inv(X @ X): once each, or once a direction and once in the stacked pass
+    assert len(inverses) == (2 if hoisted_from == 0 else 2 * (len(directions) + 1))
     assert stacked is not None
     for a, b, e in zip(one_by_one, stacked, expected):
         assert float(a) == pytest.approx(float(b), rel=1e-12)
         assert abs(float(a) - e) > 0  # the second term is there
 
 
-def test_still_parts_of_different_claims_at_one_point_keep_their_own_values() -> None:
+def test_still_parts_of_different_claims_at_one_point_keep_their_own_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(point_module, "HOISTED_FROM", 0)
     p = point(4)
     x, d = p.sample.values["X"], np.random.default_rng(5).standard_normal((4, 4))
     first, second = parse("trace(inv(X) @ dX)", {"X", "dX"}), parse("trace(X @ X @ dX)", {"X", "dX"})
     for _ in range(2):
         assert float(p.claim(first, "claim 1", {"dX": d})) == pytest.approx(np.trace(np.linalg.inv(x) @ d))
         assert float(p.claim(second, "claim 2", {"dX": d})) == pytest.approx(np.trace(x @ x @ d))
+
+
+@pytest.mark.parametrize("folder", ["seed", "giles"])
+def test_naming_the_still_parts_changes_no_verdict(folder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below HOISTED_FROM the parts are not named (it would not pay): named at every size,
+    every claim of these folders still gets the verdict it gets without."""
+    from conftest import CATALOGUE
+    from gradcheck.catalogue import load_catalogue
+    from gradcheck.checker import Options, check_catalogue
+
+    catalogue = load_catalogue([CATALOGUE / folder])
+    plain = [(r.identity, r.status) for batch in check_catalogue(catalogue, Options()) for r in batch]
+    monkeypatch.setattr(point_module, "HOISTED_FROM", 0)
+    named = [(r.identity, r.status) for batch in check_catalogue(catalogue, Options()) for r in batch]
+    assert named == plain and len(plain) > 100

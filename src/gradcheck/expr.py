@@ -161,13 +161,16 @@ class Expr:
         tr(inv(X) dX): one inverse, not one per direction)."""
         if self.tree is None:
             return (), self
-        tree = copy.deepcopy(self.tree)
-        parts = _Hoister(self.source, self.names, frozenset(moving)).hoist(tree)
-        if not parts:
-            return (), self
-        names = self.names | {name for name, _ in parts}
-        rest = dataclasses.replace(self, tree=tree, names=names, fn=_Compiler(self.source).node(tree.body))
-        return parts, rest
+        known: dict[frozenset[str], tuple[tuple[tuple[str, Expr], ...], Expr]] = self.__dict__.setdefault(
+            "_hoisted", {})  # made once for each set of names: every point of every trial asks
+        key = frozenset(moving)
+        if key not in known:
+            tree = copy.deepcopy(self.tree)
+            parts = _Hoister(self.source, self.names, key).hoist(tree)
+            names = self.names | {name for name, _ in parts}
+            known[key] = (parts, dataclasses.replace(self, tree=tree, names=names,
+                                                     fn=_Compiler(self.source).node(tree.body))) if parts else ((), self)
+        return known[key]
 
     def __call__(self, env: Env) -> Value:
         if _QUIET.get():  # inside `quiet()`: floating-point warnings are off already
