@@ -313,3 +313,32 @@ def test_a_still_part_that_fails_names_its_own_text() -> None:
         part(env)
     with pytest.raises(EvaluationError, match="singular matrix in 'inv\\(X\\)'"):
         expr(env)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ((4, 4), (4, 4)), ((3, 5), (5, 3)), ((1, 6), (6, 1)), ((2, 3, 3), (2, 3, 3)), ((5,), (5,)),
+])
+def test_the_trace_of_a_product_is_the_trace_of_the_product(a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(1)
+    for dtype in (float, complex):
+        x = rng.standard_normal(a).astype(dtype) + (1j * rng.standard_normal(a) if dtype is complex else 0)
+        y = rng.standard_normal(b).astype(dtype)
+        np.testing.assert_allclose(value("trace(X @ Y)", X=x, Y=y), np.trace(x @ y, axis1=-2, axis2=-1)
+                                   if x.ndim > 1 else x @ y, rtol=1e-13)
+
+
+def test_the_trace_of_a_product_that_cannot_be_made_says_why() -> None:
+    with pytest.raises(EvaluationError, match=r"matmul shape mismatch \(3,4\) @ \(3,4\) in 'X @ Y'"):
+        value("trace(X @ Y)", X=np.ones((3, 4)), Y=np.ones((3, 4)))
+    with pytest.raises(EvaluationError, match="trace expects a square matrix"):
+        value("trace(X @ Y)", X=np.ones((3, 4)), Y=np.ones((4, 5)))
+
+
+def test_the_trace_of_a_product_over_the_size_limit_is_refused_as_the_product_is() -> None:
+    from gradcheck.options import Limits, applied
+
+    x = np.ones((20, 1))
+    with applied(Limits(max_elements=100)):
+        with pytest.raises(EvaluationError, match=r"matmul result would have shape \(20,20\)"):
+            value("trace(X @ X.T)", X=x)
+        assert float(value("trace(X.T @ X)", X=x)) == 20.0

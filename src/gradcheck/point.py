@@ -374,8 +374,11 @@ class Point:
         key = (expr.source, moving)
         if key not in self._hoisted:
             parts, hoisted = expr.hoisted(moving)
+            lets = {let.source: name for name, let in self.identity.lets}  # inv(X) may be a let's text too
             for name, part in parts:
-                self._parts[name] = finite(part, self.env, what, self.where)
+                if name not in self._parts:
+                    known = lets.get(part.source)
+                    self._parts[name] = self.env[known] if known else finite(part, self.env, what, self.where)
             self._hoisted[key] = hoisted
         return self._hoisted[key]
 
