@@ -188,14 +188,14 @@ class Expr:
             return exc
         return None
 
-    def watch_calls(self, env: Env, names: Collection[str], hook: Callable[[str, str, list[Value]], None]) -> None:
+    def watch_calls(self, env: Env, names: Collection[str], hook: Callable[[str, str, list[Value]], None]) -> Value:
         """Evaluate, calling `hook(function, argument source, argument values)` before every
         call of a function in `names` (to look at the matrices an expression inverts)."""
         if self.tree is None:
-            return
+            return self(env)
         compiled = _Compiler(self.source, call_hook=(frozenset(names), hook)).node(self.tree.body)
         with np.errstate(all="ignore"):
-            compiled(env)
+            return compiled(env)
 
     def _observed(self, env: Env, observer: Observer) -> Value:
         assert self.tree is not None

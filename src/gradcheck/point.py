@@ -8,9 +8,9 @@ a `NonFiniteError` that names the innermost sub-expression that produced them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,6 +40,11 @@ DETERMINANT = frozenset({"det"})
 # "condition" is the largest eigen- or singular value over the smallest gap between them.
 SPECTRAL = frozenset({"eigvecsh", "svdu", "svdv", "svdvals"})
 SCALES_KEPT = 1_048_576  # inputs up to this many entries keep their step scales (8 MB)
+WATCHED = INVERTING | SPECTRAL
+# The calls of WATCHED functions seen as the function ("") and each let are evaluated:
+# (function, its argument's text, the argument values).
+Calls = dict[str, list[tuple[str, str, list[Any]]]]
+Watch = tuple[frozenset[str], Callable[[str, str, list[Any]], None]]
 HOISTED_FROM = 10_000  # input entries from which a claim's still parts are evaluated once a point
 COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
 
@@ -63,11 +68,14 @@ class Point:
         self.where = f"the sampled point (trial {sample.trial + 1})"
         self._scales: dict[str, np.ndarray] = {}
         base: Env = {**sample.dims, **sample.values}
-        self.env = self._with_lets(base, self.where)
-        self.value = self._function(self.env, self.where)
+        # the calls whose arguments' conditions are measured, seen as f and the lets are
+        # evaluated here (evaluating them again to see them cost a second pass at every point)
+        calls: Calls | None = {} if any(WATCHED & e.calls for e in self._evaluated) else None
+        self.env = self._with_lets(base, self.where, calls=calls)
+        self.value = self._function(self.env, self.where, calls)
         self.nfev = 1
         self._inverting: set[str] = set()  # the conditions of arguments something inverts
-        self.conditions = self._conditions()
+        self.conditions = self._conditions(calls or {})
         self._noise: dict[tuple[frozenset[str], bool], np.ndarray] = {}
         self._size_norms: dict[frozenset[str], float] = {}
         self._scale_rms: dict[str, float] = {}
@@ -76,25 +84,29 @@ class Point:
         self._parts: Env = {}  # those parts' values here
         self._hoisting = sum(np.size(sample.values[v.name]) for v in identity.inputs) >= HOISTED_FROM
 
-    def _conditions(self) -> dict[str, float]:
+    @property
+    def _evaluated(self) -> list[Expr]:
+        """The function and the lets, in the order their calls are looked at."""
+        return [self.identity.function, *(e for _, e in self.identity.lets)]
+
+    def _watched(self, calls: Calls) -> Iterator[tuple[str, str, list[Any]]]:
+        """The calls seen, the function's first, then each let's in order."""
+        for key in ("", *(name for name, _ in self.identity.lets)):
+            yield from calls.get(key, ())
+
+    def _conditions(self, calls: Calls) -> dict[str, float]:
         """Condition numbers of the square sampled matrices of an identity that inverts
         something, of every matrix its function and lets invert (such as X^T X), and of the
         spectra its decompositions need simple (see `spectral_condition`)."""
-        exprs = [self.identity.function, *(e for _, e in self.identity.lets),
-                 *(c.expr for c in self.identity.claims)]
-        out = self._inverted_conditions(exprs) if any(INVERTING & e.calls for e in exprs) else {}
-
-        def spectral(fn: str, where: str, value: Any) -> None:
-            a = np.asarray(value)
-            if a.ndim == 2 and not np.iscomplexobj(a) and _all_finite(a):
+        exprs = [*self._evaluated, *(c.expr for c in self.identity.claims)]
+        out = self._inverted_conditions(calls) if any(INVERTING & e.calls for e in exprs) else {}
+        for fn, where, args in self._watched(calls):
+            a = np.asarray(args[0])
+            if fn in SPECTRAL and a.ndim == 2 and not np.iscomplexobj(a) and _all_finite(a):
                 out[f"gaps of {where}"] = max(out.get(f"gaps of {where}", 0.0), spectral_condition(fn, a))
-
-        for expr in exprs[: 1 + len(self.identity.lets)]:
-            if SPECTRAL & expr.calls:
-                expr.watch_calls(self.env, SPECTRAL, lambda fn, where, args: spectral(fn, where, args[0]))
         return out
 
-    def _inverted_conditions(self, exprs: list[Expr]) -> dict[str, float]:
+    def _inverted_conditions(self, calls: Calls) -> dict[str, float]:
         out: dict[str, float] = {}
         # A sampled X is often what a let inverts: its number is reused. Only sampled arrays
         # are told apart by id (they live as long as the point; a temporary's id may recur).
@@ -129,8 +141,9 @@ class Point:
         for name, value in self.sample.values.items():
             if name not in fixed:
                 record(name, value)
-        for expr in exprs[: 1 + len(self.identity.lets)]:
-            expr.watch_calls(self.env, INVERTING, watch)
+        for fn, where, args in self._watched(calls):
+            if fn in INVERTING:
+                watch(fn, where, args)
         return out
 
     def jiggle(self, i: int) -> dict[str, np.ndarray]:
@@ -331,17 +344,18 @@ class Point:
                 return f"cond({name}) = {cond:.1e} is above {limit:.0e}"
         return None
 
-    def _with_lets(self, env: Env, where: str, lets: tuple[tuple[str, Expr], ...] | None = None) -> Env:
+    def _with_lets(self, env: Env, where: str, lets: tuple[tuple[str, Expr], ...] | None = None,
+                   calls: Calls | None = None) -> Env:
         # what d(E) in a claim needs to move the inputs and the lets with them
         env[FRAME] = (tuple(v.name for v in self.identity.inputs), self.identity.lets)
         if self.identity.complex_values:
             env[COMPLEX_VALUES] = True
         for name, expr in self.identity.lets if lets is None else lets:
-            env[name] = finite(expr, env, f"let {name}", where)
+            env[name] = finite(expr, env, f"let {name}", where, _seen(calls, name))
         return env
 
-    def _function(self, env: Env, where: str) -> np.ndarray:
-        return np.asarray(finite(self.identity.function, env, "function", where))
+    def _function(self, env: Env, where: str, calls: Calls | None = None) -> np.ndarray:
+        return np.asarray(finite(self.identity.function, env, "function", where, _seen(calls, "")))
 
     def at(self, moved: Mapping[str, np.ndarray], where: str = "a perturbed point") -> np.ndarray:
         """f at the point whose inputs in `moved` are replaced."""
@@ -459,10 +473,19 @@ def _all_finite(value: Any) -> bool:
     return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())  # integers and booleans are
 
 
-def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str) -> Any:
-    """Evaluate `expr`; a value that is not finite raises, naming where it arose."""
+def _seen(calls: Calls | None, key: str) -> Watch | None:
+    """A watch that keeps the calls of WATCHED functions in `calls[key]` (none: no watch)."""
+    if calls is None:
+        return None
+    seen = calls.setdefault(key, [])
+    return WATCHED, lambda fn, where, args: seen.append((fn, where, args))
+
+
+def finite(expr: Expr, env: Mapping[str, Any], what: str, where: str, watch: Watch | None = None) -> Any:
+    """Evaluate `expr` (with `watch`: its calls of those functions seen, see
+    `Expr.watch_calls`); a value that is not finite raises, naming where it arose."""
     try:
-        value = expr(env)
+        value = expr(env) if watch is None else expr.watch_calls(cast(Env, env), *watch)
     except NonFiniteError:
         raise
     except EvaluationError as exc:
