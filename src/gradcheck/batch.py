@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from gradcheck.expr import (
-    BINOPS,
-    COMPARISONS,
     COMPLEX_VALUES,
     DIFFERENTIAL,
     SPECTRAL,
+    Compiler,
+    Env,
     Expr,
+    Node,
     binary,
     called_name_arg,
     check_index,
@@ -40,10 +41,7 @@ from gradcheck.expr import (
     slice_end,
     take,
 )
-from gradcheck.functions import CONSTANTS, FUNCTIONS, check_size, is_labels, transposed
-
-Env = dict[str, Any]
-Node = Callable[[Env], Any]
+from gradcheck.functions import FUNCTIONS, check_size, is_labels, transposed
 
 # Functions of one argument that act entry by entry: applied to a stack as they are.
 ELEMENTWISE = frozenset({"exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "sign", "sigmoid", "relu", "softplus",
@@ -89,7 +87,7 @@ def evaluate(expr: Expr, env: Env) -> Any:
         raise Unstackable("a Python function")
     node: Node | None = expr.__dict__.get(_STACKED)
     if node is None:  # compiled once for each expression (its text alone may be hoisted: see Expr.hoisted)
-        node = _Stacker().node(expr.tree.body)
+        node = _Stacker(expr.source).node(expr.tree.body)
         object.__setattr__(expr, _STACKED, node)
     return node(env)
 
@@ -201,65 +199,30 @@ def _call(name: str, fn: Callable[..., Any], values: list[Any], kwargs: dict[str
     return _each(lambda *vs: fn(*vs, **kwargs), *values)
 
 
-class _Stacker:
-    """Turns a checked tree into closures that take stacked values (see the module's note)."""
+class _Stacker(Compiler):
+    """The expressions' compiler, with each operation's stacked meaning (see the module's
+    note); a call goes through `_call`, and d(...) is refused."""
 
-    def node(self, node: ast.AST) -> Node:
-        fn: Node = getattr(self, f"_{type(node).__name__}")(node)
-        return fn
+    fuse_traces = False  # its sum of A * B^T takes plain matrices: stacked, the product is made
 
-    def _Constant(self, node: ast.Constant) -> Node:
-        value = node.value
-        return lambda env: value
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.take, self.transpose, self.negate = _take, _transposed, _negated
+        self.binary, self.compare = _binary, _compare
+        self.position = lambda value: index_position(_plain(value))
+        self.end = lambda value: slice_end(_plain(value))
 
-    def _Name(self, node: ast.Name) -> Node:
-        name = node.id
-        if name in CONSTANTS:
-            value = CONSTANTS[name]
-            return lambda env: env.get(name, value)
-        return lambda env: env[name]
+    def _differential(self, node: ast.AST) -> Node:
+        def refused(env: Env) -> Any:
+            raise Unstackable("d(...)")
 
-    def _Subscript(self, node: ast.Subscript) -> Node:
-        value = self.node(node.value)
-        index = node.slice
-        parts = [self._index_part(p) for p in (index.elts if isinstance(index, ast.Tuple) else [index])]
-        return lambda env: _take(value(env), [p(env) for p in parts])
-
-    def _index_part(self, node: ast.AST) -> Callable[[Env], Any]:
-        if not isinstance(node, ast.Slice):
-            position = self.node(node)
-            return lambda env: index_position(_plain(position(env)))
-        ends = [self.node(e) if e is not None else None for e in (node.lower, node.upper, node.step)]
-        return lambda env: slice(*(None if e is None else slice_end(_plain(e(env))) for e in ends))
-
-    def _Attribute(self, node: ast.Attribute) -> Node:
-        inner, conjugate = self.node(node.value), node.attr == "H"
-        return lambda env: _transposed(inner(env), conjugate)
-
-    def _UnaryOp(self, node: ast.UnaryOp) -> Node:
-        inner = self.node(node.operand)
-        if isinstance(node.op, ast.USub):
-            return lambda env: _negated(inner(env))
-        return inner
-
-    def _BinOp(self, node: ast.BinOp) -> Node:
-        symbol, name = BINOPS[type(node.op)]
-        left, right = self.node(node.left), self.node(node.right)
-        return lambda env: _binary(symbol, name, left(env), right(env))
-
-    def _Compare(self, node: ast.Compare) -> Node:
-        op = COMPARISONS[type(node.ops[0])]
-        left, right = self.node(node.left), self.node(node.comparators[0])
-        return lambda env: _compare(op, left(env), right(env), COMPLEX_VALUES in env)
+        return refused
 
     def _Call(self, node: ast.Call) -> Node:
         assert isinstance(node.func, ast.Name)
         name = node.func.id
         if name == DIFFERENTIAL and DIFFERENTIAL not in FUNCTIONS:
-            def refused(env: Env) -> Any:
-                raise Unstackable("d(...)")
-
-            return refused
+            return self._differential(node.args[0])
         if name == SPECTRAL:  # funm(X, f): f is a function's name, passed as the function
             matrix, scalar = self.node(node.args[0]), FUNCTIONS[called_name_arg(node)].fn
             funm = FUNCTIONS[SPECTRAL].fn

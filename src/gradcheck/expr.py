@@ -169,7 +169,7 @@ class Expr:
             parts = _Hoister(self.source, self.names, key).hoist(tree)
             names = self.names | {name for name, _ in parts}
             known[key] = (parts, dataclasses.replace(self, tree=tree, names=names,
-                                                     fn=_Compiler(self.source).node(tree.body))) if parts else ((), self)
+                                                     fn=Compiler(self.source).node(tree.body))) if parts else ((), self)
         return known[key]
 
     def __call__(self, env: Env) -> Value:
@@ -193,13 +193,13 @@ class Expr:
         call of a function in `names` (to look at the matrices an expression inverts)."""
         if self.tree is None:
             return self(env)
-        compiled = _Compiler(self.source, call_hook=(frozenset(names), hook)).node(self.tree.body)
+        compiled = Compiler(self.source, call_hook=(frozenset(names), hook)).node(self.tree.body)
         with np.errstate(all="ignore"):
             return compiled(env)
 
     def _observed(self, env: Env, observer: Observer) -> Value:
         assert self.tree is not None
-        traced = _Compiler(self.source, observer).node(self.tree.body)
+        traced = Compiler(self.source, observer).node(self.tree.body)
         with np.errstate(all="ignore"):
             return traced(env)
 
@@ -264,7 +264,7 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
     tree = _syntax(text)
     checker = _Checker(text, allowed)
     names = checker.check(tree)
-    expr = Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), _Compiler(text).node(tree.body),
+    expr = Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), Compiler(text).node(tree.body),
                 frozenset(checker.calls), frozenset(checker.syntax))
     if len(_PARSED) < _PARSED_LIMIT:
         _PARSED[text] = expr
@@ -574,8 +574,18 @@ _FAULTS = (EvalError, ValueError, TypeError, ZeroDivisionError, OverflowError, M
            np.linalg.LinAlgError)
 
 
-class _Compiler:
-    """Turns a checked tree into nested closures; an `observer` sees every node's value."""
+def _transposed(value: Value, conjugate: bool) -> Value:
+    return np.conj(transposed(value)) if conjugate else transposed(value)
+
+
+class Compiler:
+    """Turns a checked tree into nested closures; an `observer` sees every node's value.
+
+    What each node does to its values is one of the operations set in `__init__` (a
+    subclass gives them other meanings: gradcheck.batch's, to stacked values); a node's
+    closure holds its operation, so evaluating looks up no attributes."""
+
+    fuse_traces = True  # tr(A @ B) without the product (see `_trace_of_product`)
 
     def __init__(self, text: str, observer: Observer | None = None,
                  call_hook: tuple[frozenset[str], Callable[[str, str, list[Value]], None]] | None = None) -> None:
@@ -583,6 +593,13 @@ class _Compiler:
         self.observer = observer
         self.call_hook = call_hook
         self.complex_step = False  # inside d(...): the complex-step variants of abs, max, ...
+        self.take: Callable[[Value, list[Any]], Value] = take
+        self.position: Callable[[Value], Any] = index_position
+        self.end: Callable[[Value], Any] = slice_end
+        self.transpose: Callable[[Value, bool], Value] = _transposed
+        self.negate: Callable[[Value], Value] = negate
+        self.binary: Callable[[str, str, Value, Value], Value] = binary
+        self.compare: Callable[[Callable[[Any, Any], Any], Value, Value, bool], Value] = compare
 
     def segment(self, node: ast.AST) -> str:
         return _short(ast.get_source_segment(self.text, node) or ast.unparse(node))
@@ -629,39 +646,40 @@ class _Compiler:
         return lambda env: env[name]
 
     def _Subscript(self, node: ast.Subscript) -> Node:
-        value = self.node(node.value)
+        value, take_ = self.node(node.value), self.take
         index = node.slice
         parts = [self._index_part(p) for p in (index.elts if isinstance(index, ast.Tuple) else [index])]
-        return self._guard(lambda env: take(value(env), [p(env) for p in parts]), node)
+        return self._guard(lambda env: take_(value(env), [p(env) for p in parts]), node)
 
     def _index_part(self, node: ast.AST) -> Callable[[Env], int | np.ndarray | slice]:
+        position_of, end_of = self.position, self.end
         if not isinstance(node, ast.Slice):
             position = self.node(node)
-            return lambda env: index_position(position(env))
+            return lambda env: position_of(position(env))
         ends = [self.node(e) if e is not None else None for e in (node.lower, node.upper, node.step)]
-        return lambda env: slice(*(None if e is None else slice_end(e(env)) for e in ends))
+        return lambda env: slice(*(None if e is None else end_of(e(env)) for e in ends))
 
     def _Attribute(self, node: ast.Attribute) -> Node:
-        inner = self.node(node.value)
+        inner, transpose = self.node(node.value), self.transpose
         if node.attr == "H":
-            return self._guard(lambda env: np.conj(transposed(inner(env))), node)
-        return self._guard(lambda env: transposed(inner(env)), node)
+            return self._guard(lambda env: transpose(inner(env), True), node)
+        return self._guard(lambda env: transpose(inner(env), False), node)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Node:
-        inner = self.node(node.operand)
+        inner, negative = self.node(node.operand), self.negate
         if isinstance(node.op, ast.USub):
-            return self._guard(lambda env: negate(inner(env)), node)
+            return self._guard(lambda env: negative(inner(env)), node)
         return inner
 
     def _BinOp(self, node: ast.BinOp) -> Node:
         symbol, name = BINOPS[type(node.op)]
-        left, right = self.node(node.left), self.node(node.right)
-        return self._guard(lambda env: binary(symbol, name, left(env), right(env)), node)
+        left, right, apply = self.node(node.left), self.node(node.right), self.binary
+        return self._guard(lambda env: apply(symbol, name, left(env), right(env)), node)
 
     def _Compare(self, node: ast.Compare) -> Node:
-        op = COMPARISONS[type(node.ops[0])]
+        op, order = COMPARISONS[type(node.ops[0])], self.compare
         left, right = self.node(node.left), self.node(node.comparators[0])
-        return self._guard(lambda env: compare(op, left(env), right(env), COMPLEX_VALUES in env), node)
+        return self._guard(lambda env: order(op, left(env), right(env), COMPLEX_VALUES in env), node)
 
     def _Call(self, node: ast.Call) -> Node:
         assert isinstance(node.func, ast.Name)
@@ -669,7 +687,7 @@ class _Compiler:
             return self._guard(self._differential(node.args[0]), node)
         name = node.func.id
         product = node.args[0] if len(node.args) == 1 else None
-        if (name in ("trace", "tr") and self.observer is None and isinstance(product, ast.BinOp)
+        if (name in ("trace", "tr") and self.fuse_traces and self.observer is None and isinstance(product, ast.BinOp)
                 and isinstance(product.op, ast.MatMult)):
             return self._guard(self._trace_of_product(product), node)
         if name == SPECTRAL:  # funm(X, f): f is a function's name, passed as the function
@@ -820,7 +838,7 @@ def _complex_step_form(expr: Expr, name: str) -> Node:
                               "write this differential out with dX")
     known = _COMPLEX_STEP_FORMS.get(expr.source)
     if known is None:
-        compiler = _Compiler(expr.source)
+        compiler = Compiler(expr.source)
         compiler.complex_step = True
         known = compiler.node(expr.tree.body)
         if len(_COMPLEX_STEP_FORMS) < _PARSED_LIMIT:
