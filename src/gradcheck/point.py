@@ -80,8 +80,8 @@ class Point:
         self._size_norms: dict[frozenset[str], float] = {}
         self._scale_rms: dict[str, float] = {}
         self._jiggles: dict[int, dict[str, np.ndarray]] = {}
-        self._hoisted: dict[tuple[str, frozenset[str]], Expr] = {}  # claims' forms with their still parts named
-        self._parts: Env = {}  # those parts' values here
+        self._parts: Env = {}  # the values here of claims' still parts (see `_still_parts`), by name
+        self._let_texts = {let.source: name for name, let in identity.lets}
         self._hoisting = sum(np.size(sample.values[v.name]) for v in identity.inputs) >= HOISTED_FROM
 
     @property
@@ -378,23 +378,19 @@ class Point:
 
 
     def _still_parts(self, expr: Expr, moving: frozenset[str], what: str) -> Expr:
-        """`expr` with the parts that do not read `moving` named (see `Expr.hoisted`), their
-        values evaluated here once (raising as `claim` does where they cannot be). Only for
-        inputs of HOISTED_FROM entries or more: below, naming the parts costs more than
-        it saves (1.4 ms a claim; the bundled catalogue's checks took 7 % longer), and a
-        stacked pass (`claims`) evaluates them once a pass anyway."""
+        """`expr` with the parts that do not read `moving` named (see `Expr.hoisted`, which
+        keeps the named form), their values evaluated here once (raising as `claim` does
+        where they cannot be). Only for inputs of HOISTED_FROM entries or more: below,
+        naming the parts costs about what it saves (the profile put it at 8 % of the
+        catalogue's checks), and a stacked pass (`claims`) evaluates them once a pass anyway."""
         if not self._hoisting:
             return expr
-        key = (expr.source, moving)
-        if key not in self._hoisted:
-            parts, hoisted = expr.hoisted(moving)
-            lets = {let.source: name for name, let in self.identity.lets}  # inv(X) may be a let's text too
-            for name, part in parts:
-                if name not in self._parts:
-                    known = lets.get(part.source)
-                    self._parts[name] = self.env[known] if known else finite(part, self.env, what, self.where)
-            self._hoisted[key] = hoisted
-        return self._hoisted[key]
+        parts, hoisted = expr.hoisted(moving)
+        for name, part in parts:
+            if name not in self._parts:
+                known = self._let_texts.get(part.source)  # inv(X) may be a let's text too
+                self._parts[name] = self.env[known] if known else finite(part, self.env, what, self.where)
+        return hoisted
 
     def claims(self, expr: Expr, what: str, extras: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray] | None:
         """`claim` with each of `extras` (the same names in each), in one pass over the
