@@ -101,7 +101,7 @@ class Differences:
         groups: dict[frozenset[str], list[tuple[Probe, complex]]] = {}
         for p in wanted:
             for t in first_steps(self.method, self.step(p)):
-                groups.setdefault(frozenset(p.direction), []).append((p, t))
+                groups.setdefault(p.names, []).append((p, t))
         for at in groups.values():
             if len(at) < 2 or not fits(len(at), (self._entries,)):
                 continue
@@ -150,7 +150,7 @@ class Differences:
 
     def whole(self, probe: Probe) -> Estimate:
         """d/dt f(x + t d) at t = 0 entry by entry (not cached)."""
-        names = frozenset(probe.direction)
+        names = probe.names
         if self.method == "complex":
             return self._complex(probe, None, self.point.change_noise(names, line=False), self.point.change_size(names))
         line: Callable[[complex], np.ndarray] = lambda t: self._change(probe, t)
@@ -241,7 +241,7 @@ class Differences:
                 continue
             keys.add(key)
             for st in second_steps(self.method, self.step(u), self.step(v)):
-                groups.setdefault(frozenset(u.direction) | frozenset(v.direction), []).append((u, v, st))
+                groups.setdefault(u.names | v.names, []).append((u, v, st))
         for at in groups.values():
             if len(at) < 2 or not fits(len(at), (self._entries,)):
                 continue
@@ -265,7 +265,7 @@ class Differences:
                 ahead = self.ahead.pop((key, s, t), None)
                 return ahead if ahead is not None else self.point.change(self._plane_point(u, v, s, t))
 
-            names = frozenset(u.direction) | frozenset(v.direction)
+            names = u.names | v.names
             self.cache[key] = _compact(second_derivative(plane, self.step(u), self.step(v), self.method,
                                                          self.point.change_noise(names),
                                                          self.point.change_size(names)))

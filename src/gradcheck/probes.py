@@ -35,6 +35,13 @@ class Probe:
     key: tuple[object, ...]
     make: Callable[[], Direction]
     scale: float = 1.0
+    # the inputs it moves: given where the direction is not kept, so that asking does not
+    # draw it (at n = 1000, a draw costs as much as an evaluation of a cheap f)
+    names: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            object.__setattr__(self, "names", frozenset(self.make()))
 
     @property
     def direction(self) -> Direction:
@@ -171,4 +178,4 @@ class ProbeSets:
                 self.recent[serial] = draw()
             return self.recent[serial]
 
-        return Probe(("random", serial), make)
+        return Probe(("random", serial), make, names=frozenset(v.name for v in inputs))
