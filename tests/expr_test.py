@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import re
 
 import numpy as np
@@ -342,3 +343,25 @@ def test_the_trace_of_a_product_over_the_size_limit_is_refused_as_the_product_is
         with pytest.raises(EvaluationError, match=r"matmul result would have shape \(20,20\)"):
             value("trace(X @ X.T)", X=x)
         assert float(value("trace(X.T @ X)", X=x)) == 20.0
+
+
+@pytest.mark.parametrize(("source", "named", "reads"), [
+    ("inv(X).T", {"inv(X)": "Xi"}, {"Xi"}),
+    ("inv( X ) @ dX @ inv(X)", {"inv(X)": "Xi"}, {"Xi", "dX"}),  # spacing aside, every place
+    ("inv(X @ X) + inv(X)", {"X @ X": "A", "inv(X @ X)": "B"}, {"B", "X"}),  # the largest part
+    ("d(inv(X)) + dX", {"inv(X)": "Xi"}, {"X", "dX"}),  # inside d(...) the inputs move too
+    ("trace(X)", {"inv(X)": "Xi"}, {"X"}),
+])
+def test_a_part_written_as_a_named_text_reads_the_name(source: str, named: dict[str, str], reads: set[str]) -> None:
+    expr = parse(source, HOIST_SCOPE | {"Xi", "A", "B"})
+    reused = expr.reusing(named)
+    assert reused.tree is not None
+    assert {n.id for n in ast.walk(reused.tree.body) if isinstance(n, ast.Name)} - {"inv", "d", "trace"} == reads
+    assert expr.reusing(named) is reused  # made once
+    if "d(" in source:
+        return
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 4))
+    env = {"X": x, "dX": rng.standard_normal((4, 4)), "Xi": np.linalg.inv(x), "A": x @ x,
+           "B": np.linalg.inv(x @ x)}
+    np.testing.assert_allclose(reused(env), expr(env), rtol=1e-12)

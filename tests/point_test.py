@@ -116,3 +116,57 @@ def test_naming_the_still_parts_changes_no_verdict(folder: str, monkeypatch: pyt
     monkeypatch.setattr(point_module, "HOISTED_FROM", 0)
     named = [(r.identity, r.status) for batch in check_catalogue(catalogue, Options()) for r in batch]
     assert named == plain and len(plain) > 100
+
+
+def test_a_claim_written_with_a_lets_text_takes_the_lets_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a point, inv(X @ X).T in a claim is let A's value (transposed), at the sample and
+    at the points within rounding of it, and no inverse is taken for it; below
+    HOISTED_FROM it is computed as written (the same value)."""
+    plain = point(5)
+    written = parse("inv(X @ X).T + X", {"X"})
+    expected = plain.claim(written, "claim 1")
+    noise = plain.claim_noise(written, "claim 1")
+    monkeypatch.setattr(point_module, "HOISTED_FROM", 0)
+    p = point(5)
+    inverses = []
+    inverse = np.linalg.inv
+    monkeypatch.setattr(np.linalg, "inv", lambda a: inverses.append(1) or inverse(a))
+    np.testing.assert_array_equal(p.claim(written, "claim 1"), expected)
+    assert not inverses
+    np.testing.assert_array_equal(p.claim_noise(written, "claim 1"), noise)
+    assert len(inverses) == 2 * 2  # the two lets' inverses at each of the two points: none more
+
+
+def test_a_jiggle_of_some_inputs_is_those_inputs_of_the_whole_jiggle(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = point(5)
+    made: list[str] = []
+    jiggle = Point._jiggle
+    monkeypatch.setattr(Point, "_jiggle", lambda self, var, rng: made.append(var.name) or jiggle(self, var, rng))
+    only_x = p.jiggle(1, {"X"})
+    assert made == ["X"] and set(only_x) == {"X"}
+    whole = p.jiggle(1)
+    assert made == ["X", "S"]  # X was kept
+    np.testing.assert_array_equal(only_x["X"], whole["X"])
+
+
+def test_large_jiggles_are_made_again_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(point_module, "SCALES_KEPT", 10)  # less than one input of 25 entries
+    p = point(5)
+    first, again = p.jiggle(0), p.jiggle(0)
+    assert first["X"] is not again["X"]
+    np.testing.assert_array_equal(first["X"], again["X"])
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (30, 40), (2, 3, 4)])
+def test_signs_are_flipped_as_np_negative_flips_them(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(6)
+    for a in (np.abs(rng.standard_normal(shape)), rng.standard_normal((*shape, 2))[..., 0],  # strided
+              np.abs(rng.standard_normal(shape)) + 1j):
+        a = np.array(a) if a.flags.c_contiguous else a
+        mask = rng.integers(0, 2, np.shape(a), dtype=bool)
+        expected = np.array(a)
+        np.negative(expected, out=expected, where=mask)
+        flipped = a.copy() if a.flags.c_contiguous else a
+        point_module._negate(flipped, mask)
+        np.testing.assert_array_equal(flipped, expected)
+        assert a.dtype != np.float64 or not a.flags.c_contiguous or np.array_equal(np.signbit(flipped), mask)

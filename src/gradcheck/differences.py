@@ -143,7 +143,7 @@ class Differences:
             value = np.asarray(self.cache[key].value)
             sizes.append(norm(value))
             for i in range(2):
-                jiggled = first_derivative(self._line_from(self.point.jiggle(i), probe), self.step(probe), "complex")
+                jiggled = first_derivative(self._line_from(self.point.jiggle(i, probe.names), probe), self.step(probe), "complex")
                 moves.append(norm(np.asarray(jiggled.value) - value))
         size = norm(np.array(sizes))
         return COMPLEX_SPREAD * norm(np.array(moves)) / size if size > 0 else 0.0

@@ -172,6 +172,23 @@ class Expr:
                                                      fn=Compiler(self.source).node(tree.body))) if parts else ((), self)
         return known[key]
 
+    def reusing(self, named: Mapping[str, str]) -> Expr:
+        """The expression reading the variable `named[t]` in place of each largest part
+        whose text is t (as Python prints it: spacing aside), outside d(...): a claim
+        written inv(X).T where a let Xi is inv(X) takes the let's value at a point, not a
+        second inverse. Made once for each mapping."""
+        if self.tree is None or not named:
+            return self
+        known: dict[frozenset[tuple[str, str]], Expr] = self.__dict__.setdefault("_reusing", {})
+        key = frozenset(named.items())
+        if key not in known:
+            tree = copy.deepcopy(self.tree)
+            reuser = _Reuser(named)
+            tree.body = cast(ast.expr, reuser.visit(tree.body))
+            known[key] = dataclasses.replace(self, tree=tree, names=self.names | reuser.used,
+                                             fn=Compiler(self.source).node(tree.body)) if reuser.used else self
+        return known[key]
+
     def __call__(self, env: Env) -> Value:
         if _QUIET.get():  # inside `quiet()`: floating-point warnings are off already
             return self.fn(env)
@@ -805,6 +822,33 @@ class _Hoister(ast.NodeTransformer):
             node.args = [cast(ast.expr, self.visit(a)) for a in node.args]  # keywords: literals, read as they are
             return node
         return self.generic_visit(node)
+
+
+class _Reuser(ast.NodeTransformer):
+    """Replaces each largest part of a tree whose text is a key of `named` with the name it
+    maps to (see `Expr.reusing`)."""
+
+    def __init__(self, named: Mapping[str, str]) -> None:
+        self.named = named
+        self.used: set[str] = set()
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Constant)):
+            name = self.named.get(ast.unparse(node))
+            if name is not None:
+                self.used.add(name)
+                return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        if isinstance(node, ast.Call):
+            if _called_name(node) == DIFFERENTIAL:  # inside d(...) every input moves
+                return node
+            node.args = [cast(ast.expr, self.visit(a)) for a in node.args]  # keywords: literals
+            return node
+        return self.generic_visit(node)
+
+
+def printed(expr: Expr) -> str | None:
+    """The text of `expr` as `Expr.reusing` compares parts (None: a Python function's)."""
+    return None if expr.tree is None else ast.unparse(expr.tree.body)
 
 
 def _called_name(node: ast.Call) -> str:
