@@ -386,7 +386,6 @@ class Point:
             # do not fit) stays an error even there, so that a typo is never the erratum
             raise ClaimError(exc.message) from None
 
-
     def _reused(self, expr: Expr) -> Expr:
         """`expr` reading a let where it writes the let's text (see `Expr.reusing`): at a
         point the lets are evaluated already. Only for inputs of HOISTED_FROM entries or
