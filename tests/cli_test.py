@@ -387,6 +387,19 @@ def test_in_a_pipe_every_claim_is_one_whole_line(tmp_path: Path) -> None:
     assert all(line.split()[-1] in ("PASS", "XFAIL") for line in rows)
 
 
+def test_the_plain_table_written_in_pieces_is_the_table_in_one(
+        cli_invoke: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradcheck import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "PLAIN_CHUNK", 7)  # 101 rows: 15 pieces, the last one short
+    written = tmp_path / "table.txt"
+    cli_invoke("run", "identities/seed", "--format", "plain", "--output", str(written))
+    printed = cli_invoke("run", "identities/seed", "--format", "plain").output
+    whole = written.read_text()
+    assert len(printed.splitlines()) == len(whole.splitlines()) > 101
+    assert printed.splitlines()[:-1] == whole.splitlines()[:-1]  # all but the totals' time
+
+
 def test_k_selects_the_same_claims_as_pytest_k(cli_invoke: Callable[..., Result]) -> None:
     import json
     import subprocess

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import os
 import signal
@@ -191,6 +192,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 SCREEN = ("table", "plain")  # the formats printed for a reader, not a file
 FORMATS = ("table", "plain", "json", "junit", "markdown", "html")
+PLAIN_CHUNK = 1000  # lines of the plain table written at a time
 
 
 @cli.command(short_help="Check every claim under PATHS and print a table.")
@@ -342,7 +344,7 @@ def _report(results: list[ClaimResult], fmt: str, options: Options, seconds: flo
     `screen`, no --output took it), else the table: every row (`view` "all"), the rows
     that need attention ("problems"), or none ("quiet"), then the problems and totals."""
     from gradcheck.checker import summary
-    from gradcheck.report.table import plain_problems, plain_rows, problems, results_table, totals_line
+    from gradcheck.report.table import plain_lines, plain_problems, problems, results_table, totals_line
 
     counts = summary(results)
     if fmt not in SCREEN and screen:
@@ -350,8 +352,11 @@ def _report(results: list[ClaimResult], fmt: str, options: Options, seconds: flo
         return
     shown = results if view == "all" else [r for r in results if not r.status.ok or r.warnings]
     if fmt == "plain" or not console.is_terminal:  # a pipe or a log: whole lines that grep finds
-        click.echo((plain_rows(shown) if view != "quiet" and shown else "") + plain_problems(results)
-                   + totals_line(counts, seconds).plain)
+        if view != "quiet" and shown:
+            lines = plain_lines(shown)
+            while chunk := "".join(itertools.islice(lines, PLAIN_CHUNK)):  # written as made
+                click.echo(chunk, nl=False)
+        click.echo(plain_problems(results) + totals_line(counts, seconds).plain)
     else:
         if view != "quiet" and shown:
             console.print(results_table(shown, console.width))
