@@ -2,7 +2,8 @@
 
 Prints: start-up time of `gradcheck --help` and `gradcheck list`; the whole bundled
 catalogue's wall time and peak memory with --jobs 1 and --jobs 2, and the same for a
-catalogue of ten copies of it (`--ten`); `verify logdet --size 1000`; and for log det X,
+catalogue of ten copies of it (`--ten`); `verify logdet --size 1000`, idle and with one
+and two other processes running flat out; and for log det X,
 the inverse's differential and a two-layer network at n = 10 ... 2000: wall time,
 function evaluations and peak memory of one check (in process, default settings, one
 trial), peak memory as a multiple of the inputs' size, and whether a planted relative
@@ -19,6 +20,7 @@ given as ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import re
 import statistics
@@ -27,7 +29,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -278,6 +280,23 @@ def commands(catalogue: bool, ten: bool) -> None:
                       f"peak {peak:.0f} MB (one run)", flush=True)
     verify = [GRADCHECK, "verify", "logdet", "--size", "1000", "--catalogue", str(ROOT / "identities" / "seed")]
     print(f"verify logdet --size 1000 (3 trials, start-up included): {timed(verify, 3):.2f}s (median of 3)")
+    for busy in (1, 2):
+        with busy_cores(busy):
+            print(f"  the same with {busy} other process{'es' if busy > 1 else ''} running flat out: "
+                  f"{timed(verify, 3):.2f}s (median of 3)")
+
+
+@contextlib.contextmanager
+def busy_cores(count: int) -> Iterator[None]:
+    """`count` other processes spinning, as on a loaded machine (a CI runner's neighbours)."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,8 @@ and on a loaded machine the threads spin against each other and against the othe
 processes: a slogdet at n = 250 took 1.4 s with two threads where one takes 0.7 ms. So
 a check runs BLAS on one thread when its largest matrix is below THREADS_PAY, and
 otherwise on this process's share of the cores it may use (its affinity mask, divided
-among the worker processes of a run): never more threads than cores.
+among the worker processes of a run), less one for each task of another process that
+is running when the check starts: never more threads than cores, nor than idle ones.
 
 In a worker process `pin` sets the share once; in any other process (the Python API,
 the adapters of PyTorch and JAX) `chosen` limits the threads for the check only and
@@ -16,7 +17,9 @@ gives the caller's setting back.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +33,8 @@ __all__ = ["THREADS_PAY", "chosen", "pin", "threads_for"]
 # 2.2 ms and a product from 0.7 to 0.4 ms, at n = 512 from 19 to 13 and from 5.9 to 2.8.
 # Below it one thread is as fast on an idle machine, and much faster on a busy one.
 THREADS_PAY = 256
+PROC = "/proc"  # where Linux tells what runs (see `_others_running`)
+SAMPLES = 3
 
 _share: int | None = None  # this process's cores for BLAS, once pinned (a worker)
 _controllers: dict[bool, Any] = {}
@@ -54,12 +59,59 @@ def pin(share: int) -> None:
 def chosen(order: int) -> Iterator[None]:
     """BLAS threads for one check (see `threads_for`), the setting before it restored."""
     want = threads_for(order)
+    if want > 1:  # on a busy machine an extra thread waits for a core and makes the others wait
+        want = max(1, want - _others_running())
     if _share is not None and want == 1:  # a pinned worker runs on one thread already
         _one_thread()
         yield
         return
     with _controller().limit(limits=want):
         yield
+
+
+def _others_running() -> int:
+    """The tasks of other processes running or waiting for a core: Linux's count of
+    runnable tasks (/proc/loadavg, its fourth field) less this process's and its parent's
+    (their threads in state R: OpenBLAS's spinning ones, the supervisor of a `verify`
+    that has not yet gone to wait), the least of SAMPLES readings over a millisecond (a
+    spinning process is runnable at every one, a passing kernel task is not); 0 where it
+    cannot be read. With both of two cores taken by other processes, `verify logdet
+    --size 1000` took 5.4 s on two threads and 3.0 s on one. The count is the machine's,
+    not the affinity mask's: confined to some cores of a busy machine, a check keeps to
+    one thread."""
+    ours = [os.path.join(PROC, "self", "task"), os.path.join(PROC, str(os.getppid()), "task")]
+    counts = []
+    for k in range(SAMPLES):
+        if k:
+            time.sleep(0.0005)
+        try:
+            runnable = _runnable()
+        except (OSError, ValueError, IndexError):
+            return 0
+        counts.append(runnable - sum(_running(folder) for folder in ours))
+    return max(0, min(counts))
+
+
+def _runnable() -> int:
+    """The machine's runnable tasks now (the first half of /proc/loadavg's fourth field)."""
+    with open(os.path.join(PROC, "loadavg"), encoding="ascii") as f:
+        return int(f.read().split()[3].split("/")[0])
+
+
+def _running(tasks: str) -> int:
+    """How many of the threads listed in `tasks` (a /proc/PID/task folder) are in state R."""
+    try:
+        names = os.listdir(tasks)
+    except OSError:
+        return 0
+    count = 0
+    for task in names:
+        try:
+            with open(os.path.join(tasks, task, "stat"), encoding="ascii", errors="replace") as f:
+                count += f.read().rpartition(")")[2].split()[0] == "R"  # the state follows the name
+        except (OSError, IndexError):
+            pass  # a thread that ended meanwhile
+    return count
 
 
 def _one_thread() -> None:
