@@ -693,3 +693,57 @@ def test_arrays_of_three_or_four_dimensions_need_format_6() -> None:
         load_text("format: 6\n" + text.replace("[2, 3, 4]", "[2, 3, 4, 1, 1]"), "s.yaml")
     with pytest.raises(CatalogueError, match=r"kind 'spd' needs a square shape \[n, n\] \(or a stack \[b, n, n\]\)"):
         load_text("format: 6\n" + text.replace("[2, 3, 4]}", "[2, 3, 4], kind: spd}"), "s.yaml")
+
+
+def _listed(catalogue: object) -> tuple[list[tuple[str, str, int]], list[str]]:
+    from gradcheck.catalogue import Catalogue
+
+    assert isinstance(catalogue, Catalogue)
+    return ([(i.name, i.path, len(i.claims)) for i in catalogue.identities],
+            [f"{b.path}: {b.error}" for b in catalogue.bad_files])
+
+
+def test_files_loaded_in_workers_make_the_catalogue_loaded_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from gradcheck import catalogue as catalogue_module
+
+    shutil.copytree("identities/seed", tmp_path / "seed")
+    (tmp_path / "bad.yaml").write_text("name: bad\n")
+    shutil.copy("identities/seed/logdet.yaml", tmp_path / "again.yaml")  # a name twice
+    monkeypatch.setattr(catalogue_module, "LOADED_IN_WORKERS", 1)
+    found = discover([tmp_path])
+    here = catalogue_module.load_files(found, jobs=1)
+    there = catalogue_module.load_files(found, jobs=2)
+    assert _listed(there) == _listed(here) == _listed(load_catalogue([tmp_path]))
+    assert len(here.bad_files) == 2 and len(here.identities) > 10
+    # what came back from a worker is the identity, its expressions parsed again when used
+    [logdet] = [i for i in there.identities if i.name == "logdet"]
+    assert logdet.claims[0].expr.source == load_file(tmp_path / "seed" / "logdet.yaml").claims[0].expr.source
+
+
+@pytest.mark.skipif(__import__("multiprocessing").get_start_method() != "fork",
+                    reason="the patched loader reaches the workers by fork only")
+def test_a_file_whose_loading_worker_dies_is_a_bad_file_saying_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from gradcheck import catalogue as catalogue_module
+
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.yaml").write_text(Path("identities/seed/logdet.yaml").read_text().replace(
+            "name: logdet", f"name: {name}"))
+    load_item = catalogue_module.load_item
+
+    def dying(path: object, limits: object = None) -> object:
+        if str(path).endswith("b.yaml"):
+            os._exit(3)
+        return load_item(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalogue_module, "LOADED_IN_WORKERS", 1)
+    monkeypatch.setattr(catalogue_module, "load_item", dying)
+    loaded = catalogue_module.load_files(discover([tmp_path]), jobs=2)
+    assert [i.name for i in loaded.identities] == ["a", "c"]
+    [bad] = loaded.bad_files
+    assert bad.path.endswith("b.yaml") and "the process loading it died: " in str(bad.error)

@@ -707,7 +707,9 @@ def list_(paths: tuple[str, ...]) -> None:
     """
     from rich.table import Table
 
-    catalogue = load_catalogue(paths or _default_paths())
+    from gradcheck.catalogue import discover, load_files
+
+    catalogue = load_files(discover(paths or _default_paths()), jobs=available_cores())
     console = _console()
     longest = max((len(i.name) for i in catalogue.identities), default=4)
     if not console.is_terminal:  # a pipe: one whole line per identity, the name first
