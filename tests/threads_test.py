@@ -111,6 +111,16 @@ def test_the_other_running_tasks_are_the_runnable_ones_less_this_processs_and_it
     assert threads._others_running() == others
 
 
+def test_a_thread_that_ends_while_it_is_read_is_not_running(tmp_path: Path) -> None:
+    tasks = tmp_path / "task"
+    for k, stat in enumerate(["1 (python) R 0\n", "", None]):  # running, emptied, gone
+        (tasks / str(k)).mkdir(parents=True)
+        if stat is not None:
+            (tasks / str(k) / "stat").write_text(stat)
+    assert threads._running(str(tasks)) == 1
+    assert threads._running(str(tmp_path / "no such process")) == 0
+
+
 def test_a_task_that_passes_is_not_counted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     readings = iter([3, 2, 3])  # a kernel task ran at the first and the last reading only
     monkeypatch.setattr(threads, "PROC", _proc(tmp_path, "", ["R"], []))
