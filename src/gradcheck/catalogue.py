@@ -401,7 +401,7 @@ def load_catalogue(paths: Iterable[str | Path], limits: Limits = Limits(), follo
     found = discover(paths, follow_links)
     if identity_files_only:
         found = Found(tuple(f for f in found.files if is_identity_file(f, limits)), found.skipped)
-    return assembled(found, [load_item(path, limits) for path in found.files])
+    return load_files(found, limits)
 
 
 def load_files(found: Found, limits: Limits = Limits(), jobs: int = 1) -> Catalogue:

@@ -165,11 +165,8 @@ class Expr:
             "_hoisted", {})  # made once for each set of names: every point of every trial asks
         key = frozenset(moving)
         if key not in known:
-            tree = copy.deepcopy(self.tree)
-            parts = _Hoister(self.source, self.names, key).hoist(tree)
-            names = self.names | {name for name, _ in parts}
-            known[key] = (parts, dataclasses.replace(self, tree=tree, names=names,
-                                                     fn=Compiler(self.source).node(tree.body))) if parts else ((), self)
+            hoister = _Hoister(self.source, self.names, key)
+            known[key] = (tuple(hoister.parts), rest) if (rest := self._named_parts(hoister)) else ((), self)
         return known[key]
 
     def reusing(self, named: Mapping[str, str]) -> Expr:
@@ -182,12 +179,18 @@ class Expr:
         known: dict[frozenset[tuple[str, str]], Expr] = self.__dict__.setdefault("_reusing", {})
         key = frozenset(named.items())
         if key not in known:
-            tree = copy.deepcopy(self.tree)
-            reuser = _Reuser(named)
-            tree.body = cast(ast.expr, reuser.visit(tree.body))
-            known[key] = dataclasses.replace(self, tree=tree, names=self.names | reuser.used,
-                                             fn=Compiler(self.source).node(tree.body)) if reuser.used else self
+            known[key] = self._named_parts(_Reuser(named)) or self
         return known[key]
+
+    def _named_parts(self, namer: _PartNamer) -> Expr | None:
+        """A copy reading by name the parts of the tree that `namer` names (None: it names
+        none)."""
+        assert self.tree is not None
+        tree = copy.deepcopy(self.tree)
+        tree.body = cast(ast.expr, namer.visit(tree.body))
+        if not namer.named:
+            return None
+        return dataclasses.replace(self, tree=tree, names=self.names | namer.named, fn=Compiler(self.source).node(tree.body))
 
     def __call__(self, env: Env) -> Value:
         if _QUIET.get():  # inside `quiet()`: floating-point warnings are off already
@@ -781,20 +784,40 @@ SPECTRAL = "funm"  # funm(X, f): f applied to the eigenvalues of a symmetric X (
 SPECTRAL_FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "abs")
 
 
-class _Hoister(ast.NodeTransformer):
-    """Replaces each largest part of a tree that does not read `moving` with a name of its
-    own, its text in <>, which no file can write (see `Expr.hoisted`); the parts become
-    expressions of their own text."""
+class _PartNamer(ast.NodeTransformer):
+    """Replaces each largest part of a tree that `name_of` gives a name with a read of that
+    name, outside d(...) (where every input moves); `named` collects the names."""
+
+    def __init__(self) -> None:
+        self.named: set[str] = set()
+
+    def name_of(self, node: ast.expr) -> str | None:
+        raise NotImplementedError
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        name = self.name_of(node) if isinstance(node, ast.expr) else None
+        if name is not None:
+            self.named.add(name)
+            return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        if isinstance(node, ast.Call):
+            if _called_name(node) == DIFFERENTIAL:
+                return node
+            node.args = [cast(ast.expr, self.visit(a)) for a in node.args]  # keywords: literals, read as they are
+            return node
+        return self.generic_visit(node)
+
+
+class _Hoister(_PartNamer):
+    """Names each largest part of a tree that does not read `moving` by its text in <>,
+    which no file can write (see `Expr.hoisted`); the parts become expressions of their
+    own text, in `parts`."""
 
     def __init__(self, text: str, variables: frozenset[str], moving: frozenset[str]) -> None:
+        super().__init__()
         self.text = text
         self.variables = variables
         self.moving = moving
         self.parts: list[tuple[str, Expr]] = []
-
-    def hoist(self, tree: ast.Expression) -> tuple[tuple[str, Expr], ...]:
-        tree.body = cast(ast.expr, self.visit(tree.body))
-        return tuple(self.parts)
 
     def read(self, node: ast.AST) -> set[str]:
         """The variables `node` reads."""
@@ -808,42 +831,27 @@ class _Hoister(ast.NodeTransformer):
         calls = {_called_name(n) for n in ast.walk(node) if isinstance(n, ast.Call)}
         return bool(names) and not names & self.moving and DIFFERENTIAL not in calls
 
-    def visit(self, node: ast.AST) -> ast.AST:
-        if self.still(node):
-            segment = ast.get_source_segment(self.text, node) or ast.unparse(node)
-            part = parse(segment if "\n" not in segment else f"({segment})", self.read(node))
-            # named by its text: at one point a text has one value, whichever claim holds it
-            name = f"<{part.source}>"
-            self.parts.append((name, part))
-            return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
-        if isinstance(node, ast.Call):
-            if _called_name(node) == DIFFERENTIAL:  # inside d(...) every input moves
-                return node
-            node.args = [cast(ast.expr, self.visit(a)) for a in node.args]  # keywords: literals, read as they are
-            return node
-        return self.generic_visit(node)
+    def name_of(self, node: ast.expr) -> str | None:
+        if not self.still(node):
+            return None
+        segment = ast.get_source_segment(self.text, node) or ast.unparse(node)
+        part = parse(segment if "\n" not in segment else f"({segment})", self.read(node))
+        # named by its text: at one point a text has one value, whichever claim holds it
+        name = f"<{part.source}>"
+        self.parts.append((name, part))
+        return name
 
 
-class _Reuser(ast.NodeTransformer):
-    """Replaces each largest part of a tree whose text is a key of `named` with the name it
-    maps to (see `Expr.reusing`)."""
+class _Reuser(_PartNamer):
+    """Names each largest part of a tree whose printed text is a key of `texts` by the
+    name it maps to (see `Expr.reusing`)."""
 
-    def __init__(self, named: Mapping[str, str]) -> None:
-        self.named = named
-        self.used: set[str] = set()
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        super().__init__()
+        self.texts = texts
 
-    def visit(self, node: ast.AST) -> ast.AST:
-        if isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Constant)):
-            name = self.named.get(ast.unparse(node))
-            if name is not None:
-                self.used.add(name)
-                return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
-        if isinstance(node, ast.Call):
-            if _called_name(node) == DIFFERENTIAL:  # inside d(...) every input moves
-                return node
-            node.args = [cast(ast.expr, self.visit(a)) for a in node.args]  # keywords: literals
-            return node
-        return self.generic_visit(node)
+    def name_of(self, node: ast.expr) -> str | None:
+        return None if isinstance(node, (ast.Name, ast.Constant)) else self.texts.get(ast.unparse(node))
 
 
 def printed(expr: Expr) -> str | None:
