@@ -277,24 +277,11 @@ def parse(source: object, scope: Collection[str], *, extra_names: Collection[str
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
     allowed = frozenset(scope) | frozenset(extra_names)
-    known = _PARSED.get(text)
-    if (known is not None and known.names <= allowed | CONSTANTS.keys()
-            and ("differential" not in known.syntax or _directions(allowed))):
-        return known  # the same text with its names in scope: the same checked expression
     tree = _syntax(text)
     checker = _Checker(text, allowed)
     names = checker.check(tree)
-    expr = Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), Compiler(text).node(tree.body),
+    return Expr(text, tree, frozenset(names), frozenset(checker.nonanalytic), Compiler(text).node(tree.body),
                 frozenset(checker.calls), frozenset(checker.syntax))
-    if len(_PARSED) < _PARSED_LIMIT:
-        _PARSED[text] = expr
-    return expr
-
-
-# Expressions parsed so far, by text: a result from a worker process or a repeated claim
-# is not parsed and compiled again. Exprs are immutable; bounded for long sessions.
-_PARSED: dict[str, Expr] = {}
-_PARSED_LIMIT = 20_000
 
 
 def _directions(names: Collection[str]) -> frozenset[str]:
@@ -882,23 +869,18 @@ def _read_lets(lets: Sequence[tuple[str, Expr]], reads: frozenset[str]) -> list[
 def _complex_step_form(expr: Expr, name: str) -> Node:
     """A let compiled for d(...): the complex-step variants of abs, max, ...; a let that
     uses any other non-analytic function cannot be moved by a complex step. Compiled once
-    per text (d(...) is evaluated at every direction of every point)."""
+    per expression, kept with it (d(...) is evaluated at every direction of every point)."""
     blocked = expr.nonanalytic - COMPLEX_STEP.keys() - {"comparison"}
     if blocked or expr.tree is None:
         what = sorted(blocked)[0] if blocked else "a Python function"
         raise EvaluationError(f"d(...) reads let '{name}', which uses '{what}' (not complex-analytic): "
                               "write this differential out with dX")
-    known = _COMPLEX_STEP_FORMS.get(expr.source)
+    known: Node | None = expr.__dict__.get("_complex_step_form")
     if known is None:
         compiler = Compiler(expr.source)
         compiler.complex_step = True
-        known = compiler.node(expr.tree.body)
-        if len(_COMPLEX_STEP_FORMS) < _PARSED_LIMIT:
-            _COMPLEX_STEP_FORMS[expr.source] = known
+        known = expr.__dict__["_complex_step_form"] = compiler.node(expr.tree.body)
     return known
-
-
-_COMPLEX_STEP_FORMS: dict[str, Node] = {}  # lets compiled for d(...), by text (bounded like _PARSED)
 
 
 def compare(op: Callable[[Any, Any], Any], a: Value, b: Value, complex_values: bool = False) -> Value:
