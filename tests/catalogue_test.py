@@ -670,6 +670,28 @@ def test_a_step_that_uses_an_unknown_identity_makes_its_file_bad(tmp_path: Path)
         [("trace_cyclic", None)]
 
 
+def test_an_entry_is_what_settling_reads(tmp_path: Path) -> None:
+    """A run settles its files on their entries (name, path, the uses of each step), as
+    loading settles them on identities: the same identities kept, the same bad files."""
+    from gradcheck.catalogue import Entry, Use, discover, load_item, settled
+
+    (tmp_path / "d.yaml").write_text(DERIVATION.replace("by: eq. (10)}", "by: eq. (10), uses: trace_cyclc}"))
+    (tmp_path / "t.yaml").write_text(BACKWARD.replace("name: b", "name: trace_cyclic"))
+    (tmp_path / "u.yaml").write_text(BACKWARD.replace("name: b", "name: trace_cyclic"))
+    found = discover([tmp_path])
+    items = [load_item(path) for path in found.files]
+    assert items[0].entry == Entry("d", str(tmp_path / "d.yaml"), (Use(1, 1, "trace_cyclc", 7),))  # type: ignore[union-attr]
+    entries, bad = settled(found, [i.entry for i in items])  # type: ignore[union-attr]
+    catalogue = load_catalogue([tmp_path])
+    assert entries == tuple(i.entry for i in catalogue.identities) == (items[1].entry,)  # type: ignore[union-attr]
+    assert [(b.path, str(b.error)) for b in bad] == [(b.path, str(b.error)) for b in catalogue.bad_files]
+    assert [str(b.error).split(" (")[0] for b in bad] == ["duplicate identity name 'trace_cyclic'",
+                                                          "step 1 uses 'trace_cyclc', which is not an identity of "
+                                                          "the catalogue in claim 1 step 1.uses of "
+                                                          f"{tmp_path / 'd.yaml'}, line 7: did you mean "
+                                                          "'trace_cyclic'?"]
+
+
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("      - sum(inv(X).T * dX)\n", "      - logdet(X)\n",
      "step 2 has no direction (dX) but the derivation is of differentials: every step is df written with them in "

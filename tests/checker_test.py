@@ -856,16 +856,18 @@ def _folder_of_every_kind(write: Callable[..., Path], tmp_path: Path) -> Path:
 def test_files_loaded_in_the_workers_give_what_loading_first_gives(write: Callable[..., Path], tmp_path: Path,
                                                                     only: str | None) -> None:
     from gradcheck.catalogue import discover
-    from gradcheck.checker import check_files, collected
+    from gradcheck.checker import check_files, collected, select
 
     folder = _folder_of_every_kind(write, tmp_path)
     first = load_catalogue([folder])
     expected = [r for rs in check_catalogue(first, only=only, jobs=2) for r in rs]
     found = discover([folder])
-    catalogue, results = collected(found, check_files(found, only=only, jobs=2), only)
-    assert [_row(r) for r in results] == [_row(r) for r in expected]
-    assert [i.path for i in catalogue.identities] == [i.path for i in first.identities]
-    assert [(b.path, str(b.error)) for b in catalogue.bad_files] == [(b.path, str(b.error)) for b in first.bad_files]
+    made = collected(found, check_files(found, only=only, jobs=2), only)
+    assert [_row(r) for r in made.results] == [_row(r) for r in expected]
+    assert made.entries == tuple(i.entry for i in first.identities)
+    assert [(b.path, str(b.error)) for b in made.bad_files] == [(b.path, str(b.error)) for b in first.bad_files]
+    assert made.chosen == bool(select(first.identities, only))
+    results = made.results
     if only is None:
         assert [(r.identity, r.status) for r in results if r.status is Status.ERROR] == \
             [("sq", Status.ERROR), ("uses", Status.ERROR), ("broken", Status.ERROR), ("link", Status.ERROR)]
@@ -880,20 +882,21 @@ def test_what_a_worker_does_with_a_file_and_what_a_lost_one_reads(write: Callabl
     broken = str(write("name: [", "broken.yaml"))
     other = str(write("jobs: {build: {runs-on: ubuntu}}\n", "ci.yaml"))
     checked = _load_and_check(good, Options(), None, False)
-    assert [r.status for r in checked.results] == [Status.PASS] and checked.item is not None
-    assert checked.results[0].readings == ()  # not sent back: a run's reports do not read them
+    [passed] = checked.results
+    assert passed.status is Status.PASS and checked.chosen and checked.item == load_file(good).entry
+    assert passed.readings == ()  # not sent back: a run's reports do not read them
     steps = str(write(SQUARE.replace("claims:", "format: 3\nclaims:") +
                       "  - derivation: [trace(inv(X) @ dX), sum(inv(X).T * dX)]\n", "steps.yaml"))
     [derivation] = _load_and_check(steps, Options(), None, False).results
     assert derivation.status is Status.PASS and derivation.readings == ()
     assert [step.part for step in derivation.steps or ()] == ["step 1", "step 2"]  # JUnit shows their figures
-    assert _load_and_check(good, Options(), "no such", False).results == []  # loaded, not chosen
-    assert _load_and_check(other, Options(), None, True) == Checked(other, None, [])
+    assert _load_and_check(good, Options(), "no such", False) == Checked(good, checked.item)  # loaded, not chosen
+    assert _load_and_check(other, Options(), None, True) == Checked(other, None)
     [row] = _load_and_check(broken, Options(), None, False).results
     assert row.status is Status.ERROR and "malformed YAML" in row.message
     died = Lost("died", "killed by signal 9 (SIGKILL; out of memory?)")
     [lost] = _lost_file(good, died, Options(), None, False).results
     assert lost.status is Status.ERROR and lost.message.startswith("the process checking it died: killed by signal 9")
-    assert _lost_file(good, died, Options(), "no such", False).results == []
+    assert _lost_file(good, died, Options(), "no such", False) == Checked(good, checked.item)
     assert [r.status for r in _lost_file(broken, died, Options(), None, False).results] == [Status.ERROR]
-    assert _lost_file(other, died, Options(), None, True) == Checked(other, None, [])
+    assert _lost_file(other, died, Options(), None, True) == Checked(other, None)

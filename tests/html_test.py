@@ -64,3 +64,23 @@ def test_opened_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     shot = subprocess.run([browser, *flags, f"--screenshot={shots / 'html-report.png'}", "--window-size=1200,1600",
                            url], capture_output=True, text=True, timeout=120)
     assert shot.returncode == 0 and (shots / "html-report.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_pictures_load_the_failing_identities_again(tmp_path: Path) -> None:
+    """The run's parent holds entries, not identities: a failing claim's picture loads its
+    file again, and a file that no longer holds the identity checked gets none."""
+    pytest.importorskip("matplotlib")
+    from gradcheck.catalogue import load_file
+    from gradcheck.checker import Options, check_identity
+    from gradcheck.cli import _pictures
+
+    path = tmp_path / "wrong.yaml"
+    path.write_text(WRONG)
+    identity = load_file(path)
+    results = check_identity(identity, Options())
+    pictures = _pictures([identity.entry], results, Options())
+    assert list(pictures) == [("wrong-inverse", 2)] and pictures["wrong-inverse", 2].lstrip().startswith("<svg")
+    path.write_text(WRONG.replace("name: wrong-inverse", "name: renamed"))
+    assert _pictures([identity.entry], results, Options()) == {}
+    path.write_text(BROKEN)
+    assert _pictures([identity.entry], results, Options()) == {}

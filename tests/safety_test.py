@@ -286,7 +286,7 @@ def test_a_bug_or_a_dead_worker_is_one_identitys_error(tmp_path: Path, monkeypat
     loaded_first = [r for batch in checker.check_catalogue(load_catalogue([str(tmp_path)]), Options(), jobs=jobs,
                                                            supervise=True) for r in batch]
     found = discover([str(tmp_path)])  # as `gradcheck run` does it: the files loaded in the workers too
-    _, loaded_there = checker.collected(found, checker.check_files(found, Options(), jobs=jobs))
+    loaded_there = checker.collected(found, checker.check_files(found, Options(), jobs=jobs)).results
     for rows in (loaded_first, loaded_there):
         assert [(r.identity, r.status) for r in rows] == [("a_bug", Status.ERROR), ("b_killed", Status.ERROR),
                                                           ("c_fine", Status.PASS)]

@@ -172,6 +172,12 @@ class Identity:  # noqa: PLR0902 (a record)
         return next(v for v in self.inputs if v.name == name)
 
     @property
+    def entry(self) -> Entry:
+        uses = tuple(Use(claim.index, k + 1, name, claim.line) for claim in self.claims
+                     for k, name in enumerate(claim.uses) if name is not None)
+        return Entry(self.name, self.path, uses)
+
+    @property
     def complex_values(self) -> bool:
         """Whether an input or a constant is complex (format 6): its values are complex
         numbers, not a complex step through real ones."""
@@ -192,6 +198,28 @@ class Identity:  # noqa: PLR0902 (a record)
         dims = {name: (size if size is not None else n) for name, n in self.dims.items()}
         dims.update({k: v for k, v in (overrides or {}).items() if k in dims})
         return dims
+
+
+@dataclass(frozen=True)
+class Use:
+    """A derivation step's `uses`: the identity it names, at step `step` (from 1) of
+    claim `claim`, on `line` of its file."""
+
+    claim: int
+    step: int
+    name: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What settling a catalogue reads of an identity (see `settled`): its name, its file
+    and the identities its derivations use. A run's parent holds these, a few hundred
+    bytes each, where an identity with its claims' texts is some 13 kB."""
+
+    name: str
+    path: str
+    uses: tuple[Use, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -434,8 +462,24 @@ def load_item(path: str | Path, limits: Limits = Limits()) -> Identity | BadFile
 def assembled(found: Found, loaded: Iterable[Identity | BadFile]) -> Catalogue:
     """The catalogue that the files `loaded` (those of `found`, in its order) make: an
     identity whose name an earlier file has, or whose derivation `uses` an identity that no
-    file holds, is a bad file; so is each path that discovery skipped."""
-    identities: list[Identity] = []
+    file holds, is a bad file; so is each path that discovery skipped (see `settled`)."""
+    of: dict[int, Identity] = {}  # each entry's identity, by the entry's id (`entries` holds them)
+    entries: list[Entry | BadFile] = []
+    for item in loaded:
+        entries.append(item.entry if isinstance(item, Identity) else item)
+        if isinstance(item, Identity):
+            of[id(entries[-1])] = item
+    good, bad = settled(found, entries)
+    return Catalogue(tuple(of[id(entry)] for entry in good), bad)
+
+
+def settled(found: Found, loaded: Iterable[Entry | BadFile]) -> tuple[tuple[Entry, ...], tuple[BadFile, ...]]:
+    """Which of the identities `loaded` (those of `found`, in its order) a catalogue keeps,
+    and its bad files: an identity whose name an earlier file has, or whose derivation
+    `uses` an identity that no file holds, is a bad file; so is each path that discovery
+    skipped. Only the whole set can tell, and only names and uses decide: a run settles
+    its identities' entries, not the identities (see gradcheck.checker.collected)."""
+    entries: list[Entry] = []
     bad = [BadFile(str(path), CatalogueError(why, Location(str(path))), _guess_name(path))
            for path, why in found.skipped]
     seen: dict[str, str] = {}
@@ -448,28 +492,21 @@ def assembled(found: Found, loaded: Iterable[Identity | BadFile]) -> Catalogue:
             bad.append(BadFile(item.path, err, item.name))
         else:
             seen[item.name] = item.path
-            identities.append(item)
-    return _with_known_uses(identities, bad, seen)
-
-
-def _with_known_uses(identities: list[Identity], bad: list[BadFile], seen: Mapping[str, str]) -> Catalogue:
-    """The catalogue, with every identity whose derivation `uses` an identity it does not
-    hold moved to the bad files (one-line error naming the file, claim and step)."""
+            entries.append(item)
     good = []
-    for identity in identities:
-        error = next((_unknown_use(identity, claim, k, name, seen) for claim in identity.claims
-                      for k, name in enumerate(claim.uses) if name is not None and name not in seen), None)
-        if error is None:
-            good.append(identity)
+    for entry in entries:  # a derivation step that uses an identity no file holds
+        unknown = next((use for use in entry.uses if use.name not in seen), None)
+        if unknown is None:
+            good.append(entry)
         else:
-            bad.append(BadFile(identity.path, error, identity.name))
-    return Catalogue(tuple(good), tuple(bad))
+            bad.append(BadFile(entry.path, _unknown_use(entry, unknown, seen), entry.name))
+    return tuple(good), tuple(bad)
 
 
-def _unknown_use(identity: Identity, claim: Claim, k: int, name: str, seen: Mapping[str, str]) -> CatalogueError:
-    return CatalogueError(f"step {k + 1} uses '{name}', which is not an identity of the catalogue",
-                          Location(identity.path, f"claim {claim.index} step {k + 1}.uses", claim.line),
-                          did_you_mean(name, list(seen)))
+def _unknown_use(entry: Entry, use: Use, seen: Mapping[str, str]) -> CatalogueError:
+    return CatalogueError(f"step {use.step} uses '{use.name}', which is not an identity of the catalogue",
+                          Location(entry.path, f"claim {use.claim} step {use.step}.uses", use.line),
+                          did_you_mean(use.name, list(seen)))
 
 
 def _guess_name(path: str | Path) -> str:

@@ -26,17 +26,19 @@ from gradcheck.catalogue import (
     BadFile,
     Catalogue,
     Claim,
+    Entry,
     Found,
     Identity,
-    assembled,
     is_identity_file,
     load_item,
+    settled,
 )
 from gradcheck.diagnosis import diagnosed
 from gradcheck.differences import Differences
 from gradcheck.errors import ClaimError, EvalError, GradcheckError, LayoutSlip, Location, NonFiniteError
 from gradcheck.expr import quiet
 from gradcheck.forms import Probing
+from gradcheck.held import NONE, Held, Results
 from gradcheck.options import Limits, applied
 from gradcheck.options import Options as Options  # re-exported: the run options
 from gradcheck.point import Point
@@ -365,13 +367,29 @@ def _shown(item: Identity | BadFile, batch: list[ClaimResult], only: str | None)
 
 @dataclass(frozen=True)
 class Checked:
-    """One file of a run, loaded and checked in a worker: what it holds (None: not an
-    identity file, with `identity_files_only`) and the results of what `only` chose, as
-    a run's reports read them (see `_for_reports`)."""
+    """One file of a run, loaded and checked in a worker: what settling the run reads of it
+    (its identity's entry or the bad file it is; None: not an identity file, with
+    `identity_files_only`), whether `only` chose it, and the results of what `only` chose,
+    as a run's reports read them (see `_for_reports`), pickled (see gradcheck.held). The
+    identity itself stays in the worker: a parent that held every one held 13 kB a file
+    to the end of the run."""
 
     path: str
-    item: Identity | BadFile | None
-    results: list[ClaimResult]
+    item: Entry | BadFile | None
+    results: Held = NONE
+    chosen: bool = False
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What the files of a run make: the identities kept (their entries, in path order),
+    the bad files (as `assembled` finds them), whether `only` chose any identity kept, and
+    every result in path order (held pickled, see gradcheck.held)."""
+
+    entries: tuple[Entry, ...]
+    bad_files: tuple[BadFile, ...]
+    chosen: bool
+    results: Results
 
 
 def check_files(found: Found, options: Options = Options(), only: str | None = None, jobs: int = 1,
@@ -402,8 +420,13 @@ def _loaded(path: str, options: Options, identity_files_only: bool) -> Identity 
 def _load_and_check(path: str, options: Options, only: str | None, identity_files_only: bool) -> Checked:
     item = _loaded(path, options, identity_files_only)
     if item is None or not chosen(only, item):
-        return Checked(path, item, [])
-    return Checked(path, item, [_for_reports(r) for r in _shown(item, _check_item(item, options), only)])
+        return Checked(path, _entry(item))
+    return Checked(path, _entry(item), Held.of(_for_reports(r) for r in _shown(item, _check_item(item, options), only)),
+                   True)
+
+
+def _entry(item: Identity | BadFile | None) -> Entry | BadFile | None:
+    return item.entry if isinstance(item, Identity) else item
 
 
 def _for_reports(result: ClaimResult) -> ClaimResult:
@@ -418,23 +441,26 @@ def _lost_file(path: str, why: Lost, options: Options, only: str | None, identit
     bounded by the limits; checking is what runs in workers) to name its claims."""
     item = _loaded(path, options, identity_files_only)
     if item is None or not chosen(only, item):
-        return Checked(path, item, [])
+        return Checked(path, _entry(item))
     rows = [bad_file_result(item)] if isinstance(item, BadFile) else _lost(item, why, options)
-    return Checked(path, item, _shown(item, rows, only))
+    return Checked(path, _entry(item), Held.of(_shown(item, rows, only)), True)
 
 
-def collected(found: Found, checked: Iterable[Checked], only: str | None = None) -> tuple[Catalogue, list[ClaimResult]]:
-    """The catalogue that the files of a `check_files` run make (as `load_catalogue` would
-    make it), and every result in path order (as `check_catalogue` gives them): a file
-    whose identity clashes with another file's is its bad file's row, not its results."""
+def collected(found: Found, checked: Iterable[Checked], only: str | None = None) -> Collected:
+    """What the files of a `check_files` run make, settled as `load_catalogue` settles
+    them (see `settled`), and every result in path order (as `check_catalogue` gives
+    them): a file whose identity clashes with another file's is its bad file's row, not
+    its results."""
     done = [c for c in checked if c.item is not None]
-    catalogue = assembled(found, [c.item for c in done if c.item is not None])
-    bad = {b.path: b for b in catalogue.bad_files}
-    rows = [(c.path, [bad_file_result(bad[c.path])] if chosen(only, bad[c.path]) else [])
-            if isinstance(c.item, Identity) and c.path in bad else (c.path, c.results) for c in done]
+    entries, bad_files = settled(found, [c.item for c in done if c.item is not None])
+    bad = {b.path: b for b in bad_files}
+    rows = [(c.path, Held.of([bad_file_result(bad[c.path])]) if chosen(only, bad[c.path]) else NONE)
+            if isinstance(c.item, Entry) and c.path in bad else (c.path, c.results) for c in done]
     loaded = {c.path for c in done}
-    rows += [(b.path, [bad_file_result(b)]) for b in catalogue.bad_files if b.path not in loaded and chosen(only, b)]
-    return catalogue, [r for _, batch in sorted(rows, key=lambda pair: pair[0]) for r in batch]
+    rows += [(b.path, Held.of([bad_file_result(b)])) for b in bad_files if b.path not in loaded and chosen(only, b)]
+    kept = {e.path for e in entries}
+    return Collected(entries, bad_files, any(c.chosen and c.path in kept for c in done),
+                     Results(held for _, held in sorted(rows, key=lambda pair: pair[0])))
 
 
 def _checked(items: list[Identity | BadFile], options: Options, jobs: int,

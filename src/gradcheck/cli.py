@@ -38,8 +38,8 @@ from gradcheck.supervisor import available_cores
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from gradcheck.catalogue import Catalogue, Found, Identity
-    from gradcheck.checker import Checked
+    from gradcheck.catalogue import Catalogue, Entry, Found, Identity
+    from gradcheck.checker import Checked, Collected
     from gradcheck.verdict import ClaimResult, Status
 
 # NumPy, YAML and rich are imported inside the commands that use them, so that
@@ -240,6 +240,7 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
       gradcheck run identities/ --junit report.xml --json report.json
     """
     from gradcheck.catalogue import discover
+    from gradcheck.checker import summary
 
     start = time.perf_counter()
     options = _options(**numeric)
@@ -252,27 +253,32 @@ def run(paths: tuple[str, ...], only: str | None, jobs: int | None, fmt: str, ou
     console = _console()
     cores = available_cores()
     found = discover(paths, follow_links)
-    catalogue, results, interrupted = _collect(found, options, only, min(jobs or cores, cores), console,
-                                               identity_files_only)
-    if identity_files_only and not catalogue.identities and not catalogue.bad_files and not interrupted:
+    made, interrupted = _collect(found, options, only, min(jobs or cores, cores), console, identity_files_only)
+    results = made.results
+    if identity_files_only and not made.entries and not made.bad_files and not interrupted:
         click.echo("0 identity files among the files given")
         raise SystemExit(ExitCode.OK)
     if not interrupted:
-        _nothing_selected(catalogue, only, paths)
-    pictures = _pictures(catalogue, results, options) if "html" in (fmt, *files.values()) else {}
+        _nothing_selected(made, only, paths)
+    pictures = _pictures(made.entries, results, options) if "html" in (fmt, *files.values()) else {}
     view = "quiet" if quiet else "problems" if only_problems else "all"
     seconds = time.perf_counter() - start
-    _report(results, fmt, options, seconds, console, pictures, view, screen=not output)
-    _files(results, files, options, seconds, pictures)
+    counts = summary(results)  # once: each pass over the results makes them again (gradcheck.held)
+    _report(results, counts, fmt, options, seconds, console, pictures, view, screen=not output)
+    _files(results, counts, files, options, seconds, pictures)
     if interrupted:
         console.print(f"interrupted: {len({r.identity for r in results})} identities were checked")
         raise SystemExit(ExitCode.INTERRUPTED)
-    raise SystemExit(ExitCode.OK if all(r.status.ok for r in results) else ExitCode.FAILED)
+    raise SystemExit(ExitCode.OK if all(counts[s] == 0 for s in counts if not s.ok) else ExitCode.FAILED)
 
 
-def _pictures(catalogue: Catalogue, results: Sequence[ClaimResult], options: Options) -> dict[tuple[str, int], str]:
+def _pictures(entries: Sequence[Entry], results: Sequence[ClaimResult],
+              options: Options) -> dict[tuple[str, int], str]:
     """For the HTML report: each failing claim's error against the step, as SVG (when
-    matplotlib is installed; the report says where it is not)."""
+    matplotlib is installed; the report says where it is not). The identities stayed in
+    the workers: those with a failing claim are loaded again (a file that no longer holds
+    the identity checked gets no picture)."""
+    from gradcheck.catalogue import Identity, load_item
     from gradcheck.verdict import Status
 
     failing = {(r.identity, r.claim.index) for r in results if r.claim is not None and r.status is Status.FAIL}
@@ -281,38 +287,39 @@ def _pictures(catalogue: Catalogue, results: Sequence[ClaimResult], options: Opt
     from gradcheck.report.plot import svg, sweep
 
     out = {}
-    by_name = {i.name: i for i in catalogue.identities}
+    paths = {e.name: e.path for e in entries}
     by_claim = {(r.identity, r.claim.index): r for r in results if r.claim is not None}
     for name in sorted({n for n, _ in failing}):
-        identity = by_name[name]
+        identity = load_item(paths[name], options.limits)
+        if not isinstance(identity, Identity) or identity.name != name:
+            continue
         for s, claim in zip(sweep(identity, options), identity.claims):
             if (name, claim.index) in failing:
                 out[(name, claim.index)] = svg(identity, [s], [by_claim[(name, claim.index)]])
     return out
 
 
-def _nothing_selected(catalogue: Catalogue, only: str | None, paths: Sequence[str]) -> None:
+def _nothing_selected(made: Collected, only: str | None, paths: Sequence[str]) -> None:
     """An empty selection is a mistake in the command (a -k with a typo, the wrong folder),
     not a green run: a usage error, as pytest's -k with no match is not a pass."""
-    from gradcheck.checker import select
-
-    if catalogue.bad_files or select(catalogue.identities, only):
+    if made.bad_files or made.chosen:
         return
     where = ", ".join(paths)
-    if not catalogue.identities:
+    if not made.entries:
         raise click.UsageError(f"no identity files (*.yaml, *.yml) under {where}")
-    raise click.UsageError(f"no identity name contains '{only}' ({len(catalogue.identities)} identities under "
+    raise click.UsageError(f"no identity name contains '{only}' ({len(made.entries)} identities under "
                            f"{where}; 'gradcheck list' shows their names)")
 
 
 def _collect(found: Found, options: Options, only: str | None, jobs: int, console: Console,
-             identity_files_only: bool) -> tuple[Catalogue, list[ClaimResult], bool]:
+             identity_files_only: bool) -> tuple[Collected, bool]:
     """Load and check the files in the workers, with a progress bar on a terminal; on
     Ctrl-C keep what finished (as checked: which of them clash is not settled)."""
     from rich.progress import Progress
 
-    from gradcheck.catalogue import Catalogue, Identity
-    from gradcheck.checker import check_files, collected
+    from gradcheck.catalogue import Entry
+    from gradcheck.checker import Collected, check_files, collected
+    from gradcheck.held import Results
 
     done: list[Checked] = []
     show = console.is_terminal and not os.environ.get("CI")
@@ -330,23 +337,22 @@ def _collect(found: Found, options: Options, only: str | None, jobs: int, consol
                     done.append(checked)
                     progress.advance(task)
     except KeyboardInterrupt:
-        identities = tuple(c.item for c in done if isinstance(c.item, Identity))
-        return Catalogue(identities), [r for c in done for r in c.results], True
+        entries = tuple(c.item for c in done if isinstance(c.item, Entry))
+        return Collected(entries, (), any(c.chosen for c in done), Results(c.results for c in done)), True
     finally:
         batches.close()  # stops the workers now, not when the generator is collected
         signal.signal(signal.SIGTERM, previous)
-    return (*collected(found, done, only), False)
+    return collected(found, done, only), False
 
 
-def _report(results: list[ClaimResult], fmt: str, options: Options, seconds: float, console: Console,
-            pictures: Mapping[tuple[str, int], str] | None = None, view: str = "all", screen: bool = True) -> None:
+def _report(results: Sequence[ClaimResult], counts: dict[Status, int], fmt: str, options: Options, seconds: float,
+            console: Console, pictures: Mapping[tuple[str, int], str] | None = None, view: str = "all",
+            screen: bool = True) -> None:
     """What the terminal shows: the report in `fmt` when it is not a screen format (and
     `screen`, no --output took it), else the table: every row (`view` "all"), the rows
     that need attention ("problems"), or none ("quiet"), then the problems and totals."""
-    from gradcheck.checker import summary
     from gradcheck.report.table import plain_lines, plain_problems, problems, results_table, totals_line
 
-    counts = summary(results)
     if fmt not in SCREEN and screen:
         click.echo(_render(fmt, results, counts, seconds, options, pictures), nl=False)
         return
@@ -364,15 +370,13 @@ def _report(results: list[ClaimResult], fmt: str, options: Options, seconds: flo
         console.print(totals_line(counts, seconds))
 
 
-def _files(results: list[ClaimResult], files: Mapping[str, str], options: Options, seconds: float,
-           pictures: Mapping[tuple[str, int], str]) -> None:
+def _files(results: Sequence[ClaimResult], counts: dict[Status, int], files: Mapping[str, str], options: Options,
+           seconds: float, pictures: Mapping[tuple[str, int], str]) -> None:
     """Every report asked for, each to its file, after the table (a report that cannot be
     written loses no result on screen: an OutputError is exit 2, see _Group); under GitHub
     Actions, annotations and the job summary too."""
-    from gradcheck.checker import summary
     from gradcheck.report.output import write_atomic
 
-    counts = summary(results)
     for path, kind in files.items():
         write_atomic(path, _render(kind, results, counts, seconds, options, pictures))
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -388,7 +392,7 @@ def _files(results: list[ClaimResult], files: Mapping[str, str], options: Option
             click.echo(f"gradcheck: warning: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror}", err=True)
 
 
-def _render(fmt: str, results: list[ClaimResult], counts: dict[Status, int], seconds: float,
+def _render(fmt: str, results: Sequence[ClaimResult], counts: dict[Status, int], seconds: float,
             options: Options, pictures: Mapping[tuple[str, int], str] | None = None) -> str:
     if fmt == "html":
         from gradcheck.report.html import html_report
