@@ -900,3 +900,28 @@ def test_what_a_worker_does_with_a_file_and_what_a_lost_one_reads(write: Callabl
     assert _lost_file(good, died, Options(), "no such", False) == Checked(good, checked.item)
     assert [r.status for r in _lost_file(broken, died, Options(), None, False).results] == [Status.ERROR]
     assert _lost_file(other, died, Options(), None, True) == Checked(other, None)
+
+
+def test_central_differences_take_their_second_step_size_only_where_a_claim_needs_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A right claim passes from the steps at h/2 alone (half the evaluations); a wrong one,
+    even by 1e-7, is read again with both step sizes and fails as before, its diagnosis
+    the same."""
+    from gradcheck.differences import Differences
+
+    text = ("format: 2\nname: t\ndims: {n: 3}\ninputs:\n  X: {shape: [n, n]}\n  y: {shape: [n]}\n"
+            "function: sum(tanh(X @ y) ** 2) + abs(y[0])\nclaims:\n"
+            "  - {differential: 'sum(2 * tanh(X @ y) * (1 - tanh(X @ y) ** 2) * (dX @ y + X @ dy)) + sign(y[0]) * dy[0]'}\n"
+            "  - {differential: 'sum(2 * tanh(X @ y) * (1 - tanh(X @ y) ** 2) * (dX @ y + X @ dy)) * (1 + 1e-7) "
+            "+ sign(y[0]) * dy[0]'}\n"
+            "  - {wrt: y, layout: denominator, derivative: 'X.T @ (2 * tanh(X @ y) * (1 - tanh(X @ y) ** 2)) "
+            "+ sign(y[0]) * eye(n)[0]'}\n"
+            "  - {wrt: y, layout: denominator, derivative: 'X @ (2 * tanh(X @ y) * (1 - tanh(X @ y) ** 2)) "
+            "+ sign(y[0]) * eye(n)[0]'}\n")
+    identity = load_text(text, "t.yaml")
+    quick = check_identity(identity, Options(method="central"))
+    monkeypatch.setattr(Differences, "quickens", property(lambda self: False))
+    both = check_identity(identity, Options(method="central"))
+    assert [r.status for r in quick] == [r.status for r in both] == [Status.PASS, Status.FAIL, Status.PASS, Status.FAIL]
+    assert [r.hint for r in quick] == [r.hint for r in both]
+    assert sum(r.nfev for r in quick) < 0.8 * sum(r.nfev for r in both)

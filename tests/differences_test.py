@@ -123,3 +123,65 @@ def test_numbers_taken_ahead_in_stacked_passes_are_the_numbers_taken_one_by_one(
     for a, b in zip(stacked, single, strict=True):
         np.testing.assert_allclose(a.value, b.value, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(a.error, b.error, rtol=1e-6, atol=1e-13)
+
+
+def _differences(text: str, method: str = "central") -> tuple[Differences, ProbeSets]:
+    identity = load_text(text, "t.yaml")
+    sample = draw_sample(identity, identity.sizes(), np.random.default_rng(0))
+    numbers = Differences(Point(identity, sample), method, Numerics())
+    return numbers, ProbeSets(numbers.point, Numerics(), np.random.default_rng(1))
+
+
+def test_quickly_one_step_size_then_the_second_reusing_the_first() -> None:
+    """Within `quickly`, central differences take the steps at h/2 alone (2 evaluations a
+    probe, stacked or not); the value is the one both step sizes give, its error estimate
+    that one's rounding part; outside, the steps at h are added and those at h/2 reused."""
+    numbers, probes = _differences(STACKED)
+    both, _ = _differences(STACKED)
+    along = probes.of_input(numbers.point.identity.input("X"))
+    start = numbers.point.nfev
+    with numbers.quickly():
+        quick = [*numbers.firsts(along[:2]), numbers.first(along[2])]
+    quick_cost = numbers.point.nfev - start
+    full = [numbers.first(p) for p in along[:3]]
+    more = numbers.point.nfev - start - quick_cost
+    fresh = both.point.nfev
+    reference = [both.first(p) for p in along[:3]]
+    fresh = both.point.nfev - fresh
+    for q, f, r in zip(quick, full, reference, strict=True):
+        assert q.nfev == 2 and f.nfev == 4
+        np.testing.assert_allclose(q.value, r.value, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(f.value, r.value, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(f.error, r.error, rtol=1e-6)
+        assert q.error <= f.error and q.error == q.rounding
+    # the steps at h/2 were kept for the full ones: together they cost what both step sizes
+    # cost from the start (the rounding of f is read once, with the first)
+    assert more == 2 * 3 and quick_cost + more == fresh
+    assert not numbers.kept  # every kept change was used
+    with numbers.quickly():  # a full estimate made already is the one given
+        assert numbers.first(along[0]) is full[0]
+
+
+def test_quickly_changes_nothing_but_under_central_differences() -> None:
+    for method in ("richardson", "complex"):
+        numbers, probes = _differences(STACKED, method)
+        assert not numbers.quickens
+        with numbers.quickly():
+            estimate = numbers.first(probes.of_input(numbers.point.identity.input("y"))[0])
+        assert estimate.nfev > 2 or method == "complex"
+        assert not numbers.fine and not numbers.kept
+
+
+def test_quickly_takes_both_step_sizes_where_a_kink_may_be_near() -> None:
+    """relu at the structural zeros of a lower-triangular L: the one-sided derivatives
+    differ at every step there, and the verdict's note on the kink needs both step sizes;
+    elsewhere one step size is taken."""
+    text = ("name: t\ndims: {n: 3}\ninputs:\n  L: {shape: [n, n], kind: lower}\nfunction: sum(relu(L))\n"
+            "claims:\n  - {wrt: L, layout: denominator, derivative: step(L)}\n")
+    numbers, probes = _differences(text)
+    along = probes.of_input(numbers.point.identity.input("L"))
+    with numbers.quickly():
+        estimates = [numbers.first(p) for p in along]
+    kinked = [e for p, e in zip(along, estimates) if numbers.fine[p.key] is None]
+    assert kinked and all(e.nfev == 4 and e.lower is not None for e in kinked)
+    assert any(e.nfev == 2 for e in estimates)

@@ -101,3 +101,24 @@ def test_the_steps_named_beforehand_are_the_first_ones_taken(method: str, scale:
     second_derivative(plane, scale, 2 * scale, method)
     named_pairs = numdiff.second_steps(method, scale, 2 * scale)
     assert pairs[: len(named_pairs)] == list(named_pairs)
+
+
+def test_one_step_size_of_central_differences_is_the_value_of_both_with_less_error() -> None:
+    from gradcheck.numdiff import fine_central
+
+    def smooth(t: complex) -> np.ndarray:  # a change of f: g(0) = 0
+        return np.array([np.sin(1.3 + t) - np.sin(1.3), np.exp(2 * t) - 1.0])
+
+    both = first_derivative(smooth, 0.7, "central", 1e-17, 1.0, at_zero=True)
+    one, may_stand = fine_central(smooth, 0.7, 1e-17, 1.0)
+    assert may_stand and one.nfev == 2 and both.nfev == 4
+    np.testing.assert_array_equal(one.value, both.value)
+    assert np.all(one.error == one.rounding) and np.all(one.error <= both.rounding) and np.all(both.rounding <= both.error)
+    np.testing.assert_allclose(one.value, [np.cos(1.3), 2.0], rtol=1e-9)
+
+    def kinked(t: complex) -> np.ndarray:  # |t| + 3 t: one-sided derivatives 4 and 2
+        return np.array([abs(t) + 3 * t])
+
+    assert not fine_central(kinked, 1.0)[1]
+    flat = fine_central(lambda t: np.array([0.0 * t]), 1.0)  # no change at all: no kink either
+    assert flat[1] and flat[0].value[0] == 0.0

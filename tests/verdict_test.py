@@ -7,7 +7,7 @@ import pytest
 
 from gradcheck.catalogue import Claim
 from gradcheck.expr import parse
-from gradcheck.options import DEFAULT_MAX_NOISE, DEFAULT_RTOL, NOT_SMOOTH, ZERO_SLACK
+from gradcheck.options import DEFAULT_MAX_NOISE, DEFAULT_RTOL, NOT_SMOOTH, QUICK_NOISE, ZERO_SLACK
 from gradcheck.reading import Reading
 from gradcheck.verdict import (
     ClaimResult,
@@ -16,6 +16,7 @@ from gradcheck.verdict import (
     judge,
     not_zero,
     passes,
+    passes_quickly,
     unjudgeable,
     visible,
     zero_judged,
@@ -185,3 +186,20 @@ def test_a_layout_warning_is_kept_for_a_pass_only() -> None:
 def test_the_verdict_leaves_the_diagnosis_to_diagnosis() -> None:
     result = verdict(reading([2.0], [1.0]))
     assert result.status is Status.FAIL and result.hint == "" and result.details == ()
+
+
+def test_one_step_size_passes_only_what_both_would_with_noise_to_spare() -> None:
+    """A reading from one step size of central differences decides a pass only where it
+    passes, with noise below QUICK_NOISE of --max-noise (the second step size could add a
+    truncation error that makes the claim unjudgeable, for another method to judge), and
+    nothing in it judged zero; anything else is read again with both step sizes."""
+    quiet = QUICK_NOISE * DEFAULT_MAX_NOISE
+    assert passes_quickly(reading([1.0, 2.0], [1.0, 2.0 + 1e-12], noise=1e-11), RTOL, DEFAULT_MAX_NOISE)
+    assert not passes_quickly(reading([1.0, 2.0], [1.0, 2.0 + 1e-6], noise=1e-11), RTOL, DEFAULT_MAX_NOISE)
+    noisy = reading([1.0, 2.0], [1.0, 2.0], noise=3 * quiet)
+    assert passes(noisy, RTOL) and not unjudgeable(noisy, DEFAULT_MAX_NOISE, RTOL)
+    assert not passes_quickly(noisy, RTOL, DEFAULT_MAX_NOISE)
+    zero = reading([0.0, 0.0], [1e-14, 0.0], noise=1e-13)
+    assert passes(zero, RTOL) and not passes_quickly(zero, RTOL, DEFAULT_MAX_NOISE)
+    conflict = reading([1.0], [1.0], noise=1e-12, conflict="central fails it, complex passes it")
+    assert not passes_quickly(conflict, RTOL, DEFAULT_MAX_NOISE)

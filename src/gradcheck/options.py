@@ -122,6 +122,13 @@ REFINE_TABLES = 2
 TRUNCATION_DOMINATES = 10.0
 # A gap between the one-sided derivatives this many times their drift is a kink (numdiff).
 KINK_RATIO = 10.0
+# One-sided derivatives further apart than this, relative (a smooth f puts them h f''
+# apart, 3e-6 relative to f' for f'' ~ f'), may be a kink: central differences then take
+# their second step size before any claim passes (numdiff.fine_central).
+KINK_IN_SIGHT = 1e-3
+# A claim read from one step size of central differences passes there only with noise
+# below this share of --max-noise (verdict.passes_quickly).
+QUICK_NOISE = 0.01
 # Relative step of the line along which the rounding noise of f is read (point).
 NOISE_STEP = 1e-5
 # Relative step of the line along which the complex step's own noise is read: large
@@ -161,6 +168,8 @@ TOLERANCES: dict[str, str] = {
     "REFINE_TABLES": "times Richardson's table is retaken at a quarter of the step",
     "TRUNCATION_DOMINATES": "error over rounding above which Richardson retakes its table",
     "KINK_RATIO": "gap between one-sided derivatives, in drifts, that makes a kink",
+    "KINK_IN_SIGHT": "relative gap between one-sided derivatives that may be a kink (a second step size)",
+    "QUICK_NOISE": "share of --max-noise below which one step size of central differences passes a claim",
     "NOISE_STEP": "relative step of the line that reads the rounding noise of f",
     "COMPLEX_NOISE_STEP": "relative step of the line that reads the complex step's noise",
     "COMPLEX_SHARPEN": "relative rounding from f above which the complex step reads it from the slope",

@@ -28,7 +28,7 @@ from gradcheck.errors import printable
 from gradcheck.norms import distance, norm
 from gradcheck.options import DEFAULT_MAX_NOISE as DEFAULT_MAX_NOISE  # re-exported
 from gradcheck.options import DEFAULT_RTOL as DEFAULT_RTOL  # re-exported
-from gradcheck.options import EPS, NOISE_STEP, NOT_SMOOTH, ROUNDING, SEEN, ZERO_SLACK
+from gradcheck.options import EPS, NOISE_STEP, NOT_SMOOTH, QUICK_NOISE, ROUNDING, SEEN, ZERO_SLACK
 from gradcheck.reading import Reading
 
 KINK = "the numerical derivative changes with the step"
@@ -240,6 +240,22 @@ def within_reach(m: Reading, rtol: float, reach: float) -> bool:
 def passes(m: Reading, rtol: float) -> bool:
     """Whether the claim passes at `m` (as a whole and in every input's share)."""
     return all(assess(v, rtol).passed for v in m.views)
+
+
+def passes_quickly(m: Reading, rtol: float, max_noise: float) -> bool:
+    """Whether `m`, read from central differences at one step size (its error estimate
+    their rounding alone: `Differences.quickly`), passes as the reading from both would.
+
+    The second step size adds a truncation part to the error estimate, the value staying
+    the same: a claim that passes here passes there, unless that reading is too noisy to
+    judge (another method then judges the claim). That needs a truncation error far above
+    this rounding, which a right claim would not be within rounding of; a wrong one would
+    have to match it, to rounding, along every probe (the steps differ from probe to
+    probe). So `m` decides only with noise below QUICK_NOISE times `max_noise` in every
+    view (the truncation would have to be over 100 times the rounding), no view judged
+    zero, and no conflict."""
+    return (passes(m, rtol) and not m.conflict and not zero_judged(m, max_noise)
+            and all(v.noise_norm <= QUICK_NOISE * max_noise * v.scale for v in m.views))
 
 
 def disagreeing(m: Reading, other: Reading) -> Reading:
