@@ -289,10 +289,11 @@ def _read(claim: Claim, identity: Identity, at: Probing, rtol: float, max_noise:
     """A claim's reading at the point of `at`, ready to leave it. Under central
     differences it is first read from one step size (`Differences.quickly`), and a claim
     that passes there by a margin passes (it would with both: `passes_quickly`); others
-    are read again with both. Before a claim fails, its own rounding sensitivity joins the error estimate (and
-    the numbers' and each part's, where more uncertainty could still let it pass: a wrong
-    claim off by 1e-3 does not pay for them); a claim that still fails gets its other
-    readings for the diagnosis (these cost evaluations, so only failures pay)."""
+    are read again with both. Before a claim fails, its own rounding sensitivity joins the
+    error estimate (and the numbers' and each part's, where more uncertainty could still
+    let it pass: a wrong claim off by 1e-3 does not pay for them); a claim that still
+    fails gets its other readings for the diagnosis (these cost evaluations, so only
+    failures pay)."""
     quick = None
     if at.numbers.quickens and claim.form in QUICK_FORMS:
         with at.numbers.quickly():
@@ -399,7 +400,7 @@ class Checked:
 @dataclass(frozen=True)
 class Collected:
     """What the files of a run make: the identities kept (their entries, in path order),
-    the bad files (as `assembled` finds them), whether `only` chose any identity kept, and
+    the bad files (as `settled` finds them), whether `only` chose any identity kept, and
     every result in path order (held pickled, see gradcheck.held)."""
 
     entries: tuple[Entry, ...]
