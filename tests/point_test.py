@@ -170,3 +170,35 @@ def test_signs_are_flipped_as_np_negative_flips_them(shape: tuple[int, ...]) -> 
         point_module._negate(flipped, mask)
         np.testing.assert_array_equal(flipped, expected)
         assert a.dtype != np.float64 or not a.flags.c_contiguous or np.array_equal(np.signbit(flipped), mask)
+
+
+@pytest.mark.parametrize(("function", "own"), [
+    ("inv(X)", True), ("X", False), ("real(X).T", False), ("X[0:2, :]", False),
+])
+@pytest.mark.parametrize("step", [1e-3, 1e-20j])
+def test_a_change_is_formed_in_the_values_memory_only_where_no_one_else_holds_it(
+        function: str, own: bool, step: complex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(point_module, "SUBTRACTED_IN_PLACE", 0)
+    identity = load_text(f"""\
+format: 6
+name: c
+dims: {{n: 4}}
+inputs: {{X: {{shape: [n, n], kind: invertible}}}}
+function: {function}
+claims:
+  - {{wrt: X, layout: denominator, derivative: X}}
+""", "t.yaml")
+    p = Point(identity, draw_sample(identity, {"n": 4}, np.random.default_rng(3)))
+    x, value = p.sample.values["X"].copy(), p.value.copy()
+    moved = {"X": p.sample.values["X"] + step * np.arange(16.0).reshape(4, 4)}
+    before = moved["X"].copy()
+    evaluated: list[np.ndarray] = []
+    at = p.at
+    monkeypatch.setattr(p, "at", lambda m, where="": evaluated.append(at(m, where)) or evaluated[-1])
+    change = p.change(moved)
+    np.testing.assert_array_equal(change, identity.function({"X": before, "n": 4}) - value)  # the same numbers
+    np.testing.assert_array_equal(moved["X"], before)  # no one's array written
+    np.testing.assert_array_equal(p.sample.values["X"], x)
+    np.testing.assert_array_equal(p.value, value)
+    own = own and (step != 1e-20j or function == "inv(X)")  # complex less real: in a complex array
+    assert (change is evaluated[0]) == own

@@ -819,7 +819,7 @@ class _Hoister(_PartNamer):
         return bool(names) and not names & self.moving and DIFFERENTIAL not in calls
 
     def name_of(self, node: ast.expr) -> str | None:
-        if not self.still(node):
+        if not self.still(node) or _light(node):
             return None
         segment = ast.get_source_segment(self.text, node) or ast.unparse(node)
         part = parse(segment if "\n" not in segment else f"({segment})", self.read(node))
@@ -827,6 +827,19 @@ class _Hoister(_PartNamer):
         name = f"<{part.source}>"
         self.parts.append((name, part))
         return name
+
+
+def _light(node: ast.AST) -> bool:
+    """Whether `node` only negates, scales or transposes a variable (-Xi, 2 * Xi, Xi.T):
+    evaluated again along each direction it costs one pass over the variable, while
+    held as a part of its own at a point it would take as much memory as the variable."""
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.operand, ast.Name)
+    if isinstance(node, ast.Attribute):
+        return isinstance(node.value, ast.Name)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        return {type(node.left), type(node.right)} == {ast.Name, ast.Constant}
+    return False
 
 
 class _Reuser(_PartNamer):

@@ -47,6 +47,7 @@ WATCHED = INVERTING | SPECTRAL
 Calls = dict[str, list[tuple[str, str, list[Any]]]]
 Watch = tuple[frozenset[str], Callable[[str, str, list[Any]], None]]
 HOISTED_FROM = 10_000  # input entries from which a claim's still parts are evaluated once a point
+SUBTRACTED_IN_PLACE = 65_536  # entries of f from which its change is formed in its own memory
 COND_SIZE_LIMIT = 200  # larger matrices: the 1-norm condition number, from an inverse (an SVD costs more)
 
 
@@ -247,7 +248,7 @@ class Point:
         names = frozenset(moved)
         changing = [t for t in self.terms if t.inputs & names]
         if len(changing) == len(self.terms) == 1:
-            return np.asarray(self.at(moved, where) - self.value)
+            return self._less_value(self.at(moved, where), moved)
         self.nfev += 1
         env: Env = {**self.env, **moved}
         lets = tuple((n, e) for n, e in self.identity.function_lets if self._inputs_of(frozenset({n})) & names)
@@ -257,6 +258,21 @@ class Point:
             value = np.asarray(finite(term.expr, env, "function", where))
             total = total + term.sign * (value - term.value)
         return np.broadcast_to(total, self.value.shape).astype(np.result_type(total, float), copy=True)
+
+    def _less_value(self, value: np.ndarray, moved: Mapping[str, np.ndarray]) -> np.ndarray:
+        """`value` - f at the sample, in `value`'s own memory where only this evaluation
+        made it (for an f as large as its inputs, one array less at the peak: at n = 2000
+        the complex step's change of inv(X) is twice X's size). Not where it lies in an
+        array someone holds (f = X returns the moved X itself, f = real(X).T a view of the
+        sample's), nor below SUBTRACTED_IN_PLACE entries, where no memory is at stake."""
+        if value.size < SUBTRACTED_IN_PLACE or not _writable_whole(value) or value.shape != self.value.shape \
+                or np.result_type(value, self.value) != value.dtype:
+            return np.asarray(value - self.value)
+        held = (*moved.values(), *self.sample.values.values(), *self.env.values(), self.value)
+        if any(isinstance(a, np.ndarray) and np.may_share_memory(value, a) for a in held):
+            return np.asarray(value - self.value)
+        value -= self.value
+        return value
 
     def changes(self, points: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray | None:
         """`change` at each of `points` (each moving the same inputs) in one pass over the
@@ -476,6 +492,12 @@ def _negate(a: np.ndarray, where: np.ndarray) -> None:
         sign_bytes ^= np.left_shift(where.reshape(-1).view(np.uint8), 7)
     else:
         np.negative(a, out=a, where=where)
+
+
+def _writable_whole(a: np.ndarray) -> bool:
+    """Whether `a` may be written in place: writable, and contiguous in one order or the
+    other (a broadcast or strided view can hold one number at several places)."""
+    return bool(a.flags.writeable and (a.flags.c_contiguous or a.flags.f_contiguous))
 
 
 def _largest(changes: Iterator[np.ndarray]) -> np.ndarray:
