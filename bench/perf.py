@@ -2,7 +2,7 @@
 
 Prints: start-up time of `gradcheck --help` and `gradcheck list`; the whole bundled
 catalogue's wall time and peak memory with --jobs 1 and --jobs 2, and the same for a
-catalogue of ten copies of it (`--ten`); `verify logdet --size 1000`, idle and with one
+catalogue of ten copies of it (`--ten`; with --jobs 2 also writing three reports); `verify logdet --size 1000`, idle and with one
 and two other processes running flat out; and for log det X,
 the inverse's differential and a two-layer network at n = 10 ... 2000: wall time,
 function evaluations and peak memory of one check (in process, default settings, one
@@ -280,6 +280,11 @@ def commands(catalogue: bool, ten: bool) -> None:
                 seconds, peak = timed_peak([GRADCHECK, "run", str(copies), "--jobs", str(jobs)])
                 print(f"ten copies of the catalogue (7,050 identities), --jobs {jobs}: {seconds:.1f}s, "
                       f"peak {peak:.0f} MB (one run; {peak / bundled[jobs]:.2f}x the bundled one's)", flush=True)
+            reports = [f"--{kind}" for kind in ("json", "junit", "markdown")]
+            seconds, peak = timed_peak([GRADCHECK, "run", str(copies), "--jobs", "2",
+                                        *(a for kind in reports for a in (kind, f"{folder}/report.{kind[2:]}"))])
+            print(f"  the same, --jobs 2, writing the JSON, JUnit and Markdown reports: {seconds:.1f}s, "
+                  f"peak {peak:.0f} MB", flush=True)
     verify = [GRADCHECK, "verify", "logdet", "--size", "1000", "--catalogue", str(ROOT / "identities" / "seed")]
     print(f"verify logdet --size 1000 (3 trials, start-up included): {timed(verify, 3):.2f}s (median of 3)")
     for busy in (1, 2):

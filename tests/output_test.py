@@ -6,7 +6,7 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -110,3 +110,23 @@ def test_a_closed_stdout_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run(f"{GRADCHECK} run {tmp_path} --format json >&-", shell=True, capture_output=False,
                           stderr=subprocess.PIPE, text=True, timeout=60)
     assert proc.returncode == 2 and "standard output is closed" in proc.stderr
+
+
+def test_chunks_are_written_in_pieces_and_a_chunk_that_fails_keeps_the_old_file(tmp_path: Path) -> None:
+    from gradcheck.report.output import pieces
+
+    chunks = [f"row {i}\n" for i in range(100)]
+    joined = list(pieces(chunks, 50))
+    assert "".join(joined) == "".join(chunks) and all(len(p) >= 50 for p in joined[:-1]) and len(joined) > 5
+    assert list(pieces([], 50)) == []
+    write_atomic(tmp_path / "report.txt", iter(chunks))
+    assert (tmp_path / "report.txt").read_text() == "".join(chunks)
+
+    def failing() -> Iterator[str]:
+        yield "half a report"
+        raise RuntimeError("a bug while making the report")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(tmp_path / "report.txt", failing())
+    assert (tmp_path / "report.txt").read_text() == "".join(chunks)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]

@@ -178,3 +178,75 @@ def test_the_report_schema_knows_every_claim_form() -> None:
 
     form = SCHEMA["$defs"]["result"]["properties"]["claim"]["properties"]["form"]
     assert form["enum"] == [*FORMS, "file"]
+
+
+def _results(mixed: Path, copies: int) -> tuple[list[object], dict[object, int]]:
+    """The mixed file's four results (every status), `copies` times over, and their counts."""
+    from gradcheck.catalogue import load_file
+    from gradcheck.checker import Options, check_identity
+    from gradcheck.verdict import Status
+
+    results = check_identity(load_file(mixed), Options()) * copies
+    return list(results), {s: sum(r.status is s for r in results) for s in Status}
+
+
+@pytest.mark.parametrize("copies", [0, 1, 3])
+def test_the_json_report_is_streamed_as_json_dumps_writes_the_document(mixed: Path, copies: int) -> None:
+    from gradcheck import __version__
+    from gradcheck.checker import Options
+    from gradcheck.report.json_report import SCHEMA_VERSION, claim_record, json_chunks, summary_record
+
+    results, counts = _results(mixed, copies)
+    options = Options()
+    document = {"schema": "gradcheck-report", "version": SCHEMA_VERSION, "gradcheck": __version__,
+                "options": {"seed": options.seed, "trials": options.trials, "rtol": options.rtol,
+                            "method": options.method, "max_noise": options.max_noise, "size": options.size,
+                            "dims": {}},
+                "summary": summary_record(counts, 1.25), "results": [claim_record(r, options) for r in results]}
+    chunks = list(json_chunks(iter(results), counts, 1.25, options))
+    assert "".join(chunks) == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    assert len(chunks) == copies * 4 + 2  # the head, a chunk a result, the end
+
+
+@pytest.mark.parametrize("copies", [0, 1, 3])
+def test_the_junit_report_is_streamed_as_elementtree_indents_the_document(mixed: Path, copies: int) -> None:
+    from gradcheck.report import junit
+
+    results, counts = _results(mixed, copies)
+    suites = ET.Element("testsuites", name="gradcheck", time="1.250")
+    suite = ET.SubElement(suites, "testsuite", name="gradcheck", tests=str(len(results)),
+                          failures=str(copies), errors=str(copies), skipped=str(copies), time="1.250")
+    suite.extend(junit._testcase(r) for r in results)
+    ET.indent(suites)
+    whole = ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+    chunks = list(junit.junit_chunks(results, counts, 1.25))
+    assert "".join(chunks) == whole
+    assert len(chunks) == (copies * 4 + 2 if copies else 1)
+
+
+@pytest.mark.parametrize("copies", [0, 1, 3])
+def test_the_html_and_markdown_reports_hold_the_problems_then_every_row(mixed: Path, copies: int) -> None:
+    from gradcheck.report.html import html_report
+    from gradcheck.report.markdown import markdown_report
+
+    results, counts = _results(mixed, copies)
+    page = html_report(results, counts, 1.25)
+    assert page.count("<table>") == (2 if copies else 1) and page.endswith("</body>\n</html>\n")
+    assert page.count("<tr><td>mixed</td>") == 4 * copies + 2 * copies  # every row; FAIL and ERROR twice
+    summary = markdown_report(results, counts, 1.25)
+    assert ("### Needs attention" in summary) == bool(copies)
+    assert summary.count("| mixed |") == 4 * copies + 2 * copies and summary.endswith("\n</details>\n")
+
+
+def test_a_report_to_a_file_is_written_as_it_is_made(cli_invoke: Callable[..., Result], mixed: Path,
+                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file receives the report in pieces, never the whole text at once."""
+    from gradcheck.report import output
+
+    sizes: list[int] = []
+    pieces = output.pieces
+    monkeypatch.setattr(output, "pieces", lambda chunks: (sizes.append(len(p)) or p for p in pieces(chunks, 200)))
+    out = tmp_path / "report.json"
+    assert cli_invoke("run", str(mixed), "--json", str(out)).exit_code == 1
+    assert len(sizes) > 5 and sum(sizes) == len(out.read_text()) and max(sizes) < len(out.read_text()) / 2
+    jsonschema.validate(json.loads(out.read_text()), SCHEMA)

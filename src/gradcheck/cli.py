@@ -11,7 +11,7 @@ import string
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -354,7 +354,10 @@ def _report(results: Sequence[ClaimResult], counts: dict[Status, int], fmt: str,
     from gradcheck.report.table import plain_lines, plain_problems, problems, results_table, totals_line
 
     if fmt not in SCREEN and screen:
-        click.echo(_render(fmt, results, counts, seconds, options, pictures), nl=False)
+        from gradcheck.report.output import pieces
+
+        for piece in pieces(_chunks(fmt, results, counts, seconds, options, pictures)):
+            click.echo(piece, nl=False)
         return
     shown = results if view == "all" else [r for r in results if not r.status.ok or r.warnings]
     if fmt == "plain" or not console.is_terminal:  # a pipe or a log: whole lines that grep finds
@@ -375,10 +378,10 @@ def _files(results: Sequence[ClaimResult], counts: dict[Status, int], files: Map
     """Every report asked for, each to its file, after the table (a report that cannot be
     written loses no result on screen: an OutputError is exit 2, see _Group); under GitHub
     Actions, annotations and the job summary too."""
-    from gradcheck.report.output import write_atomic
+    from gradcheck.report.output import pieces, write_atomic
 
     for path, kind in files.items():
-        write_atomic(path, _render(kind, results, counts, seconds, options, pictures))
+        write_atomic(path, _chunks(kind, results, counts, seconds, options, pictures))
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from gradcheck.report.github import workflow_commands
 
@@ -387,33 +390,36 @@ def _files(results: Sequence[ClaimResult], counts: dict[Status, int], files: Map
     if summary_path:
         try:
             with open(summary_path, "a", encoding="utf-8") as handle:
-                handle.write(_render("markdown", results, counts, seconds, options) + "\n")
+                handle.writelines(pieces(_chunks("markdown", results, counts, seconds, options)))
+                handle.write("\n")
         except OSError as exc:
             click.echo(f"gradcheck: warning: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror}", err=True)
 
 
-def _render(fmt: str, results: Sequence[ClaimResult], counts: dict[Status, int], seconds: float,
-            options: Options, pictures: Mapping[tuple[str, int], str] | None = None) -> str:
+def _chunks(fmt: str, results: Sequence[ClaimResult], counts: dict[Status, int], seconds: float,
+            options: Options, pictures: Mapping[tuple[str, int], str] | None = None) -> Iterator[str]:
+    """The report in `fmt`, in chunks as it is made: written as they come, so that no
+    report of a large run is ever whole in memory."""
     if fmt == "html":
-        from gradcheck.report.html import html_report
+        from gradcheck.report.html import html_chunks
 
-        return html_report(results, counts, seconds, pictures)
+        return html_chunks(results, counts, seconds, pictures)
     if fmt == "json":
-        from gradcheck.report.json_report import json_report
+        from gradcheck.report.json_report import json_chunks
 
-        return json_report(results, counts, seconds, options)
+        return json_chunks(results, counts, seconds, options)
     if fmt == "junit":
-        from gradcheck.report.junit import junit_report
+        from gradcheck.report.junit import junit_chunks
 
-        return junit_report(results, counts, seconds)
+        return junit_chunks(results, counts, seconds)
     if fmt == "markdown":
-        from gradcheck.report.markdown import markdown_report
+        from gradcheck.report.markdown import markdown_chunks
 
-        return markdown_report(results, counts, seconds)
-    from gradcheck.report.table import plain_problems, plain_rows, totals_line
+        return markdown_chunks(results, counts, seconds)
+    from gradcheck.report.table import plain_lines, plain_problems, totals_line
 
     # table or plain to a file: what a pipe gets, one whole line per claim
-    return plain_rows(results) + plain_problems(results) + totals_line(counts, seconds).plain + "\n"
+    return itertools.chain(plain_lines(results), [plain_problems(results) + totals_line(counts, seconds).plain + "\n"])
 
 
 def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

@@ -9,7 +9,7 @@ Needs latex2mathml (the optional extra `gradcheck[html]`).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 
 from gradcheck.report.table import error_text, sizes_text
 from gradcheck.verdict import ClaimResult, Status
@@ -28,31 +28,38 @@ table { border-collapse: collapse; width: 100%; } td, th { padding: .3em .6em; b
 """
 
 
-def html_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], seconds: float,
+def html_report(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
                 pictures: Mapping[tuple[str, int], str] | None = None) -> str:
     """The page. `pictures`: an SVG (text) for (identity, claim index) of failing claims."""
+    return "".join(html_chunks(results, counts, seconds, pictures))
+
+
+def html_chunks(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
+                pictures: Mapping[tuple[str, int], str] | None = None) -> Iterator[str]:
+    """The page a row at a time (each with its line break): the problems, then every
+    claim, each a pass over `results`."""
     pictures = pictures or {}
-    problems = [r for r in results if not r.status.ok]
     totals = " ".join(f'<span class="{s.value}">{counts.get(s, 0)} {label}</span>' for s, label in (
         (Status.PASS, "passed"), (Status.FAIL, "failed"), (Status.ERROR, "errors"),
         (Status.XFAIL, "expected failures"), (Status.XPASS, "unexpected passes")))
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             "<title>gradcheck report</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
-             "<h1>gradcheck report</h1>", f'<p class="totals">{totals} in {seconds:.2f}s</p>']
-    if problems:
-        parts += ['<h2 id="problems">Problems</h2>', _table(problems, pictures)]
-    parts += ['<h2 id="all">Every claim</h2>', _table(results, {}), "</body>", "</html>", ""]
-    return "\n".join(parts)
+    yield "\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+                     '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                     "<title>gradcheck report</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+                     "<h1>gradcheck report</h1>", f'<p class="totals">{totals} in {seconds:.2f}s</p>', ""])
+    if any(counts.get(s, 0) for s in Status if not s.ok):
+        yield '<h2 id="problems">Problems</h2>\n'
+        yield from _table((r for r in results if not r.status.ok), pictures)
+    yield '<h2 id="all">Every claim</h2>\n'
+    yield from _table(results, {})
+    yield "</body>\n</html>\n"
 
 
-def _table(results: Sequence[ClaimResult], pictures: Mapping[tuple[str, int], str]) -> str:
-    rows = ["<table>", "<thead><tr><th>identity</th><th>claim</th><th>sizes</th><th>error</th><th>noise</th>"
-            "<th>status</th></tr></thead>", "<tbody>"]
+def _table(results: Iterable[ClaimResult], pictures: Mapping[tuple[str, int], str]) -> Iterator[str]:
+    yield ("<table>\n<thead><tr><th>identity</th><th>claim</th><th>sizes</th><th>error</th><th>noise</th>"
+           "<th>status</th></tr></thead>\n<tbody>\n")
     for r in results:
-        rows.append(_row(r, pictures.get((r.identity, r.claim.index)) if r.claim is not None else None))
-    rows += ["</tbody>", "</table>"]
-    return "\n".join(rows)
+        yield _row(r, pictures.get((r.identity, r.claim.index)) if r.claim is not None else None) + "\n"
+    yield "</tbody>\n</table>\n"
 
 
 def _row(r: ClaimResult, picture: str | None) -> str:

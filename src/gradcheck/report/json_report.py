@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from gradcheck import __version__
@@ -72,8 +73,16 @@ def summary_record(counts: Mapping[Status, int], seconds: float) -> dict[str, An
     }
 
 
-def json_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], seconds: float,
+def json_report(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
                 options: Options) -> str:
+    return "".join(json_chunks(results, counts, seconds, options))
+
+
+def json_chunks(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
+                options: Options) -> Iterator[str]:
+    """The report as `json.dumps(document, indent=2)` writes it, a result at a time: the
+    document is never whole in memory (at 30,000 claims it was, with its records, the
+    largest thing a run held)."""
     document = {
         "schema": "gradcheck-report",
         "version": SCHEMA_VERSION,
@@ -83,6 +92,18 @@ def json_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], se
             "max_noise": options.max_noise, "size": options.size, "dims": dict(options.dims),
         },
         "summary": summary_record(counts, seconds),
-        "results": [claim_record(r, options) for r in results],
+        "results": [],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    head = json.dumps(document, indent=2, ensure_ascii=False)
+    assert head.endswith(EMPTY_END)  # "results" is the last key
+    yield head[:-len(EMPTY_END)]
+    opening = "[\n"
+    for r in results:
+        record = json.dumps(claim_record(r, options), indent=2, ensure_ascii=False)
+        # a record's lines, two levels in (JSON strings hold no raw line breaks)
+        yield opening + textwrap.indent(record, "    ")
+        opening = ",\n"
+    yield ("[]" if opening == "[\n" else "\n  ]") + "\n}\n"
+
+
+EMPTY_END = "[]\n}"  # how a document whose last key holds an empty list ends

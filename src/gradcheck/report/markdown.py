@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 
 from gradcheck.report.table import error_text, note, sizes_text
 from gradcheck.verdict import ClaimResult, Status
@@ -15,24 +15,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], seconds: float) -> str:
-    lines = [
-        "## gradcheck",
-        "",
-        f"**{counts[Status.PASS]} passed, {counts[Status.FAIL]} failed, {counts[Status.ERROR]} errors**, "
-        f"{counts[Status.XFAIL]} expected failures, {counts[Status.XPASS]} unexpected passes "
-        f"in {seconds:.2f}s",
-        "",
-    ]
-    problems = [r for r in results if not r.status.ok or r.warnings]
-    if problems:
-        lines += ["### Needs attention", "", "| identity | claim | status | note |", "| --- | --- | --- | --- |"]
-        lines += [f"| {_cell(r.identity)} | {_cell(r.description)} | {ICONS[r.status]} | {_cell(note(r))} |"
-                  for r in problems]
-        lines.append("")
-    lines += ["<details><summary>All claims</summary>", "",
-              "| identity | claim | sizes | error | status |", "| --- | --- | --- | ---: | --- |"]
-    lines += [f"| {_cell(r.identity)} | {_cell(r.description)} | {sizes_text(r.sizes)} | {error_text(r)} | "
-              f"{ICONS[r.status]} |" for r in results]
-    lines += ["", "</details>", ""]
-    return "\n".join(lines)
+def markdown_report(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float) -> str:
+    return "".join(markdown_chunks(results, counts, seconds))
+
+
+def markdown_chunks(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float) -> Iterator[str]:
+    """The summary a line at a time (each with its line break): the rows that need
+    attention, then every claim, each a pass over `results`."""
+    yield (f"## gradcheck\n\n**{counts[Status.PASS]} passed, {counts[Status.FAIL]} failed, "
+           f"{counts[Status.ERROR]} errors**, {counts[Status.XFAIL]} expected failures, "
+           f"{counts[Status.XPASS]} unexpected passes in {seconds:.2f}s\n\n")
+    heading = "### Needs attention\n\n| identity | claim | status | note |\n| --- | --- | --- | --- |\n"
+    for r in results:
+        if not r.status.ok or r.warnings:
+            yield heading + f"| {_cell(r.identity)} | {_cell(r.description)} | {ICONS[r.status]} | {_cell(note(r))} |\n"
+            heading = ""
+    if not heading:
+        yield "\n"
+    yield ("<details><summary>All claims</summary>\n\n"
+           "| identity | claim | sizes | error | status |\n| --- | --- | --- | ---: | --- |\n")
+    for r in results:
+        yield (f"| {_cell(r.identity)} | {_cell(r.description)} | {sizes_text(r.sizes)} | {error_text(r)} | "
+               f"{ICONS[r.status]} |\n")
+    yield "\n</details>\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from gradcheck.errors import GradcheckError
@@ -14,8 +15,26 @@ class OutputError(GradcheckError):
     """A report or page that cannot be written where it was asked for (the path, the reason)."""
 
 
-def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write `text` (or bytes) to `path` so that the path holds either the old file or the whole new
+PIECE = 1 << 16  # characters written at a time where a report comes in chunks
+
+
+def pieces(chunks: Iterable[str], size: int = PIECE) -> Iterator[str]:
+    """`chunks` (a report's rows, as it makes them) joined into pieces of about `size`
+    characters: one write each, however small the rows."""
+    held: list[str] = []
+    length = 0
+    for chunk in chunks:
+        held.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(held)
+            held, length = [], 0
+    if held:
+        yield "".join(held)
+
+
+def write_atomic(path: str | Path, text: str | bytes | Iterable[str]) -> None:
+    """Write `text` (or bytes, or text in chunks as a report makes them) to `path` so that the path holds either the old file or the whole new
     one, never a truncated mix: a temporary file in the same folder, flushed to disk, then
     renamed over the old. Only a regular file (or nothing) is replaced: a device, a FIFO,
     a folder or a symbolic link at `path` is refused, so `-o /dev/null` as root cannot
@@ -40,7 +59,11 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            if isinstance(text, (str, bytes)):
+                handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            else:
+                for piece in pieces(text):
+                    handle.write(piece.encode("utf-8"))
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
