@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -100,8 +99,9 @@ def json_chunks(results: Iterable[ClaimResult], counts: Mapping[Status, int], se
     opening = "[\n"
     for r in results:
         record = json.dumps(claim_record(r, options), indent=2, ensure_ascii=False)
-        # a record's lines, two levels in (JSON strings hold no raw line breaks)
-        yield opening + textwrap.indent(record, "    ")
+        # a record's lines, two levels in: every "\n" is one of json.dumps's own (it escapes
+        # those in strings; not U+2028 or U+0085, which splitlines would break at)
+        yield opening + "    " + record.replace("\n", "\n    ")
         opening = ",\n"
     yield ("[]" if opening == "[\n" else "\n  ]") + "\n}\n"
 
