@@ -2,15 +2,15 @@
 
 Prints: start-up time of `gradcheck --help` and `gradcheck list`; the whole bundled
 catalogue's wall time and peak memory with --jobs 1 and --jobs 2, and the same for a
-catalogue of ten copies of it (`--ten`; with --jobs 2 also writing three reports); `verify logdet --size 1000`, idle and with one
-and two other processes running flat out; and for log det X,
-the inverse's differential and a two-layer network at n = 10 ... 2000: wall time,
-function evaluations and peak memory of one check (in process, default settings, one
-trial), peak memory as a multiple of the inputs' size, and whether a planted relative
-error (1e-7 unless --plant) is caught. Where PyTorch and JAX are installed, the same
-functions checked by `torch.autograd.gradcheck` (fast mode; full mode where its n^2
-columns are few enough) and `jax.test_util.check_grads` are timed in the same run and
-given as ratios.
+catalogue of ten copies of it (`--ten`; with --jobs 2 also writing three reports);
+`verify logdet --size 1000`, idle and with one and two other processes running flat
+out; and for log det X, the inverse's differential and a two-layer network at
+n = 10 ... 2000: wall time, function evaluations and peak memory of one check (in
+process, default settings, one trial), peak memory as a multiple of the inputs' size,
+and whether a planted relative error (1e-7 unless --plant) is caught. Where PyTorch
+and JAX are installed, the same functions checked by `torch.autograd.gradcheck` (fast
+mode; full mode where its n^2 columns are few enough) and `jax.test_util.check_grads`
+are timed in the same run and given as ratios.
 
     python bench/perf.py                 # everything but the ten copies
     python bench/perf.py --ten           # with them (several minutes)
