@@ -1,14 +1,19 @@
 """Results held pickled in a run's parent: made again, the same, for every pass."""
 from __future__ import annotations
 
+import json
 import pickle
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import INVERSE
+from gradcheck import held as held_module
 from gradcheck.catalogue import load_text
 from gradcheck.checker import Options, check_identity
-from gradcheck.held import NONE, Held, Results
+from gradcheck.held import NONE, Held, Results, Spool
 from gradcheck.verdict import ClaimResult, Status
 
 
@@ -60,3 +65,43 @@ def test_only_one_file_s_results_are_objects_during_a_pass(rows: list[ClaimResul
     next(walk)
     assert made == [2]
     assert [r.status for r in walk] == [Status.FAIL, Status.PASS] and made == [2, 1]
+
+
+def test_a_spool_keeps_each_file_s_results_on_disk_and_gives_them_back(rows: list[ClaimResult]) -> None:
+    spool = Spool()
+    parts = [Held.of(rows), NONE, Held.of(rows[:1]), Held.of(rows[::-1])]
+    kept = [spool.keep(p) for p in parts]
+    assert [k.data for k in kept] == [b"", NONE.data, b"", b""]  # the bytes left memory
+    assert kept[1] is NONE and spool.keep(kept[0]) is kept[0]  # nothing to keep, or kept already
+    assert [len(k) for k in kept] == [2, 0, 1, 2]
+    for _ in range(2):  # every pass reads them back, in any order
+        assert [[_fields(r) for r in k] for k in kept[::-1]] == [[_fields(r) for r in p] for p in parts[::-1]]
+    assert [_fields(r) for r in Results(kept)] == [_fields(r) for r in Results(parts)]
+    assert kept[0] != kept[3] and kept[0] == Held(b"", 2, kept[0].place)  # told apart by place
+
+
+def test_a_spool_that_cannot_write_keeps_the_results_in_memory(rows: list[ClaimResult],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(held_module.tempfile, "TemporaryFile", full)
+    spool, held = Spool(), Held.of(rows)
+    assert spool.keep(held) is held and spool.keep(Held.of(rows[:1])).data == Held.of(rows[:1]).data
+    assert [_fields(r) for r in spool.keep(held)] == [_fields(r) for r in rows]
+
+
+def test_a_run_s_parent_keeps_the_results_in_its_spool(write: Callable[..., Path], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradcheck.cli import cli
+
+    kept: list[Held] = []
+    keep = Spool.keep
+    monkeypatch.setattr(Spool, "keep", lambda self, held: kept.append(keep(self, held)) or kept[-1])
+    write(INVERSE, "a/inverse.yaml")
+    write(INVERSE.replace("name: wrong-inverse", "name: again"), "b/again.yaml")
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "a"), str(tmp_path / "b"), "--json", str(out)])
+    assert result.exit_code == 1, result.output  # INVERSE holds a wrong claim
+    assert len(kept) == 2 and all(k.place is not None and k.data == b"" for k in kept)
+    assert [r["identity"] for r in json.loads(out.read_text())["results"]] == ["wrong-inverse"] * 2 + ["again"] * 2

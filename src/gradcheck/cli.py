@@ -12,6 +12,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -319,11 +320,13 @@ def _collect(found: Found, options: Options, only: str | None, jobs: int, consol
 
     from gradcheck.catalogue import Entry
     from gradcheck.checker import Collected, check_files, collected
-    from gradcheck.held import Results
+    from gradcheck.held import Results, Spool
 
     done: list[Checked] = []
+    spool = Spool()  # each file's results leave memory as they arrive
     show = console.is_terminal and not os.environ.get("CI")
-    batches = check_files(found, options, only, jobs, identity_files_only)
+    checks = check_files(found, options, only, jobs, identity_files_only)
+    batches = (replace(c, results=spool.keep(c.results)) for c in checks)
     # SIGTERM (a CI job cancelled, `kill`) stops the run as Ctrl-C does: the workers are
     # stopped and what finished is reported
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -340,7 +343,7 @@ def _collect(found: Found, options: Options, only: str | None, jobs: int, consol
         entries = tuple(c.item for c in done if isinstance(c.item, Entry))
         return Collected(entries, (), any(c.chosen for c in done), Results(c.results for c in done)), True
     finally:
-        batches.close()  # stops the workers now, not when the generator is collected
+        checks.close()  # stops the workers now, not when the generator is collected
         signal.signal(signal.SIGTERM, previous)
     return collected(found, done, only), False
 
