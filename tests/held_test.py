@@ -105,3 +105,30 @@ def test_a_run_s_parent_keeps_the_results_in_its_spool(write: Callable[..., Path
     assert result.exit_code == 1, result.output  # INVERSE holds a wrong claim
     assert len(kept) == 2 and all(k.place is not None and k.data == b"" for k in kept)
     assert [r["identity"] for r in json.loads(out.read_text())["results"]] == ["wrong-inverse"] * 2 + ["again"] * 2
+
+
+def test_a_spool_whose_disk_fills_keeps_what_it_wrote_and_the_rest_in_memory(
+        rows: list[ClaimResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    real = tempfile.TemporaryFile
+    flushes: list[int] = []
+
+    class Filling:
+        def __init__(self) -> None:
+            self.file = real()
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.file, name)
+
+        def flush(self) -> None:
+            flushes.append(1)
+            if len(flushes) > 1:
+                raise OSError(28, "No space left on device")
+            self.file.flush()
+
+    monkeypatch.setattr(held_module.tempfile, "TemporaryFile", lambda **kwargs: Filling())
+    spool = Spool()
+    first, second, third = spool.keep(Held.of(rows)), spool.keep(Held.of(rows[:1])), spool.keep(Held.of(rows))
+    assert first.place is not None and second.place is None and third.place is None and len(flushes) == 2
+    assert [_fields(r) for r in Results([first, second, third])] == [_fields(r) for r in [*rows, rows[0], *rows]]

@@ -80,6 +80,7 @@ class Spool:
                 self._file = tempfile.TemporaryFile(prefix="gradcheck-results-")
             offset = self._file.seek(0, os.SEEK_END)
             self._file.write(held.data)
+            self._file.flush()  # a full disk is seen here, not when a report reads it back
         except OSError:
             self._failed = True
             return held
