@@ -230,14 +230,14 @@ def test_the_junit_report_is_streamed_as_elementtree_indents_the_document(mixed:
 
 @pytest.mark.parametrize("copies", [0, 1, 3])
 def test_the_html_and_markdown_reports_hold_the_problems_then_every_row(mixed: Path, copies: int) -> None:
-    from gradcheck.report.html import html_report
-    from gradcheck.report.markdown import markdown_report
+    from gradcheck.report.html import html_chunks
+    from gradcheck.report.markdown import markdown_chunks
 
     results, counts = _results(mixed, copies)
-    page = html_report(results, counts, 1.25)
+    page = "".join(html_chunks(results, counts, 1.25))
     assert page.count("<table>") == (2 if copies else 1) and page.endswith("</body>\n</html>\n")
     assert page.count("<tr><td>mixed</td>") == 4 * copies + 2 * copies  # every row; FAIL and ERROR twice
-    summary = markdown_report(results, counts, 1.25)
+    summary = "".join(markdown_chunks(results, counts, 1.25))
     assert ("### Needs attention" in summary) == bool(copies)
     assert summary.count("| mixed |") == 4 * copies + 2 * copies and summary.endswith("\n</details>\n")
 

@@ -28,16 +28,11 @@ table { border-collapse: collapse; width: 100%; } td, th { padding: .3em .6em; b
 """
 
 
-def html_report(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
-                pictures: Mapping[tuple[str, int], str] | None = None) -> str:
-    """The page. `pictures`: an SVG (text) for (identity, claim index) of failing claims."""
-    return "".join(html_chunks(results, counts, seconds, pictures))
-
-
 def html_chunks(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
                 pictures: Mapping[tuple[str, int], str] | None = None) -> Iterator[str]:
     """The page a row at a time (each with its line break): the problems, then every
-    claim, each a pass over `results`."""
+    claim, each a pass over `results`. `pictures`: an SVG (text) for (identity, claim
+    index) of failing claims."""
     pictures = pictures or {}
     totals = " ".join(f'<span class="{s.value}">{counts.get(s, 0)} {label}</span>' for s, label in (
         (Status.PASS, "passed"), (Status.FAIL, "failed"), (Status.ERROR, "errors"),

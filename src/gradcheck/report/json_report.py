@@ -72,11 +72,6 @@ def summary_record(counts: Mapping[Status, int], seconds: float) -> dict[str, An
     }
 
 
-def json_report(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
-                options: Options) -> str:
-    return "".join(json_chunks(results, counts, seconds, options))
-
-
 def json_chunks(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float,
                 options: Options) -> Iterator[str]:
     """The report as `json.dumps(document, indent=2)` writes it, a result at a time: the

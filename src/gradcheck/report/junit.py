@@ -10,10 +10,6 @@ from gradcheck.report.verify import step_lines
 from gradcheck.verdict import ClaimResult, Status
 
 
-def junit_report(results: Sequence[ClaimResult], counts: Mapping[Status, int], seconds: float) -> str:
-    return "".join(junit_chunks(results, counts, seconds))
-
-
 def junit_chunks(results: Sequence[ClaimResult], counts: Mapping[Status, int], seconds: float) -> Iterator[str]:
     """The document as ElementTree writes it indented, a testcase at a time: only one
     claim's element is ever built."""

@@ -15,10 +15,6 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_report(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float) -> str:
-    return "".join(markdown_chunks(results, counts, seconds))
-
-
 def markdown_chunks(results: Iterable[ClaimResult], counts: Mapping[Status, int], seconds: float) -> Iterator[str]:
     """The summary a line at a time (each with its line break): the rows that need
     attention, then every claim, each a pass over `results`."""

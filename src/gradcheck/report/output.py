@@ -34,8 +34,8 @@ def pieces(chunks: Iterable[str], size: int = PIECE) -> Iterator[str]:
 
 
 def write_atomic(path: str | Path, text: str | bytes | Iterable[str]) -> None:
-    """Write `text` (or bytes, or text in chunks as a report makes them) to `path` so that the path holds either the old file or the whole new
-    one, never a truncated mix: a temporary file in the same folder, flushed to disk, then
+    """Write `text` (or bytes, or text in chunks as a report makes them) to `path` so that
+    the path holds either the old file or the whole new one, never a truncated mix: a temporary file in the same folder, flushed to disk, then
     renamed over the old. Only a regular file (or nothing) is replaced: a device, a FIFO,
     a folder or a symbolic link at `path` is refused, so `-o /dev/null` as root cannot
     replace the system's. The new file has the old file's mode, or the umask's for a new
@@ -59,10 +59,10 @@ def write_atomic(path: str | Path, text: str | bytes | Iterable[str]) -> None:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            if isinstance(text, (str, bytes)):
-                handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            if isinstance(text, bytes):
+                handle.write(text)
             else:
-                for piece in pieces(text):
+                for piece in pieces([text] if isinstance(text, str) else text):
                     handle.write(piece.encode("utf-8"))
             handle.flush()
             os.fchmod(handle.fileno(), mode)

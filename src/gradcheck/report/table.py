@@ -121,15 +121,11 @@ def totals_line(counts: Mapping[Status, int], seconds: float) -> Text:
 PLAIN_COLUMNS = ("identity", "claim", "sizes", "error", "status")
 
 
-def plain_rows(results: Sequence[ClaimResult]) -> str:
-    """One line per claim, whole (never wrapped, so grep finds a name and its status on one
-    line), columns aligned with spaces, no trailing blanks."""
-    return "".join(plain_lines(results))
-
-
 def plain_lines(results: Sequence[ClaimResult]) -> Iterator[str]:
-    """The lines of `plain_rows`, each with its newline, made as they are written: a run of
-    30,000 claims held its table as lines and as one text besides (65 MB at its peak)."""
+    """One line per claim, whole (never wrapped, so grep finds a name and its status on one
+    line), columns aligned with spaces, no trailing blanks; each with its newline, made as
+    they are written: a run of 30,000 claims held its table as lines and as one text
+    besides (65 MB at its peak)."""
     rows = [PLAIN_COLUMNS] + [(r.identity, r.description, sizes_text(r.sizes), error_text(r), r.status.value)
                               for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(PLAIN_COLUMNS) - 1)]
