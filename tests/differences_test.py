@@ -10,7 +10,7 @@ import pytest
 
 from gradcheck.catalogue import load_text
 from gradcheck.checker import Options, check_identity
-from gradcheck.differences import Differences
+from gradcheck.differences import Differences, _step
 from gradcheck.options import Numerics
 from gradcheck.point import Point
 from gradcheck.probes import ProbeSets
@@ -185,3 +185,19 @@ def test_quickly_takes_both_step_sizes_where_a_kink_may_be_near() -> None:
     kinked = [e for p, e in zip(along, estimates) if numbers.fine[p.key] is None]
     assert kinked and all(e.nfev == 4 and e.lower is not None for e in kinked)
     assert any(e.nfev == 2 for e in estimates)
+
+
+@pytest.mark.parametrize("t", [1e-20j, 0.25 + 1e-20j, complex(0.5, 0.0), 0.5])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_step_is_x_plus_t_d_laid_out_as_d(t: complex, order: str) -> None:
+    rng = np.random.default_rng(2)
+    x, d = rng.standard_normal((4, 3)), np.asarray(rng.standard_normal((4, 3)), order=order)
+    moved = _step(x, d, t)
+    np.testing.assert_array_equal(moved, d * t + x)  # the same numbers, to the last bit
+    assert moved.flags.f_contiguous == d.flags.f_contiguous and moved.flags.c_contiguous == d.flags.c_contiguous
+    assert np.shares_memory(moved, d) is False and np.shares_memory(moved, x) is False
+
+
+def test_a_complex_step_of_a_scalar_input_is_a_complex_scalar_array() -> None:
+    moved = _step(np.asarray(2.0), np.asarray(-1.0), 0.5 + 1e-20j)
+    assert moved.shape == () and moved == 1.5 - 1e-20j

@@ -6,6 +6,7 @@ import pytest
 from gradcheck import point as point_module
 from gradcheck.catalogue import load_text
 from gradcheck.expr import parse
+from gradcheck.numdiff import entry_scales
 from gradcheck.point import COND_SIZE_LIMIT, Point
 from gradcheck.sampling import draw_sample
 
@@ -44,6 +45,29 @@ def test_jiggles_are_within_rounding_and_the_same_at_every_call() -> None:
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, p.jiggle(1)["X"])
     assert 0 < np.max(np.abs(first - x) / np.maximum(np.abs(x), np.sqrt(np.mean(x**2)))) < 1e-14
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_scales_times_a_factor_are_a_fresh_array_at_every_call(kept: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not kept:
+        monkeypatch.setattr(point_module, "SCALES_KEPT", 0)
+    p = point(5)
+    x = p.sample.values["X"]
+    scaled = p.scales("X", 4.0)
+    np.testing.assert_array_equal(scaled, entry_scales(x) * 4.0)
+    scaled[...] = -1.0  # the caller's to change: what is kept stays as it was
+    np.testing.assert_array_equal(p.scales("X"), entry_scales(x))
+    assert p.scales("X") is not p.scales("X")
+
+
+def test_the_scales_of_a_scalar_input_are_an_array_to_change_in_place() -> None:
+    identity = load_text("name: s\ninputs: {a: {shape: []}}\nfunction: a * a\n"
+                         "claims:\n  - {wrt: a, layout: numerator, derivative: 2 * a}\n", "s.yaml")
+    p = Point(identity, draw_sample(identity, {}, np.random.default_rng(1)))
+    scaled = p.scales("a", 2.0)
+    assert isinstance(scaled, np.ndarray) and scaled.shape == ()
+    scaled *= 3.0
+    assert scaled == 6.0 * entry_scales(p.sample.values["a"])
 
 
 def test_a_determinant_of_an_ill_conditioned_power_is_judged_not_redrawn() -> None:

@@ -328,15 +328,22 @@ class Point:
 
         return _largest(change(i) for i in range(2))
 
-    def scales(self, name: str) -> np.ndarray:
-        """`entry_scales` of input `name` (a fresh array, to be scaled in place). Kept for
-        inputs of up to SCALES_KEPT entries: every direction and jiggle needs them."""
+    def scales(self, name: str, times: float = 1.0) -> np.ndarray:
+        """`entry_scales` of input `name` times `times` (a fresh array, to be changed in
+        place). Kept for inputs of up to SCALES_KEPT entries: every direction and jiggle
+        needs them."""
         x = self.sample.values[name]
         if np.size(x) > SCALES_KEPT:
-            return entry_scales(x)
+            fresh = entry_scales(x)
+            if times != 1.0:
+                fresh *= times
+            return fresh
         if name not in self._scales:
             self._scales[name] = entry_scales(x)
-        return self._scales[name].copy()
+        # one pass over the kept scales, not a copy and a second pass over it
+        kept = self._scales[name]
+        scaled: np.ndarray = np.multiply(kept, times, out=np.empty_like(kept))  # an array even for a scalar input
+        return scaled
 
     def scale_rms(self, name: str) -> float:
         """The root mean square of the step scales of input `name` (computed once)."""
@@ -347,8 +354,7 @@ class Point:
 
     def _jiggle(self, var: Variable, rng: np.random.Generator) -> np.ndarray:
         x = self.sample.values[var.name]
-        step = self.scales(var.name)
-        step *= 4 * EPS
+        step = self.scales(var.name, 4 * EPS)
         _negate(step, rng.integers(0, 2, x.shape, dtype=bool))
         if np.iscomplexobj(x):  # a complex entry rounds in both parts: half the moves imaginary
             step = np.where(rng.integers(0, 2, x.shape, dtype=bool), 1j * step, step)
