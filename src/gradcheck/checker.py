@@ -512,12 +512,15 @@ def _worker_init(limits: Limits = Limits(), jobs: int = 1) -> None:
     address space is capped at `limits.max_memory`:
     the element limit bounds each array, this bounds them all together (25 lets of
     5000 x 5000 are each within the limit, and 5 GB together), and a check that reaches
-    it gets MemoryError, its identity's ERROR row."""
+    it gets MemoryError, its identity's ERROR row. Their heaps keep freed arrays for
+    the next probe (see gradcheck.heap)."""
     import resource
 
+    from gradcheck.heap import keep_freed
     from gradcheck.supervisor import available_cores
 
     threads.pin(available_cores() // max(1, jobs))
+    keep_freed()  # large arrays reused, not mapped and zeroed afresh at every probe
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = limits.max_memory if hard == resource.RLIM_INFINITY else min(limits.max_memory, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
