@@ -217,6 +217,18 @@ def test_help_does_not_import_the_numerics() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_a_command_leaves_its_objects_out_of_the_collectors_search_at_exit() -> None:
+    # registered first, this handler runs last: after gradcheck's own
+    code = ("import atexit, gc, os\n"
+            "atexit.register(lambda: os.write(1, str(gc.get_freeze_count() > 0).encode()))\n"
+            "from gradcheck.cli import main\n"
+            "for _ in range(2):\n    try:\n        main(['--version'])\n    except SystemExit:\n        pass\n"
+            "    print(atexit._ncallbacks())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    once, twice, frozen = [word for word in result.stdout.split() if word.isdigit() or word == "True"]
+    assert once == twice and frozen == "True" and result.stderr == ""  # registered once for two commands
+
+
 def test_docs_writes_the_page_and_checks_it_is_up_to_date(cli_invoke: Callable[..., Result],
                                                           write: Callable[..., Path], tmp_path: Path) -> None:
     write(RIGHT.format(name="right"), "topic/right.yaml")
