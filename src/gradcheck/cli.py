@@ -802,7 +802,7 @@ def _default_paths() -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the command group and map errors to exit codes."""
-    _quick_exit()
+    _freeze_at_exit()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     if sys.stdout is None:  # started with stdout closed (>&-): a report would vanish unseen
         if sys.stderr is not None:
@@ -834,7 +834,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 @functools.cache  # once per process, however many commands it runs
-def _quick_exit() -> None:
+def _freeze_at_exit() -> None:
     """At exit, every object is left out of the collector's last searches for cycles:
     the process is ending and its memory goes with it, and searching the identity's,
     the LaTeX parser's and NumPy's objects took 20-30 ms of a `gradcheck verify`.
